@@ -1,0 +1,56 @@
+#pragma once
+// GoogleMock mocks of every SDK interface, for testing the host without real plugins.
+
+#include <gmock/gmock.h>
+
+#include "podterm/auth.h"
+#include "podterm/runtime.h"
+#include "podterm/storage.h"
+#include "podterm/sync_policy.h"
+
+namespace podterm::testing {
+
+class MockPodRuntime : public sdk::PodRuntime {
+ public:
+  MOCK_METHOD(sdk::Status, ensurePod, (const sdk::PodSpec&, sdk::PodObserver*), (override));
+  MOCK_METHOD(void, stopObserving, (const std::string&), (override));
+  MOCK_METHOD(sdk::Result<sdk::PodStatus>, podStatus, (const std::string&), (override));
+  MOCK_METHOD(sdk::Result<sdk::ExecStreamPtr>, openStream,
+              (const std::string&, const sdk::StreamSpec&, sdk::StreamObserver*), (override));
+  MOCK_METHOD(sdk::Status, deletePod, (const std::string&), (override));
+  MOCK_METHOD(sdk::Result<std::vector<sdk::PodInfo>>, listPods, (), (override));
+  MOCK_METHOD(sdk::RuntimeCapabilities, capabilities, (), (const, override));
+};
+
+class MockExecStream : public sdk::ExecStream {
+ public:
+  MOCK_METHOD(sdk::Status, write, (const char*, size_t), (override));
+  MOCK_METHOD(sdk::Status, closeStdin, (), (override));
+  MOCK_METHOD(sdk::Status, resize, (uint16_t, uint16_t), (override));
+  MOCK_METHOD(void, pauseOutput, (), (override));
+  MOCK_METHOD(void, resumeOutput, (), (override));
+  MOCK_METHOD(void, close, (), (override));
+  MOCK_METHOD(size_t, pendingInput, (), (const, override));
+};
+
+class MockStorage : public sdk::Storage {
+ public:
+  MOCK_METHOD(sdk::Result<std::vector<sdk::ItemMeta>>, listManifest, (const sdk::WorkspaceId&),
+              (override));
+  MOCK_METHOD(sdk::Result<std::string>, readContent, (const sdk::WorkspaceId&, const std::string&),
+              (override));
+  MOCK_METHOD(sdk::Status, applyBatch,
+              (const sdk::WorkspaceId&, const std::vector<sdk::ItemChange>&), (override));
+};
+
+class MockSyncPolicy : public sdk::SyncPolicy {
+ public:
+  MOCK_METHOD(sdk::SyncDecision, afterCommand, (const sdk::FinishedCommand&), (override));
+};
+
+class MockAuthenticator : public sdk::Authenticator {
+ public:
+  MOCK_METHOD(sdk::Result<sdk::AuthDecision>, authenticate, (const sdk::AuthRequest&), (override));
+};
+
+}  // namespace podterm::testing
