@@ -1,0 +1,283 @@
+#include "config/HostConfig.h"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "config/TomlTable.h"
+
+namespace podterm::host {
+
+namespace fs = std::filesystem;
+using config_detail::describeType;
+using config_detail::formatWhere;
+
+namespace {
+
+constexpr std::array<const char*, 8> kTopLevelTables = {"server",  "session", "plugins", "runtime",
+                                                        "storage", "sync",    "auth",    "log"};
+constexpr std::array<const char*, 9> kLogLevels = {
+    "none", "fatal", "critical", "error", "warning", "notice", "information", "debug", "trace"};
+
+std::string inQuotes(const std::string& value) {
+  return "\"" + value + "\"";
+}
+
+// Reads one of the host's own tables through a TomlConfigView, turning every error into a
+// ConfigError, and refuses the keys nothing read.
+class TableReader {
+ public:
+  explicit TableReader(TomlConfigViewPtr view) : view_(std::move(view)) {}
+
+  const TomlConfigView& view() const { return *view_; }
+
+  std::string string(const std::string& key, const std::string& fallback) const {
+    return unwrap(view_->getString(key, fallback));
+  }
+  bool boolean(const std::string& key, bool fallback) const {
+    return unwrap(view_->getBool(key, fallback));
+  }
+  std::vector<std::string> list(const std::string& key,
+                                const std::vector<std::string>& fallback) const {
+    auto value = unwrap(view_->getStringList(key));
+    return view_->has(key) ? value : fallback;
+  }
+  int64_t integer(const std::string& key, int64_t fallback, int64_t min, int64_t max) const {
+    int64_t value = unwrap(view_->getInt(key, fallback));
+    if (value < min || value > max) {
+      fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                    ", got " + std::to_string(value));
+    }
+    return value;
+  }
+
+  [[noreturn]] void fail(const std::string& key, const std::string& message) const {
+    throw ConfigError(view_->where(key) + ": " + message);
+  }
+  [[noreturn]] void failElement(const std::string& key, size_t index,
+                                const std::string& message) const {
+    throw ConfigError(view_->whereElement(key, index) + ": " + message);
+  }
+
+  void rejectUnread() const {
+    auto errors = view_->unknownKeyErrors();
+    if (!errors.empty()) throw ConfigError(errors.front());
+  }
+
+ private:
+  template <class T>
+  static T unwrap(sdk::Result<T> result) {
+    if (!result) throw ConfigError(result.status().message());
+    return std::move(result).value();
+  }
+
+  TomlConfigViewPtr view_;
+};
+
+bool allDigits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "host:port", "[v6]:port"; fills host and port or returns why not.
+std::string parseListen(const std::string& listen, std::string& host, uint16_t& port) {
+  const char* expected = "expected host:port (e.g. \"127.0.0.1:8002\" or \"[::1]:8002\"), got ";
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return expected + inQuotes(listen);
+  host = listen.substr(0, colon);
+  std::string portText = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find_first_of("[]:") != std::string::npos) {
+    return expected + inQuotes(listen);
+  }
+  if (host.empty() || host.find_first_of(" \t/") != std::string::npos) {
+    return expected + inQuotes(listen);
+  }
+  if (!allDigits(portText) || portText.size() > 5 || std::stoi(portText) > 65535) {
+    return "port must be a number from 0 to 65535, got " + inQuotes(listen);
+  }
+  port = static_cast<uint16_t>(std::stoi(portText));
+  return {};
+}
+
+// "scheme://host[:port]" with nothing after it: the form browsers send in Origin.
+bool isOrigin(const std::string& origin) {
+  for (const char* scheme : {"http://", "https://"}) {
+    size_t n = std::strlen(scheme);
+    if (origin.compare(0, n, scheme) == 0) {
+      std::string rest = origin.substr(n);
+      return !rest.empty() && rest.find_first_of("/?#@ ") == std::string::npos;
+    }
+  }
+  return false;
+}
+
+bool isPluginName(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+
+std::string resolve(const std::string& base, const std::string& path) {
+  return (fs::path(base) / path).lexically_normal().string();
+}
+
+struct Document {
+  std::shared_ptr<const toml::table> root;
+  std::string file;
+  std::string base;
+
+  TableReader table(const std::string& path) const {
+    return TableReader(config_detail::viewAt(root, file, base, path));
+  }
+};
+
+void readServer(const Document& doc, ServerConfig& server) {
+  TableReader t = doc.table("server");
+  server.listen = t.string("listen", server.listen);
+  std::string error = parseListen(server.listen, server.listen_host, server.listen_port);
+  if (!error.empty()) t.fail("listen", error);
+  server.event_loops = static_cast<int>(t.integer("event_loops", server.event_loops, 1, 256));
+  server.http_threads = static_cast<int>(t.integer("http_threads", server.http_threads, 1, 1024));
+  server.allowed_origins = t.list("allowed_origins", {});
+  for (size_t i = 0; i < server.allowed_origins.size(); ++i) {
+    if (!isOrigin(server.allowed_origins[i])) {
+      t.failElement("allowed_origins", i,
+                    "expected an origin like \"https://app.example.com\" (scheme://host[:port], "
+                    "no path), got " +
+                        inQuotes(server.allowed_origins[i]));
+    }
+  }
+  server.allow_loopback_origins = t.boolean("allow_loopback_origins", false);
+  std::string webRoot = t.string("web_root", "");
+  if (!webRoot.empty()) {
+    server.web_root = resolve(doc.base, webRoot);
+    std::error_code ec;
+    if (!fs::is_directory(server.web_root, ec)) {
+      t.fail("web_root", server.web_root + " is not a directory");
+    }
+  }
+  server.max_message_bytes = static_cast<size_t>(t.integer(
+      "max_message_bytes", static_cast<int64_t>(server.max_message_bytes), 1, int64_t{1} << 30));
+  t.rejectUnread();
+}
+
+void readSession(const Document& doc, SessionConfig& session) {
+  constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+  TableReader t = doc.table("session");
+  session.ready_timeout =
+      std::chrono::seconds(t.integer("ready_timeout_s", session.ready_timeout.count(), 1, kMaxInt));
+  session.grace_period =
+      std::chrono::seconds(t.integer("grace_period_s", session.grace_period.count(), 0, kMaxInt));
+  session.input_queue_bytes = static_cast<size_t>(t.integer(
+      "input_queue_bytes", static_cast<int64_t>(session.input_queue_bytes), 0, int64_t{1} << 30));
+  session.output_high_watermark = static_cast<size_t>(
+      t.integer("output_high_watermark", static_cast<int64_t>(session.output_high_watermark), 1,
+                int64_t{1} << 30));
+  session.shell = t.list("shell", session.shell);
+  if (session.shell.empty() || session.shell.front().empty()) {
+    t.fail("shell", "must name the shell to run, e.g. [\"/bin/bash\"]");
+  }
+  t.rejectUnread();
+}
+
+SlotConfig readSlot(const Document& doc, const std::string& slot, bool required,
+                    const char* example) {
+  TableReader t = doc.table(slot);
+  SlotConfig config;
+  config.plugin = t.string("plugin", "");
+  if (config.plugin.empty()) {
+    if (required) {
+      t.fail("plugin", std::string(t.view().has("plugin") ? "must not be empty" : "missing") +
+                           ": name the " + slot + " plugin to use, e.g. plugin = \"" + example +
+                           "\"");
+    }
+  } else if (!isPluginName(config.plugin)) {
+    t.fail("plugin",
+           "expected a plugin name (letters, digits, '-' and '_'), got " + inQuotes(config.plugin));
+  }
+  // Besides `plugin`, [slot] holds only plugin tables: the selected one, and others an operator
+  // keeps around to switch back to.
+  if (const toml::table* table = doc.root->get_as<toml::table>(slot)) {
+    for (auto&& [key, node] : *table) {
+      if (key == "plugin" || node.is_table()) continue;
+      if (key == config.plugin) {
+        t.fail(std::string(key.str()),
+               std::string("expected a table, got ") + describeType(node.type()));
+      }
+      throw ConfigError(formatWhere(doc.file, node.source().begin) + ": unknown key " + slot + "." +
+                        std::string(key.str()));
+    }
+  }
+  config.view = config.plugin.empty() ? config_detail::viewAt(doc.root, doc.file, doc.base, slot)
+                                      : config_detail::viewAt(doc.root, doc.file, doc.base,
+                                                              slot + "." + config.plugin);
+  return config;
+}
+
+}  // namespace
+
+HostConfig parseHostConfig(std::string_view toml, const std::string& file) {
+  Document doc;
+  doc.file = file;
+  doc.base = fs::absolute(file).parent_path().lexically_normal().string();
+  doc.root = config_detail::parseDocument(toml, file);
+
+  for (auto&& [key, node] : *doc.root) {
+    bool known = std::any_of(kTopLevelTables.begin(), kTopLevelTables.end(),
+                             [&key = key](const char* name) { return key == name; });
+    if (!known) {
+      throw ConfigError(formatWhere(file, node.source().begin) + ": unknown key " +
+                        std::string(key.str()));
+    }
+    if (!node.is_table()) {
+      throw ConfigError(formatWhere(file, node.source().begin) + ": " + std::string(key.str()) +
+                        ": expected a table, got " + describeType(node.type()));
+    }
+  }
+
+  HostConfig config;
+  config.file = file;
+  config.base_directory = doc.base;
+  readServer(doc, config.server);
+  readSession(doc, config.session);
+
+  TableReader plugins = doc.table("plugins");
+  std::vector<std::string> path = plugins.list("path", {"plugins"});
+  if (path.empty()) plugins.fail("path", "must name at least one directory");
+  for (const std::string& dir : path) config.plugin_path.push_back(resolve(doc.base, dir));
+  plugins.rejectUnread();
+
+  config.runtime = readSlot(doc, "runtime", true, "fakepod");
+  config.storage = readSlot(doc, "storage", false, "");
+  config.sync = readSlot(doc, "sync", false, "");
+  config.auth = readSlot(doc, "auth", true, "none");
+
+  TableReader log = doc.table("log");
+  config.log_level = log.string("level", config.log_level);
+  if (std::find(kLogLevels.begin(), kLogLevels.end(), config.log_level) == kLogLevels.end()) {
+    log.fail("level",
+             "expected one of none, fatal, critical, error, warning, notice, information, debug, "
+             "trace, got " +
+                 inQuotes(config.log_level));
+  }
+  log.rejectUnread();
+  return config;
+}
+
+HostConfig loadHostConfig(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(file + ": cannot open: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError(file + ": cannot read: " + std::strerror(errno));
+  return parseHostConfig(text.str(), file);
+}
+
+}  // namespace podterm::host

@@ -1,0 +1,67 @@
+#pragma once
+// The host's config file: its own tables, typed, with defaults, and the plugin selected for each
+// slot together with a view of that plugin's table.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/ConfigError.h"
+#include "config/TomlConfigView.h"
+
+namespace podterm::host {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8002";  // as written; Poco::Net::SocketAddress accepts it
+  std::string listen_host = "127.0.0.1";  // without the brackets of an IPv6 address
+  uint16_t listen_port = 8002;            // 0: any free port
+  int event_loops = 2;
+  int http_threads = 8;
+  std::vector<std::string> allowed_origins;  // exact "scheme://host[:port]"; empty: Origin == Host
+  bool allow_loopback_origins = false;
+  std::string web_root;  // absolute; empty: nothing served at /
+  size_t max_message_bytes = 1048576;
+};
+
+struct SessionConfig {
+  std::chrono::seconds ready_timeout{60};
+  std::chrono::seconds grace_period{30};  // how long a session outlives its last client
+  size_t input_queue_bytes = 65536;       // input queued before the pod is ready
+  size_t output_high_watermark = 1048576;
+  std::vector<std::string> shell{"/bin/bash"};
+};
+
+// One plugin slot ([runtime], [storage], [sync], [auth]).
+struct SlotConfig {
+  std::string plugin;  // empty: no plugin (optional slots only)
+  // The table [<slot>.<plugin>] (an empty view placed at [<slot>] when absent; the view of [<slot>]
+  // itself when plugin is empty). Never null. After the plugin's create(), unknownKeyErrors() on
+  // it names the keys the plugin does not know.
+  TomlConfigViewPtr view;
+};
+
+struct HostConfig {
+  std::string file;            // as given to loadHostConfig: the name messages show
+  std::string base_directory;  // absolute directory of the file
+  ServerConfig server;
+  SessionConfig session;
+  std::vector<std::string> plugin_path;  // absolute directories, in search order
+  SlotConfig runtime;                    // required
+  SlotConfig storage;
+  SlotConfig sync;
+  SlotConfig auth;                        // required
+  std::string log_level = "information";  // a Poco priority name
+};
+
+// Reads and checks the file. Throws ConfigError (one line, "file:line:column: dotted.key: message")
+// on a parse error, an unknown key or a wrong type in the host's own tables, a missing required
+// plugin or an invalid value. Plugin tables are checked later, through SlotConfig::view.
+HostConfig loadHostConfig(const std::string& file);
+
+// The same for a document already in memory; `file` names it in messages and relative paths
+// resolve against its directory.
+HostConfig parseHostConfig(std::string_view toml, const std::string& file);
+
+}  // namespace podterm::host
