@@ -1,0 +1,68 @@
+#include "session/HostMessages.h"
+
+#include <Poco/JSON/Object.h>
+
+#include <sstream>
+
+namespace podterm::host::messages {
+namespace {
+
+std::string stringify(const Poco::JSON::Object& object) {
+  std::ostringstream out;
+  object.stringify(out);
+  return out.str();
+}
+
+Poco::JSON::Object typed(const char* type) {
+  Poco::JSON::Object object;
+  object.set("type", type);
+  return object;
+}
+
+}  // namespace
+
+// Lines end in CRLF: clients render them in a terminal, where a bare LF does not return the cursor.
+std::string podNotReady(std::string_view status) {
+  return "Error: Pod is not ready yet. Current status: " + std::string(status) +
+         "\r\nPlease wait...\r\n";
+}
+
+std::string podCreationFailed(std::string_view details) {
+  return "Error: Failed to create execution pod\r\nDetails: " + std::string(details) + "\r\n";
+}
+
+std::string noticeLine(std::string_view text) {
+  return "\r\nNotice: " + std::string(text) + "\r\n";
+}
+
+std::string statusEvent(std::string_view phase, std::string_view reason) {
+  auto event = typed("status");
+  event.set("phase", std::string(phase));
+  if (!reason.empty()) event.set("reason", std::string(reason));
+  return stringify(event);
+}
+
+std::string readyEvent() {
+  return stringify(typed("ready"));
+}
+
+std::string noticeEvent(std::string_view text) {
+  auto event = typed("notice");
+  event.set("text", std::string(text));
+  return stringify(event);
+}
+
+std::string errorEvent(std::string_view text) {
+  auto event = typed("error");
+  event.set("text", std::string(text));
+  return stringify(event);
+}
+
+std::string exitEvent(int exit_code, int signal) {
+  auto event = typed("exit");
+  event.set("code", exit_code);
+  if (signal != 0) event.set("signal", signal);
+  return stringify(event);
+}
+
+}  // namespace podterm::host::messages

@@ -1,0 +1,23 @@
+#pragma once
+// The exact texts the spec (docs/protocol.md) promises clients, in one place.
+
+#include <string>
+#include <string_view>
+
+namespace podterm::host::messages {
+
+// "Error: Pod is not ready yet. Current status: Pending" / "Please wait..."
+std::string podNotReady(std::string_view status);
+// "Error: Failed to create execution pod" / "Details: <details>"
+std::string podCreationFailed(std::string_view details);
+// A host message outside the shell's own output, for v1 clients: "Notice: <text>" on its own line.
+std::string noticeLine(std::string_view text);
+
+// JSON events for podterm.v2 clients.
+std::string statusEvent(std::string_view phase, std::string_view reason);
+std::string readyEvent();
+std::string noticeEvent(std::string_view text);
+std::string errorEvent(std::string_view text);
+std::string exitEvent(int exit_code, int signal);
+
+}  // namespace podterm::host::messages

@@ -1,0 +1,384 @@
+#include "session/Session.h"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "session/HostMessages.h"
+#include "session/ShellSpec.h"
+
+namespace podterm::host {
+namespace {
+
+Poco::Logger& logger() {
+  return Poco::Logger::get("podterm.session");
+}
+
+std::string formatSeconds(std::chrono::milliseconds duration) {
+  if (duration.count() % 1000 == 0) return std::to_string(duration.count() / 1000) + " s";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(duration.count()) / 1000.0);
+  return text;
+}
+
+}  // namespace
+
+const char* sessionStateName(SessionState state) {
+  switch (state) {
+    case SessionState::Starting:
+      return "starting";
+    case SessionState::Opening:
+      return "opening";
+    case SessionState::Ready:
+      return "ready";
+    case SessionState::Ending:
+      return "ending";
+    case SessionState::Ended:
+      return "ended";
+  }
+  return "unknown";
+}
+
+Session::Session(SessionId id, SessionOptions options, Context context, EndedCallback on_ended)
+    : id_(std::move(id)),
+      options_(std::move(options)),
+      context_(context),
+      on_ended_(std::move(on_ended)),
+      size_{options_.initial_cols, options_.initial_rows} {}
+
+Session::~Session() = default;
+
+void Session::start() {
+  sdk::PodSpec spec;
+  spec.session_id = id_.raw;
+  spec.user = id_.user;
+  spec.workspace = id_.workspace;
+  logger().information("session=%s starting: ensuring its pod", id_.raw);
+  {
+    Lock lock(mutex_);
+    auto self = weak_from_this();
+    ready_timer_ = context_.timers.runAfter(options_.ready_timeout, [self] {
+      if (auto session = self.lock()) session->onReadyTimeout();
+    });
+  }
+  sdk::Status status = context_.runtime.ensurePod(spec, this);
+  if (!status) fail(status.message());
+}
+
+void Session::attach(const std::shared_ptr<TerminalClient>& client,
+                     std::optional<TerminalSize> size) {
+  Lock lock(mutex_);
+  if (state_ == SessionState::Ending || state_ == SessionState::Ended) {
+    lock.unlock();
+    client->close(1013, "session is ending, try again");
+    return;
+  }
+  cancelTimer(grace_timer_);
+  clients_.push_back(client);
+  logger().information("session=%s client %s attached (%z attached)", id_.raw, client->describe(),
+                       clients_.size());
+  if (client->wantsEvents()) {
+    client->sendEvent(
+        messages::statusEvent(sdk::podPhaseName(pod_status_.phase), pod_status_.reason));
+    if (state_ == SessionState::Ready) client->sendEvent(messages::readyEvent());
+  }
+  if (size && size->cols > 0 && size->rows > 0) {
+    size_ = *size;
+    if (stream_) stream_->resize(size_.cols, size_.rows);
+  }
+}
+
+void Session::detach(const TerminalClient* client) {
+  Lock lock(mutex_);
+  auto it = std::find_if(clients_.begin(), clients_.end(),
+                         [client](const auto& c) { return c.get() == client; });
+  if (it == clients_.end()) return;
+  clients_.erase(it);
+  logger().information("session=%s client detached (%z attached)", id_.raw, clients_.size());
+  if (output_paused_ && stream_ &&
+      std::none_of(clients_.begin(), clients_.end(),
+                   [](const auto& c) { return c->congested(); })) {
+    output_paused_ = false;
+    stream_->resumeOutput();
+  }
+  if (!clients_.empty() || state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  auto self = weak_from_this();
+  grace_timer_ = context_.timers.runAfter(options_.grace_period, [self] {
+    if (auto session = self.lock()) session->onGraceExpired();
+  });
+}
+
+void Session::onClientInput(std::string_view bytes) {
+  Lock lock(mutex_);
+  if (state_ == SessionState::Ready && stream_) {
+    sdk::Status status = stream_->write(bytes.data(), bytes.size());
+    if (!status) {
+      lock.unlock();
+      broadcastNotice("input dropped: " + status.message());
+    }
+    return;
+  }
+  if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  std::string reply;
+  if (!not_ready_notice_sent_) {
+    not_ready_notice_sent_ = true;
+    reply = messages::podNotReady(currentStatusText());
+  }
+  if (queued_input_.size() + bytes.size() <= options_.input_queue_bytes) {
+    queued_input_.append(bytes);
+  } else if (!input_overflow_noticed_) {
+    input_overflow_noticed_ = true;
+    reply += messages::noticeLine("input dropped: more than " +
+                                  std::to_string(options_.input_queue_bytes) +
+                                  " bytes typed before the pod was ready");
+  }
+  lock.unlock();
+  if (!reply.empty()) broadcastText(reply);
+}
+
+void Session::resize(TerminalSize size) {
+  if (size.cols == 0 || size.rows == 0) return;
+  Lock lock(mutex_);
+  size_ = size;
+  if (stream_) stream_->resize(size.cols, size.rows);
+}
+
+void Session::onClientDrained() {
+  Lock lock(mutex_);
+  if (!output_paused_ || !stream_) return;
+  if (std::any_of(clients_.begin(), clients_.end(), [](const auto& c) { return c->congested(); }))
+    return;
+  output_paused_ = false;
+  stream_->resumeOutput();
+}
+
+void Session::end(uint16_t code, const std::string& reason) {
+  Lock lock(mutex_);
+  beginEnding(lock, code, reason);
+}
+
+SessionState Session::state() const {
+  Lock lock(mutex_);
+  return state_;
+}
+
+size_t Session::clientCount() const {
+  Lock lock(mutex_);
+  return clients_.size();
+}
+
+void Session::onPodStatus(const sdk::PodStatus& status) {
+  Lock lock(mutex_);
+  if (state_ == SessionState::Opening || state_ == SessionState::Ready) {
+    bool lost = status.phase == sdk::PodPhase::Failed || status.phase == sdk::PodPhase::Gone ||
+                status.phase == sdk::PodPhase::Terminating;
+    if (!lost) return;
+    lock.unlock();
+    broadcastNotice(std::string("the pod stopped (") + sdk::podPhaseName(status.phase) + ")" +
+                    (status.message.empty() ? "" : ": " + status.message));
+    lock.lock();
+    beginEnding(lock, 1011, "execution pod stopped");
+    return;
+  }
+  if (state_ != SessionState::Starting) return;
+  bool changed = status.phase != pod_status_.phase || status.reason != pod_status_.reason;
+  pod_status_ = status;
+  if (status.phase == sdk::PodPhase::Ready) {
+    state_ = SessionState::Opening;
+    cancelTimer(ready_timer_);
+    lock.unlock();
+    logger().information("session=%s pod ready, starting the shell", id_.raw);
+    if (changed) broadcastEvent(messages::statusEvent("Ready", ""));
+    openShell();
+    return;
+  }
+  lock.unlock();
+  if (status.phase == sdk::PodPhase::Failed || status.phase == sdk::PodPhase::Gone) {
+    fail(status.message.empty() ? std::string("the pod ") + sdk::podPhaseName(status.phase)
+                                : status.message);
+    return;
+  }
+  if (changed)
+    broadcastEvent(messages::statusEvent(sdk::podPhaseName(status.phase), status.reason));
+}
+
+void Session::openShell() {
+  sdk::StreamSpec spec;
+  {
+    Lock lock(mutex_);
+    spec = interactiveShellSpec(options_.shell, id_.raw, size_.cols, size_.rows);
+  }
+  auto self = shared_from_this();
+  bool queued = context_.blocking.execute([self, spec] {
+    self->onShellOpened(self->context_.runtime.openStream(self->id_.raw, spec, self.get()));
+  });
+  if (!queued) fail("the host is shutting down");
+}
+
+void Session::onShellOpened(sdk::Result<sdk::ExecStreamPtr> result) {
+  if (!result) {
+    fail("could not start the shell: " + result.status().message());
+    return;
+  }
+  Lock lock(mutex_);
+  if (state_ != SessionState::Opening) {
+    lock.unlock();
+    result.value()->close();  // the session ended while the shell was starting
+    return;
+  }
+  stream_ = std::move(result).value();
+  state_ = SessionState::Ready;
+  not_ready_notice_sent_ = false;
+  std::string input;
+  input.swap(queued_input_);
+  if (!input.empty()) stream_->write(input.data(), input.size());
+  logger().information("session=%s ready", id_.raw);
+  lock.unlock();
+  broadcastEvent(messages::readyEvent());
+}
+
+void Session::onReadyTimeout() {
+  std::string last;
+  {
+    Lock lock(mutex_);
+    if (state_ != SessionState::Starting && state_ != SessionState::Opening) return;
+    ready_timer_.reset();
+    last = currentStatusText();
+  }
+  fail("not ready after " + formatSeconds(options_.ready_timeout) + " (last status: " + last + ")");
+}
+
+void Session::onGraceExpired() {
+  Lock lock(mutex_);
+  grace_timer_.reset();
+  if (!clients_.empty()) return;
+  logger().information("session=%s grace period over with no client", id_.raw);
+  beginEnding(lock, 1001, "session ended");
+}
+
+void Session::fail(const std::string& details) {
+  logger().warning("session=%s failed to start: %s", id_.raw, details);
+  broadcastText(messages::podCreationFailed(details));
+  broadcastEvent(messages::errorEvent("Failed to create execution pod: " + details));
+  Lock lock(mutex_);
+  beginEnding(lock, 1011, "execution pod failed");
+}
+
+void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason) {
+  if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  state_ = SessionState::Ending;
+  cancelTimer(ready_timer_);
+  cancelTimer(grace_timer_);
+  auto clients = std::move(clients_);
+  clients_.clear();
+  sdk::ExecStreamPtr stream = std::move(stream_);
+  lock.unlock();
+
+  logger().information("session=%s ending: %s", id_.raw, reason);
+  context_.runtime.stopObserving(id_.raw);
+  for (auto& client : clients) client->close(code, reason);
+  auto self = shared_from_this();
+  // ExecStreamPtr is move-only and std::function needs a copyable callable.
+  auto shared_stream = std::make_shared<sdk::ExecStreamPtr>(std::move(stream));
+  if (!context_.blocking.execute(
+          [self, shared_stream] { self->finishEnding(std::move(*shared_stream)); })) {
+    finishEnding(std::move(*shared_stream));
+  }
+}
+
+void Session::finishEnding(sdk::ExecStreamPtr stream) {
+  if (stream) stream->close();
+  stream.reset();
+  sdk::Status deleted = context_.runtime.deletePod(id_.raw);
+  if (!deleted) {
+    logger().error("session=%s could not delete its pod: %s", id_.raw, deleted.message());
+  }
+  {
+    Lock lock(mutex_);
+    state_ = SessionState::Ended;
+  }
+  logger().information("session=%s ended", id_.raw);
+  if (on_ended_) on_ended_(id_.raw);
+}
+
+void Session::onStdout(const char* data, size_t size) {
+  deliverOutput(data, size);
+}
+
+// A PTY merges stderr into stdout; a runtime without one may still report stderr separately.
+void Session::onStderr(const char* data, size_t size) {
+  deliverOutput(data, size);
+}
+
+void Session::deliverOutput(const char* data, size_t size) {
+  Lock lock(mutex_);
+  if (state_ != SessionState::Ready) return;
+  std::string text = sanitizer_.feed(data, size);
+  if (text.empty()) return;
+  bool congested = false;
+  for (auto& client : clients_) {
+    client->sendText(text);
+    congested = congested || client->congested();
+  }
+  if (congested && !output_paused_ && stream_) {
+    output_paused_ = true;
+    stream_->pauseOutput();
+  }
+}
+
+void Session::onExit(const sdk::StreamExit& exit) {
+  Lock lock(mutex_);
+  if (state_ != SessionState::Ready) return;
+  std::string tail = sanitizer_.flush();
+  auto clients = clients_;
+  lock.unlock();
+  std::string notice = exit.error.isOk()
+                           ? "the shell exited with status " + std::to_string(exit.exit_code)
+                           : "the shell stopped: " + exit.error.message();
+  for (auto& client : clients) {
+    if (!tail.empty()) client->sendText(tail);
+    if (client->wantsEvents()) {
+      client->sendEvent(messages::exitEvent(exit.exit_code, exit.signal));
+    } else {
+      client->sendText(messages::noticeLine(notice));
+    }
+  }
+  lock.lock();
+  beginEnding(lock, 1000, "shell exited");
+}
+
+void Session::broadcastText(std::string_view text) {
+  Lock lock(mutex_);
+  for (auto& client : clients_) client->sendText(text);
+}
+
+void Session::broadcastEvent(std::string_view json) {
+  Lock lock(mutex_);
+  for (auto& client : clients_) {
+    if (client->wantsEvents()) client->sendEvent(json);
+  }
+}
+
+void Session::broadcastNotice(std::string_view text) {
+  Lock lock(mutex_);
+  for (auto& client : clients_) {
+    if (client->wantsEvents()) {
+      client->sendEvent(messages::noticeEvent(text));
+    } else {
+      client->sendText(messages::noticeLine(text));
+    }
+  }
+}
+
+std::string Session::currentStatusText() const {
+  if (!pod_status_.reason.empty()) return pod_status_.reason;
+  return sdk::podPhaseName(pod_status_.phase);
+}
+
+void Session::cancelTimer(std::optional<Scheduler::TimerId>& timer) {
+  if (timer) context_.timers.cancel(*timer);
+  timer.reset();
+}
+
+}  // namespace podterm::host

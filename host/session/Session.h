@@ -1,0 +1,112 @@
+#pragma once
+// One terminal session: its pod, its shell and the clients attached to it.
+//
+// States: Starting (pod on its way) -> Opening (pod ready, shell starting) -> Ready (bridging)
+// -> Ending (closing clients, deleting the pod) -> Ended. Input that arrives before Ready is
+// queued (bounded) and answered once per not-ready period with the spec's "not ready" text.
+// Threading: every public method is thread-safe. Runtime callbacks arrive on runtime threads and
+// client events on loop threads; one mutex guards the state, and no plugin call is made while it
+// is held (a runtime may call back synchronously), except the non-blocking stream calls.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/Executor.h"
+#include "common/Scheduler.h"
+#include "podterm/runtime.h"
+#include "session/SessionId.h"
+#include "session/SessionOptions.h"
+#include "session/TerminalClient.h"
+#include "ws/Utf8Sanitizer.h"
+
+namespace podterm::host {
+
+enum class SessionState { Starting, Opening, Ready, Ending, Ended };
+const char* sessionStateName(SessionState state);
+
+struct TerminalSize {
+  uint16_t cols = 0;
+  uint16_t rows = 0;
+};
+
+class Session : public sdk::PodObserver,
+                public sdk::StreamObserver,
+                public std::enable_shared_from_this<Session> {
+ public:
+  struct Context {
+    sdk::PodRuntime& runtime;
+    Scheduler& timers;   // the session's timers
+    Executor& blocking;  // backend calls that may block
+  };
+  // Called once when the session has fully ended (pod deleted or deletion failed).
+  using EndedCallback = std::function<void(const std::string& session_id)>;
+
+  Session(SessionId id, SessionOptions options, Context context, EndedCallback on_ended);
+  ~Session() override;
+
+  // Asks the runtime for the pod and starts the readiness clock.
+  void start();
+  void attach(const std::shared_ptr<TerminalClient>& client, std::optional<TerminalSize> size);
+  void detach(const TerminalClient* client);
+  // A text frame: bytes for the shell, unparsed.
+  void onClientInput(std::string_view bytes);
+  void resize(TerminalSize size);
+  // A client's output buffer drained: the shell may produce again.
+  void onClientDrained();
+  // Ends the session now: clients get `code`/`reason`, the shell stops, the pod is deleted.
+  void end(uint16_t code, const std::string& reason);
+
+  const SessionId& id() const { return id_; }
+  SessionState state() const;
+  size_t clientCount() const;
+
+  // sdk::PodObserver
+  void onPodStatus(const sdk::PodStatus& status) override;
+  // sdk::StreamObserver
+  void onStdout(const char* data, size_t size) override;
+  void onStderr(const char* data, size_t size) override;
+  void onExit(const sdk::StreamExit& exit) override;
+
+ private:
+  using Lock = std::unique_lock<std::mutex>;
+
+  void openShell();
+  void onShellOpened(sdk::Result<sdk::ExecStreamPtr> result);
+  void onReadyTimeout();
+  void onGraceExpired();
+  void fail(const std::string& details);
+  void beginEnding(Lock& lock, uint16_t code, const std::string& reason);
+  void finishEnding(sdk::ExecStreamPtr stream);
+  void broadcastText(std::string_view text);
+  void broadcastEvent(std::string_view json);
+  void broadcastNotice(std::string_view text);
+  void deliverOutput(const char* data, size_t size);
+  std::string currentStatusText() const;
+  void cancelTimer(std::optional<Scheduler::TimerId>& timer);
+
+  const SessionId id_;
+  const SessionOptions options_;
+  Context context_;
+  EndedCallback on_ended_;
+
+  mutable std::mutex mutex_;
+  SessionState state_ = SessionState::Starting;
+  sdk::PodStatus pod_status_{sdk::PodPhase::Pending, "", ""};
+  std::vector<std::shared_ptr<TerminalClient>> clients_;
+  sdk::ExecStreamPtr stream_;
+  std::string queued_input_;
+  bool not_ready_notice_sent_ = false;
+  bool input_overflow_noticed_ = false;
+  bool output_paused_ = false;
+  TerminalSize size_;
+  Utf8Sanitizer sanitizer_;
+  std::optional<Scheduler::TimerId> ready_timer_;
+  std::optional<Scheduler::TimerId> grace_timer_;
+};
+
+}  // namespace podterm::host

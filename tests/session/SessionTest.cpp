@@ -1,0 +1,318 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "TestDoubles.h"
+#include "podterm/testing/mocks.h"
+#include "session/HostMessages.h"
+#include "session/Session.h"
+#include "session/SessionManager.h"
+
+namespace podterm::host {
+namespace {
+
+using ::testing::_;
+using ::testing::HasSubstr;
+using ::testing::Invoke;
+using ::testing::NiceMock;
+using ::testing::Return;
+using ::testing::StrictMock;
+using namespace std::chrono_literals;
+using podterm::testing::MockExecStream;
+using podterm::testing::MockPodRuntime;
+using testing::ManualExecutor;
+using testing::ManualScheduler;
+using testing::RecordingClient;
+
+const SessionId kId = *SessionId::parse("user_1_ws_abc123_1234567890_uuid");
+
+class SessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.ready_timeout = 60s;
+    options_.grace_period = 30s;
+    options_.input_queue_bytes = 16;
+    ON_CALL(runtime_, ensurePod(_, _))
+        .WillByDefault(Invoke([this](const sdk::PodSpec& spec, sdk::PodObserver* observer) {
+          spec_ = spec;
+          observer_ = observer;
+          return sdk::Status::ok();
+        }));
+    ON_CALL(runtime_, deletePod(_)).WillByDefault(Return(sdk::Status::ok()));
+  }
+
+  std::shared_ptr<Session> makeStarted() {
+    auto session =
+        std::make_shared<Session>(kId, options_, Session::Context{runtime_, timers_, blocking_},
+                                  [this](const std::string&) { ++ended_; });
+    session->attach(client_, std::nullopt);
+    session->start();
+    return session;
+  }
+
+  // Makes the pod ready and lets the session open a shell on a mock stream it returns.
+  MockExecStream* becomeReady(Session& session) {
+    auto stream = std::make_unique<NiceMock<MockExecStream>>();
+    MockExecStream* raw = stream.get();
+    ON_CALL(*raw, write(_, _)).WillByDefault(Invoke([this](const char* data, size_t size) {
+      written_.append(data, size);
+      return sdk::Status::ok();
+    }));
+    auto holder = std::make_shared<sdk::ExecStreamPtr>(std::move(stream));
+    EXPECT_CALL(runtime_, openStream(kId.raw, _, &session))
+        .WillOnce(Invoke(
+            [this, holder](const std::string&, const sdk::StreamSpec& spec, sdk::StreamObserver*) {
+              shell_spec_ = spec;
+              return sdk::Result<sdk::ExecStreamPtr>(std::move(*holder));
+            }));
+    observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
+    blocking_.drain();
+    EXPECT_EQ(session.state(), SessionState::Ready);
+    return raw;
+  }
+
+  SessionOptions options_;
+  NiceMock<MockPodRuntime> runtime_;
+  ManualScheduler timers_;
+  ManualExecutor blocking_;
+  std::shared_ptr<RecordingClient> client_ = std::make_shared<RecordingClient>();
+  sdk::PodSpec spec_;
+  sdk::PodObserver* observer_ = nullptr;
+  sdk::StreamSpec shell_spec_;
+  std::string written_;
+  int ended_ = 0;
+};
+
+TEST_F(SessionTest, AsksTheRuntimeForThePodOfItsSession) {
+  EXPECT_CALL(runtime_, ensurePod(_, _));
+  auto session = makeStarted();
+  EXPECT_EQ(spec_.session_id, kId.raw);
+  EXPECT_EQ(spec_.user, "1");
+  EXPECT_EQ(spec_.workspace, "abc123");
+  EXPECT_EQ(session->state(), SessionState::Starting);
+}
+
+TEST_F(SessionTest, EarlyInputGetsTheSpecTextOnceAndIsDeliveredInOrderWhenReady) {
+  auto session = makeStarted();
+  observer_->onPodStatus({sdk::PodPhase::Pending, "", ""});
+  session->onClientInput("ls");
+  session->onClientInput(" -la\n");
+  EXPECT_EQ(client_->text(),
+            "Error: Pod is not ready yet. Current status: Pending\r\nPlease wait...\r\n");
+  becomeReady(*session);
+  EXPECT_EQ(written_, "ls -la\n");
+  session->onClientInput("pwd\n");
+  EXPECT_EQ(written_, "ls -la\npwd\n");
+}
+
+TEST_F(SessionTest, NotReadyTextNamesTheFinerReason) {
+  auto session = makeStarted();
+  observer_->onPodStatus({sdk::PodPhase::Pending, "ContainerCreating", ""});
+  session->onClientInput("x");
+  EXPECT_THAT(client_->text(), HasSubstr("Current status: ContainerCreating\r\n"));
+}
+
+TEST_F(SessionTest, EarlyInputBeyondTheBoundIsDroppedWithANotice) {
+  auto session = makeStarted();
+  session->onClientInput("0123456789");
+  session->onClientInput("0123456789");  // over the 16-byte bound
+  EXPECT_THAT(client_->text(), HasSubstr("Notice: input dropped"));
+  becomeReady(*session);
+  EXPECT_EQ(written_, "0123456789");
+}
+
+TEST_F(SessionTest, CreationFailureSendsTheSpecTextClosesAndDeletesThePod) {
+  auto session = makeStarted();
+  EXPECT_CALL(runtime_, deletePod(kId.raw)).WillOnce(Return(sdk::Status::ok()));
+  observer_->onPodStatus(
+      {sdk::PodPhase::Failed, "Unschedulable", "Insufficient resources in cluster"});
+  blocking_.drain();
+  EXPECT_EQ(
+      client_->text(),
+      "Error: Failed to create execution pod\r\nDetails: Insufficient resources in cluster\r\n");
+  EXPECT_TRUE(client_->closed());
+  EXPECT_EQ(client_->closeCode(), 1011);
+  EXPECT_EQ(session->state(), SessionState::Ended);
+  EXPECT_EQ(ended_, 1);
+}
+
+TEST_F(SessionTest, RefusedEnsurePodIsACreationFailure) {
+  ON_CALL(runtime_, ensurePod(_, _))
+      .WillByDefault(Return(sdk::Status(sdk::ErrorCode::Unavailable, "cluster unreachable")));
+  auto session = makeStarted();
+  blocking_.drain();
+  EXPECT_THAT(client_->text(), HasSubstr("Details: cluster unreachable\r\n"));
+  EXPECT_TRUE(client_->closed());
+}
+
+TEST_F(SessionTest, ReadinessTimeoutNamesTheLastStatus) {
+  auto session = makeStarted();
+  observer_->onPodStatus({sdk::PodPhase::Pending, "ContainerCreating", ""});
+  timers_.advance(59'999ms);
+  EXPECT_FALSE(client_->closed());
+  EXPECT_CALL(runtime_, deletePod(kId.raw));
+  timers_.advance(1ms);
+  blocking_.drain();
+  EXPECT_EQ(client_->text(),
+            "Error: Failed to create execution pod\r\n"
+            "Details: not ready after 60 s (last status: ContainerCreating)\r\n");
+  EXPECT_EQ(client_->closeCode(), 1011);
+}
+
+TEST_F(SessionTest, ShellIsAPtyWithTheControlledRcFile) {
+  auto session = makeStarted();
+  session->resize({120, 40});
+  becomeReady(*session);
+  EXPECT_TRUE(shell_spec_.tty);
+  EXPECT_EQ(shell_spec_.cols, 120);
+  EXPECT_EQ(shell_spec_.rows, 40);
+  EXPECT_EQ(shell_spec_.env.at("TERM"), "xterm-256color");
+  EXPECT_EQ(shell_spec_.env.at("LANG"), "C.UTF-8");
+  EXPECT_THAT(shell_spec_.argv, ::testing::Contains(HasSubstr("--rcfile")));
+  // The user never reaches the wrapper script: it is a constant.
+  EXPECT_THAT(shell_spec_.argv[2], ::testing::Not(HasSubstr(kId.raw)));
+}
+
+TEST_F(SessionTest, OutputSplitInsideACharacterArrivesWhole) {
+  auto session = makeStarted();
+  becomeReady(*session);
+  session->onStdout("price \xE2\x82", 8);
+  EXPECT_EQ(client_->text(), "price ");
+  session->onStdout("\xAC\n", 2);
+  EXPECT_EQ(client_->text(), "price \xE2\x82\xAC\n");
+  session->onStdout("\xFF", 1);
+  EXPECT_EQ(client_->text(), "price \xE2\x82\xAC\n\xEF\xBF\xBD");
+}
+
+TEST_F(SessionTest, SlowClientPausesTheShellUntilItDrains) {
+  auto session = makeStarted();
+  MockExecStream* stream = becomeReady(*session);
+  client_->setCongested(true);
+  EXPECT_CALL(*stream, pauseOutput()).Times(1);
+  session->onStdout("a", 1);
+  session->onStdout("b", 1);  // a read already under way may still arrive
+  ::testing::Mock::VerifyAndClearExpectations(stream);
+  session->onClientDrained();  // still congested: stays paused
+  client_->setCongested(false);
+  EXPECT_CALL(*stream, resumeOutput()).Times(1);
+  session->onClientDrained();
+}
+
+TEST_F(SessionTest, ResizeReachesTheShell) {
+  auto session = makeStarted();
+  MockExecStream* stream = becomeReady(*session);
+  EXPECT_CALL(*stream, resize(100, 30));
+  session->resize({100, 30});
+}
+
+TEST_F(SessionTest, GracePeriodThenThePodIsDeleted) {
+  auto session = makeStarted();
+  MockExecStream* stream = becomeReady(*session);
+  EXPECT_CALL(*stream, close());
+  session->detach(client_.get());
+  timers_.advance(29s);
+  blocking_.drain();
+  EXPECT_EQ(session->state(), SessionState::Ready);
+  EXPECT_CALL(runtime_, deletePod(kId.raw)).WillOnce(Return(sdk::Status::ok()));
+  timers_.advance(1s);
+  blocking_.drain();
+  EXPECT_EQ(session->state(), SessionState::Ended);
+  EXPECT_EQ(ended_, 1);
+}
+
+TEST_F(SessionTest, ReattachWithinGraceKeepsTheShell) {
+  auto session = makeStarted();
+  becomeReady(*session);
+  session->detach(client_.get());
+  timers_.advance(10s);
+  auto second = std::make_shared<RecordingClient>();
+  session->attach(second, std::nullopt);
+  EXPECT_CALL(runtime_, deletePod(_)).Times(0);
+  timers_.advance(60s);
+  blocking_.drain();
+  EXPECT_EQ(session->state(), SessionState::Ready);
+  session->onStdout("hi", 2);
+  EXPECT_EQ(second->text(), "hi");
+}
+
+TEST_F(SessionTest, ConcurrentClientsShareTheShell) {
+  auto session = makeStarted();
+  auto second = std::make_shared<RecordingClient>();
+  session->attach(second, std::nullopt);
+  becomeReady(*session);
+  session->onStdout("out", 3);
+  EXPECT_EQ(client_->text(), "out");
+  EXPECT_EQ(second->text(), "out");
+  session->onClientInput("a");
+  session->onClientInput("b");
+  EXPECT_EQ(written_, "ab");
+}
+
+TEST_F(SessionTest, ShellExitTellsTheClientAndEndsTheSession) {
+  auto session = makeStarted();
+  becomeReady(*session);
+  sdk::StreamExit exit;
+  exit.exit_code = 3;
+  session->onExit(exit);
+  blocking_.drain();
+  EXPECT_THAT(client_->text(), HasSubstr("Notice: the shell exited with status 3"));
+  EXPECT_EQ(client_->closeCode(), 1000);
+  EXPECT_EQ(session->state(), SessionState::Ended);
+}
+
+TEST_F(SessionTest, V2ClientsGetStatusEventsInsteadOfNotices) {
+  auto events = std::make_shared<RecordingClient>(true);
+  auto session = makeStarted();
+  session->attach(events, std::nullopt);
+  observer_->onPodStatus({sdk::PodPhase::Pending, "ContainerCreating", ""});
+  becomeReady(*session);
+  sdk::StreamExit exit;
+  exit.exit_code = 0;
+  session->onExit(exit);
+  auto sent = events->events();
+  ASSERT_GE(sent.size(), 4u);
+  EXPECT_THAT(sent[1], HasSubstr("\"reason\":\"ContainerCreating\""));
+  EXPECT_THAT(sent, ::testing::Contains(HasSubstr("\"type\":\"ready\"")));
+  EXPECT_THAT(sent.back(), HasSubstr("\"type\":\"exit\""));
+  EXPECT_THAT(events->text(), ::testing::Not(HasSubstr("Notice:")));
+}
+
+TEST_F(SessionTest, PodLostWhileReadyEndsTheSession) {
+  auto session = makeStarted();
+  becomeReady(*session);
+  observer_->onPodStatus({sdk::PodPhase::Failed, "OOMKilled", "out of memory"});
+  blocking_.drain();
+  EXPECT_THAT(client_->text(), HasSubstr("Notice: the pod stopped (Failed): out of memory"));
+  EXPECT_EQ(client_->closeCode(), 1011);
+}
+
+class SessionManagerTest : public SessionTest {};
+
+TEST_F(SessionManagerTest, SameIdSharesOneSession) {
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  EXPECT_CALL(runtime_, ensurePod(_, _)).Times(1);
+  auto a = manager.attach(kId, client_, std::nullopt);
+  auto b = manager.attach(kId, std::make_shared<RecordingClient>(), std::nullopt);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(manager.sessionCount(), 1u);
+  EXPECT_EQ(a->clientCount(), 2u);
+}
+
+TEST_F(SessionManagerTest, ClientArrivingWhileThePodIsDeletedGetsAFreshSessionAfterwards) {
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  auto first = manager.attach(kId, client_, std::nullopt);
+  first->end(1000, "test");
+  EXPECT_EQ(first->state(), SessionState::Ending);
+  auto late = std::make_shared<RecordingClient>();
+  auto second = manager.attach(kId, late, std::nullopt);
+  EXPECT_NE(first, second);
+  EXPECT_EQ(second->state(), SessionState::Starting);
+  // The successor asks for its pod only after the old pod is deleted.
+  ::testing::InSequence order;
+  EXPECT_CALL(runtime_, deletePod(kId.raw));
+  EXPECT_CALL(runtime_, ensurePod(_, _));
+  blocking_.drain();
+  EXPECT_EQ(manager.find(kId.raw), second);
+}
+
+}  // namespace
+}  // namespace podterm::host
