@@ -1,0 +1,21 @@
+#include "plugin/GuardedSyncPolicy.h"
+
+#include <utility>
+
+namespace podterm::host {
+
+GuardedSyncPolicy::GuardedSyncPolicy(std::shared_ptr<sdk::SyncPolicy> inner, std::string plugin,
+                                     GuardReporter report)
+    : inner_(std::move(inner)), plugin_(std::move(plugin)), report_(std::move(report)) {}
+
+sdk::SyncDecision GuardedSyncPolicy::afterCommand(const sdk::FinishedCommand& command) {
+  try {
+    return inner_->afterCommand(command);
+  } catch (...) {
+    // Skipping loses nothing for good: the next sync (or the session's end) picks the files up.
+    guard_detail::reportThrown(report_, plugin_);
+    return sdk::SyncDecision::Skip;
+  }
+}
+
+}  // namespace podterm::host

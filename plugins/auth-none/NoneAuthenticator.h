@@ -1,0 +1,16 @@
+#pragma once
+// Development only: trusts the user named in the session id. Anyone who can reach the host can act
+// as any user, so the host must accept it on loopback listeners only.
+
+#include "podterm/auth.h"
+
+namespace podterm::auth_none {
+
+// Allows every request, with principal = request.user and no expiry. Stateless: thread-safe,
+// never blocks.
+class NoneAuthenticator final : public sdk::Authenticator {
+ public:
+  sdk::Result<sdk::AuthDecision> authenticate(const sdk::AuthRequest& request) override;
+};
+
+}  // namespace podterm::auth_none
