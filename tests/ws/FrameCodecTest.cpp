@@ -267,7 +267,8 @@ TEST(FrameParserTest, EmptyMessagesAndControlFrames) {
 
 TEST(CloseCodecTest, PayloadRoundTripAndTruncation) {
   ClosePayload c;
-  ASSERT_TRUE(parseClosePayload(closePayload(4001, "idle"), c));
+  const std::string payload = closePayload(4001, "idle");  // c.reason points into it
+  ASSERT_TRUE(parseClosePayload(payload, c));
   EXPECT_EQ(c.code, 4001);
   EXPECT_EQ(c.reason, "idle");
   ASSERT_TRUE(parseClosePayload("", c));
