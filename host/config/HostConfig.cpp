@@ -215,9 +215,18 @@ SlotConfig readSlot(const Document& doc, const std::string& slot, bool required,
                         std::string(key.str()));
     }
   }
-  config.view = config.plugin.empty() ? config_detail::viewAt(doc.root, doc.file, doc.base, slot)
-                                      : config_detail::viewAt(doc.root, doc.file, doc.base,
-                                                              slot + "." + config.plugin);
+  if (config.plugin.empty()) {
+    // No plugin: nothing will read this view, so it shows no keys (not even the slot's own).
+    auto empty = std::make_shared<TomlConfigView::Table>();
+    empty->file = doc.file;
+    empty->base_directory = doc.base;
+    empty->path = slot;
+    const toml::node* table = doc.root->get(slot);
+    empty->position = (table != nullptr ? table : doc.root.get())->source().begin;
+    config.view = std::make_shared<TomlConfigView>(std::move(empty));
+  } else {
+    config.view = config_detail::viewAt(doc.root, doc.file, doc.base, slot + "." + config.plugin);
+  }
   return config;
 }
 

@@ -36,8 +36,8 @@ struct SessionConfig {
 // One plugin slot ([runtime], [storage], [sync], [auth]).
 struct SlotConfig {
   std::string plugin;  // empty: no plugin (optional slots only)
-  // The table [<slot>.<plugin>] (an empty view placed at [<slot>] when absent; the view of [<slot>]
-  // itself when plugin is empty). Never null. After the plugin's create(), unknownKeyErrors() on
+  // The table [<slot>.<plugin>] (an empty view placed at [<slot>] when absent; an empty view named
+  // <slot> when plugin is empty). Never null. After the plugin's create(), unknownKeyErrors() on
   // it names the keys the plugin does not know.
   TomlConfigViewPtr view;
 };

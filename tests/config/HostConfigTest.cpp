@@ -132,6 +132,9 @@ level = "debug"
       c.storage.view->unknownKeyErrors(),
       std::vector<std::string>{"/srv/conf/podterm.toml:25:8: unknown key storage.sqlite.file"});
   EXPECT_EQ(c.sync.plugin, "");
+  EXPECT_EQ(c.sync.view->path(), "sync");
+  EXPECT_TRUE(c.sync.view->unreadKeys().empty());  // no plugin: nothing to check
+  EXPECT_EQ(c.sync.view->where(""), "/srv/conf/podterm.toml:26:1: sync");
   EXPECT_EQ(c.log_level, "debug");
 }
 
