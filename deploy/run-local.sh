@@ -4,4 +4,4 @@ set -euo pipefail
 build_dir=${1:?usage: run-local.sh BUILD_DIR CONFIG}
 config=${2:?usage: run-local.sh BUILD_DIR CONFIG}
 echo "podterm: http://127.0.0.1:8002/  (terminal: ws://127.0.0.1:8002/api/terminal/ws/<session_id>)"
-exec "$build_dir/host/podterm" --config "$config"
+exec "$build_dir/bin/podterm" --config "$config" --plugins "$build_dir/plugins"

@@ -1,0 +1,106 @@
+#include "app/HostRuntime.h"
+
+#include <Poco/Logger.h>
+
+#include "app/LoopScheduler.h"
+#include "config/ConfigError.h"
+#include "plugin/GuardedAuthenticator.h"
+#include "plugin/GuardedPodRuntime.h"
+#include "plugin/PluginLoader.h"
+
+namespace podterm::host {
+namespace {
+
+Poco::Logger& logger() {
+  return Poco::Logger::get("podterm.host");
+}
+
+// A plugin must read every key of its table: the rest are typos or keys of another version.
+void refuseUnreadKeys(const SlotConfig& slot) {
+  auto unread = slot.view->unreadKeys();
+  if (!unread.empty()) throw ConfigError(unread.front());
+}
+
+template <class T>
+std::shared_ptr<T> loadSlot(PluginLoader& loader, sdk::PluginKind kind, const SlotConfig& slot) {
+  auto object = loader.load<T>(kind, slot.plugin, *slot.view);
+  refuseUnreadKeys(slot);
+  return object;
+}
+
+SessionOptions sessionOptions(const HostConfig& config) {
+  SessionOptions options;
+  options.ready_timeout = config.session.ready_timeout;
+  options.grace_period = config.session.grace_period;
+  options.input_queue_bytes = config.session.input_queue_bytes;
+  options.shell = config.session.shell;
+  return options;
+}
+
+}  // namespace
+
+HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
+  loader_ = std::make_unique<PluginLoader>(config_.plugin_path);
+  runtime_ = std::make_shared<GuardedPodRuntime>(
+      loadSlot<sdk::PodRuntime>(*loader_, sdk::PluginKind::Runtime, config_.runtime),
+      "runtime-" + config_.runtime.plugin);
+  auth_ = std::make_shared<GuardedAuthenticator>(
+      loadSlot<sdk::Authenticator>(*loader_, sdk::PluginKind::Auth, config_.auth),
+      "auth-" + config_.auth.plugin);
+
+  loops_ =
+      std::make_unique<EventLoopGroup>(static_cast<size_t>(config_.server.event_loops), "loop");
+  timers_ = std::make_unique<LoopScheduler>(loops_->at(0));
+  workers_ = std::make_unique<WorkerPool>(4, "worker");
+  sessions_ = std::make_unique<SessionManager>(sessionOptions(config_),
+                                               Session::Context{*runtime_, *timers_, *workers_});
+
+  TerminalEndpointOptions terminal;
+  terminal.origins = {config_.server.allowed_origins, config_.server.allow_loopback_origins};
+  terminal.max_message_bytes = config_.server.max_message_bytes;
+  terminal.output_high_watermark = config_.session.output_high_watermark;
+  terminal_ = std::make_unique<TerminalEndpoint>(terminal, *auth_, *sessions_, *loops_);
+
+  HttpFrontOptions http;
+  http.listen_host = config_.server.listen_host;
+  http.listen_port = config_.server.listen_port;
+  http.http_threads = config_.server.http_threads;
+  http.origins = terminal.origins;
+  http.web_root = config_.server.web_root;
+  http_ = std::make_unique<HttpFront>(http, *terminal_, readiness_);
+}
+
+HostRuntime::~HostRuntime() {
+  stop();
+}
+
+void HostRuntime::start() {
+  loops_->start();
+  http_->start();
+  readiness_.setReady(true);
+  logger().information("podterm listening on %s:%hu (runtime %s, auth %s)",
+                       config_.server.listen_host, http_->port(), config_.runtime.plugin,
+                       config_.auth.plugin);
+}
+
+void HostRuntime::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  readiness_.setReady(false);
+  http_->stop();
+  sessions_->endAll(1001, "server shutting down", std::chrono::seconds(30));
+  workers_->stop();
+  loops_->stop();
+  // Objects from plugins go before the libraries that hold their code.
+  sessions_.reset();
+  terminal_.reset();
+  runtime_.reset();
+  auth_.reset();
+  loader_.reset();
+}
+
+uint16_t HostRuntime::port() const {
+  return http_->port();
+}
+
+}  // namespace podterm::host

@@ -1,0 +1,50 @@
+#pragma once
+// The HTTP side of the host: Poco's server for requests and WebSocket handshakes. After a 101 the
+// socket leaves Poco for an event loop (TerminalEndpoint), so HTTP threads never wait on a session.
+
+#include <Poco/Net/HTTPServer.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "http/OriginPolicy.h"
+
+namespace podterm::host {
+
+class TerminalEndpoint;
+
+struct HttpFrontOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8002;
+  int http_threads = 8;
+  OriginConfig origins;
+  std::string web_root;
+};
+
+// What /readyz reports.
+class Readiness {
+ public:
+  void setReady(bool ready) { ready_.store(ready); }
+  bool ready() const { return ready_.load(); }
+
+ private:
+  std::atomic<bool> ready_{false};
+};
+
+class HttpFront {
+ public:
+  HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness);
+  ~HttpFront();
+  void start();
+  // Stops accepting; open WebSockets are not affected (they belong to the event loops).
+  void stop();
+  // The bound port (useful with port 0).
+  uint16_t port() const;
+
+ private:
+  HttpFrontOptions options_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+}  // namespace podterm::host

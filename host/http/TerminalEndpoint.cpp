@@ -1,0 +1,163 @@
+#include "http/TerminalEndpoint.h"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/String.h>
+#include <Poco/URI.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "http/PlainResponse.h"
+#include "http/WebSocketHandshake.h"
+#include "http/WsTerminalClient.h"
+#include "session/SessionId.h"
+
+namespace podterm::host {
+namespace {
+
+Poco::Logger& logger() {
+  return Poco::Logger::get("podterm.http");
+}
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(TerminalEndpoint& endpoint) : endpoint_(endpoint) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    try {
+      endpoint_.handle(request, response);
+    } catch (const std::exception& e) {
+      logger().error("terminal request failed: %s", std::string(e.what()));
+      if (!response.sent()) sendPlain(response, 500, "internal error\n");
+    } catch (...) {
+      logger().error("terminal request failed with an unknown exception");
+      if (!response.sent()) sendPlain(response, 500, "internal error\n");
+    }
+  }
+
+ private:
+  TerminalEndpoint& endpoint_;
+};
+
+// ?cols=&rows= : the terminal's size before the first resize message.
+std::optional<TerminalSize> initialSize(const std::string& uri) {
+  Poco::URI parsed(uri);
+  int cols = 0, rows = 0;
+  for (const auto& [key, value] : parsed.getQueryParameters()) {
+    int number = 0;
+    if (value.empty() || value.size() > 4 ||
+        !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    number = std::stoi(value);
+    if (key == "cols") cols = number;
+    if (key == "rows") rows = number;
+  }
+  if (cols < 1 || rows < 1 || cols > 1000 || rows > 1000) return std::nullopt;
+  return TerminalSize{static_cast<uint16_t>(cols), static_cast<uint16_t>(rows)};
+}
+
+sdk::AuthRequest authRequest(const Poco::Net::HTTPServerRequest& request, const SessionId& id,
+                             const std::vector<std::string>& offered) {
+  sdk::AuthRequest auth;
+  auth.method = request.getMethod();
+  auth.path = request.getURI().substr(0, request.getURI().find('?'));
+  for (const auto& [name, value] : request) auth.headers.emplace_back(Poco::toLower(name), value);
+  auth.offered_subprotocols = offered;
+  auth.remote_address = request.clientAddress().host().toString();
+  auth.session_id = id.raw;
+  auth.user = id.user;
+  auth.workspace = id.workspace;
+  return auth;
+}
+
+}  // namespace
+
+TerminalEndpoint::TerminalEndpoint(TerminalEndpointOptions options, sdk::Authenticator& auth,
+                                   SessionManager& sessions, EventLoopGroup& loops)
+    : options_(std::move(options)),
+      origins_(options_.origins),
+      auth_(auth),
+      sessions_(sessions),
+      loops_(loops) {}
+
+Poco::Net::HTTPRequestHandler* TerminalEndpoint::newHandler() {
+  return new Handler(*this);
+}
+
+void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
+                              Poco::Net::HTTPServerResponse& response) {
+  const std::string path = request.getURI().substr(0, request.getURI().find('?'));
+  auto id = SessionId::parse(std::string_view(path).substr(std::string_view(kPathPrefix).size()));
+  if (!id) {
+    sendPlain(response, 400,
+              "invalid session id: expected user_<user>_ws_<workspace>_<suffix> "
+              "(letters, digits and '-'; '_' also in the suffix)\n");
+    return;
+  }
+  UpgradeRequest upgrade{request.getMethod(),
+                         request.get("Upgrade", ""),
+                         request.get("Connection", ""),
+                         request.get("Sec-WebSocket-Version", ""),
+                         request.get("Sec-WebSocket-Key", ""),
+                         request.get("Sec-WebSocket-Protocol", "")};
+  if (auto refusal = validateUpgrade(upgrade)) {
+    if (refusal->status == 426) response.set("Sec-WebSocket-Version", "13");
+    sendPlain(response, refusal->status, refusal->reason + "\n");
+    return;
+  }
+  std::optional<std::string> origin;
+  if (request.has("Origin")) origin = request.get("Origin");
+  if (auto refusal = origins_.check(origin, request.getHost())) {
+    logger().warning("session=%s refused: %s", id->raw, *refusal);
+    sendPlain(response, 403, *refusal + "\n");
+    return;
+  }
+  auto offered = splitProtocols(upgrade.protocols);
+  sdk::Result<sdk::AuthDecision> decision = auth_.authenticate(authRequest(request, *id, offered));
+  if (!decision || !decision.value().allowed) {
+    int status = decision ? decision.value().http_status : 401;
+    std::string reason = decision ? decision.value().reason : "authentication failed";
+    if (status != 401 && status != 403) status = 401;
+    logger().warning("session=%s refused by auth (%d): %s", id->raw, status, reason);
+    sendPlain(response, status, reason + "\n");
+    return;
+  }
+  if (!decision.value().credential_subprotocol.empty()) {
+    offered.erase(
+        std::remove(offered.begin(), offered.end(), decision.value().credential_subprotocol),
+        offered.end());
+  }
+  const std::string protocol = chooseSubprotocol(offered);
+
+  response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS);
+  response.set("Upgrade", "websocket");
+  response.set("Connection", "Upgrade");
+  response.set("Sec-WebSocket-Accept", acceptKey(upgrade.key));
+  if (!protocol.empty()) response.set("Sec-WebSocket-Protocol", protocol);
+  response.setContentLength(Poco::Net::HTTPResponse::UNKNOWN_CONTENT_LENGTH);
+  response.send().flush();
+
+  // The socket leaves Poco: the event loop owns a duplicate, Poco closes its own copy.
+  Poco::Net::StreamSocket socket =
+      static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket();
+  int fd = ::dup(socket.impl()->sockfd());
+  if (fd < 0) throw std::runtime_error("dup of an upgraded socket failed");
+
+  WsConnectionOptions limits;
+  limits.max_message_bytes = options_.max_message_bytes;
+  limits.high_watermark = options_.output_high_watermark;
+  limits.low_watermark = options_.output_high_watermark / 4;
+  auto connection = WsConnection::create(fd, loops_.next(), limits, protocol);
+  auto client = std::make_shared<WsTerminalClient>(connection, protocol == "podterm.v2");
+  auto session = sessions_.attach(*id, client, initialSize(request.getURI()));
+  client->bind(session);
+  connection->start(client);
+  logger().information("session=%s connected from %s (protocol %s)", id->raw,
+                       request.clientAddress().toString(), protocol.empty() ? "none" : protocol);
+}
+
+}  // namespace podterm::host

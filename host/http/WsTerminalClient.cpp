@@ -1,0 +1,92 @@
+#include "http/WsTerminalClient.h"
+
+#include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+
+namespace podterm::host {
+namespace {
+
+Poco::Logger& logger() {
+  return Poco::Logger::get("podterm.ws");
+}
+
+}  // namespace
+
+WsTerminalClient::WsTerminalClient(std::shared_ptr<WsConnection> connection, bool wants_events)
+    : connection_(std::move(connection)), wants_events_(wants_events) {}
+
+void WsTerminalClient::bind(std::shared_ptr<Session> session) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  session_ = std::move(session);
+}
+
+std::shared_ptr<Session> WsTerminalClient::session() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return session_;
+}
+
+bool WsTerminalClient::sendText(std::string_view utf8) {
+  return connection_->sendText(utf8);
+}
+
+void WsTerminalClient::sendEvent(std::string_view json) {
+  if (wants_events_) connection_->sendBinary(json);
+}
+
+bool WsTerminalClient::congested() const {
+  return connection_->aboveHighWatermark();
+}
+
+void WsTerminalClient::close(uint16_t code, std::string_view reason) {
+  connection_->close(code, std::string(reason));
+}
+
+std::string WsTerminalClient::describe() const {
+  return "ws#" + std::to_string(connection_->id());
+}
+
+void WsTerminalClient::onMessage(WsConnection&, bool is_text, std::string_view payload) {
+  if (is_text) {
+    if (auto s = session()) s->onClientInput(payload);
+    return;
+  }
+  onControl(payload);
+}
+
+void WsTerminalClient::onControl(std::string_view json) {
+  auto s = session();
+  if (!s) return;
+  try {
+    Poco::JSON::Parser parser;
+    auto object = parser.parse(std::string(json)).extract<Poco::JSON::Object::Ptr>();
+    const std::string type = object->optValue<std::string>("type", "");
+    if (type == "resize") {
+      int cols = object->optValue<int>("cols", 0);
+      int rows = object->optValue<int>("rows", 0);
+      if (cols < 1 || rows < 1 || cols > 1000 || rows > 1000) {
+        logger().warning("session=%s ignored a resize to %dx%d", s->id().raw, cols, rows);
+        return;
+      }
+      s->resize({static_cast<uint16_t>(cols), static_cast<uint16_t>(rows)});
+      return;
+    }
+    logger().debug("session=%s ignored a control message of type '%s'", s->id().raw, type);
+  } catch (const std::exception&) {
+    logger().warning("session=%s ignored a malformed control message", s->id().raw);
+  }
+}
+
+void WsTerminalClient::onClosed(WsConnection&, uint16_t code, std::string_view) {
+  std::shared_ptr<Session> s;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    s = std::move(session_);
+  }
+  if (s) s->detach(this);
+}
+
+void WsTerminalClient::onDrained(WsConnection&) {
+  if (auto s = session()) s->onClientDrained();
+}
+
+}  // namespace podterm::host
