@@ -67,6 +67,12 @@ void WsConnection::start(std::shared_ptr<WsConnectionHandler> handler) {
 }
 
 void WsConnection::onStart(std::shared_ptr<WsConnectionHandler> handler) {
+  if (finished_) {
+    // A send failed (or the close timed out) before start() reached the loop: still keep the
+    // promise of exactly one onClosed.
+    if (handler) handler->onClosed(*this, close_code::kAbnormal, "closed before start");
+    return;
+  }
   handler_ = std::move(handler);
   last_read_ = std::chrono::steady_clock::now();
   bool failed;
@@ -322,6 +328,7 @@ void WsConnection::failConnection(uint16_t code, std::string_view reason) {
 
 void WsConnection::onWritable() {
   bool drained = false;
+  bool failed = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (fd_ < 0) return;
@@ -353,8 +360,9 @@ void WsConnection::onWritable() {
       above_high_.store(false, std::memory_order_relaxed);
       drained = true;
     }
+    failed = send_failed_;  // other threads set it, under the mutex
   }
-  if (send_failed_) {
+  if (failed) {
     finish("send failed");
     return;
   }
