@@ -96,9 +96,10 @@ bool OriginPolicy::isLoopback(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
   // 127.0.0.0/8 in dotted form only: four numeric parts, the first 127.
   if (host.rfind("127.", 0) != 0) return false;
-  int parts = 1;
+  int parts = 2;
   for (size_t i = 4; i < host.size(); ++i) {
     if (host[i] == '.') {
+      if (host[i - 1] == '.') return false;
       ++parts;
     } else if (!std::isdigit(static_cast<unsigned char>(host[i]))) {
       return false;
