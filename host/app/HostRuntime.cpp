@@ -17,8 +17,8 @@ Poco::Logger& logger() {
 
 // A plugin must read every key of its table: the rest are typos or keys of another version.
 void refuseUnreadKeys(const SlotConfig& slot) {
-  auto unread = slot.view->unreadKeys();
-  if (!unread.empty()) throw ConfigError(unread.front());
+  auto unknown = slot.view->unknownKeyErrors();
+  if (!unknown.empty()) throw ConfigError(unknown.front());
 }
 
 template <class T>

@@ -139,6 +139,7 @@ class PodRuntime : public PluginObject {
   // an error only when the request itself is refused (bad spec, backend unreachable): a pod that
   // fails later is reported as PodPhase::Failed.
   virtual Status ensurePod(const PodSpec& spec, PodObserver* observer) = 0;
+  // After it returns no further onPodStatus call for this session starts.
   virtual void stopObserving(const std::string& session_id) = 0;
   // Current status; PodPhase::Gone for an unknown session (not an error).
   virtual Result<PodStatus> podStatus(const std::string& session_id) = 0;
