@@ -1,0 +1,69 @@
+#pragma once
+// A terminal session seen from the client: a WsClient plus the shell's output and one pending
+// expectation ("call me when any of these strings has appeared, or after the timeout").
+// Matched output is consumed, like expect(1), so the next expectation looks only at what came
+// after. Output is not kept beyond what a match needs, so 200 MB of output costs nothing.
+//
+// Threading: loop thread only (like WsClient).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "WsClient.h"
+
+namespace podterm::bench {
+
+// What a finished expectation reports.
+enum class ExpectResult { Matched, Timeout, Closed };
+
+// Finds the earliest occurrence of any needle in text; returns the end of the match or npos.
+size_t findAny(const std::string& text, const std::vector<std::string>& needles, size_t from = 0);
+
+class Terminal {
+ public:
+  using ExpectDone = std::function<void(ExpectResult, Clock::time_point matched_at)>;
+  using ClosedFn = std::function<void(EndReason, uint16_t)>;
+
+  Terminal(host::EventLoop& loop, std::string host, uint16_t port, std::string session_id,
+           std::string subprotocol);
+  ~Terminal();
+  Terminal(const Terminal&) = delete;
+  Terminal& operator=(const Terminal&) = delete;
+
+  void connect() { client_.connect(); }
+  // Waits for any needle in the output (already received output included). One at a time.
+  void expect(std::vector<std::string> needles, std::chrono::milliseconds timeout, ExpectDone done);
+  void send(std::string_view text) { client_.sendText(text); }
+  void close() { client_.close(); }
+  void onClosed(ClosedFn fn) { on_closed_ = std::move(fn); }
+
+  WsClient& client() noexcept { return client_; }
+  const std::string& sessionId() const noexcept { return session_id_; }
+  uint64_t textBytes() const noexcept { return text_bytes_; }
+  // First bytes of the output, kept for error messages.
+  const std::string& firstOutput() const noexcept { return first_output_; }
+
+ private:
+  void onText(std::string_view text);
+  void complete(ExpectResult result, Clock::time_point at);
+
+  host::EventLoop& loop_;
+  std::string session_id_;
+  WsClient client_;
+  std::string pending_;  // unconsumed output (trimmed while nothing is expected)
+  std::string first_output_;
+  uint64_t text_bytes_ = 0;
+  std::vector<std::string> needles_;
+  size_t longest_needle_ = 0;
+  ExpectDone done_;
+  uint64_t timer_ = 0;
+  ClosedFn on_closed_;
+};
+
+using TerminalPtr = std::unique_ptr<Terminal>;
+
+}  // namespace podterm::bench
