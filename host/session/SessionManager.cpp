@@ -19,6 +19,10 @@ std::shared_ptr<Session> SessionManager::attach(const SessionId& id,
   bool start = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (closing_) {
+      client->close(1001, "server shutting down");
+      return nullptr;
+    }
     Entry& entry = entries_[id.raw];
     if (!entry.current) {
       entry.current = makeSession(id);
@@ -73,11 +77,25 @@ void SessionManager::onSessionEnded(const std::string& session_id) {
     }
   }
   all_ended_.notify_all();
-  if (successor) successor->start();
+  if (!successor) return;
+  bool closing;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closing = closing_;
+  }
+  if (closing) {
+    successor->end(1001, "server shutting down");
+  } else {
+    successor->start();
+  }
 }
 
 void SessionManager::endAll(uint16_t code, const std::string& reason,
                             std::chrono::milliseconds deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closing_ = true;
+  }
   for (auto& session : sessions()) {
     if (session) session->end(code, reason);
   }

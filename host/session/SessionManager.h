@@ -21,7 +21,8 @@ class SessionManager {
   SessionManager(SessionOptions options, Session::Context context);
   ~SessionManager();
 
-  // Attaches client to the session of id, creating (and starting) it when needed.
+  // Attaches client to the session of id, creating (and starting) it when needed. After endAll()
+  // the client is closed instead and nullptr returned.
   std::shared_ptr<Session> attach(const SessionId& id,
                                   const std::shared_ptr<TerminalClient>& client,
                                   std::optional<TerminalSize> size);
@@ -44,6 +45,7 @@ class SessionManager {
   mutable std::mutex mutex_;
   std::condition_variable all_ended_;
   std::map<std::string, Entry> entries_;
+  bool closing_ = false;  // endAll() was called: no new sessions
 };
 
 }  // namespace podterm::host

@@ -1,6 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "TestDoubles.h"
 #include "podterm/testing/mocks.h"
 #include "session/HostMessages.h"
@@ -312,6 +314,25 @@ TEST_F(SessionManagerTest, ClientArrivingWhileThePodIsDeletedGetsAFreshSessionAf
   EXPECT_CALL(runtime_, ensurePod(_, _));
   blocking_.drain();
   EXPECT_EQ(manager.find(kId.raw), second);
+}
+
+TEST_F(SessionManagerTest, AfterEndAllNewClientsAreTurnedAway) {
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  auto first = manager.attach(kId, client_, std::nullopt);
+  std::thread drain([this, &manager] {
+    // endAll waits for the deletions, which run on the blocking executor.
+    for (int i = 0; i < 1000 && manager.sessionCount() > 0; ++i) {
+      blocking_.drain();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  manager.endAll(1001, "server shutting down", std::chrono::seconds(5));
+  drain.join();
+  EXPECT_EQ(client_->closeCode(), 1001);
+  EXPECT_EQ(manager.sessionCount(), 0u);
+  auto late = std::make_shared<RecordingClient>();
+  EXPECT_EQ(manager.attach(kId, late, std::nullopt), nullptr);
+  EXPECT_EQ(late->closeCode(), 1001);
 }
 
 }  // namespace
