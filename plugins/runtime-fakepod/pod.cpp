@@ -138,8 +138,17 @@ void Pod::start() {
 void Pod::fail(const std::string& message) {
   if (terminating_) return;
   setStatus(sdk::PodPhase::Failed, "Error", message);
-  if (init_pidfd_ >= 0) pidfdSignal(init_pidfd_, SIGKILL);
-  if (!bwrap_reaped_) pidfdSignal(bwrap_pidfd_, SIGKILL);
+  killSandbox();
+}
+
+void Pod::killSandbox() {
+  // Kill the namespace's init and let bwrap (its parent) reap it and exit: killing bwrap too
+  // would orphan the init's zombie to the host's PID 1, which may never reap it.
+  if (init_pidfd_ >= 0) {
+    pidfdSignal(init_pidfd_, SIGKILL);
+  } else if (!bwrap_reaped_) {
+    pidfdSignal(bwrap_pidfd_, SIGKILL);
+  }
 }
 
 void Pod::launch() {
@@ -482,8 +491,7 @@ void Pod::terminate(std::function<void()> done) {
   }
   // Killing the PID namespace's init kills every process in it; the kernel finishes that only
   // once the execs (our children) are reaped, which the streams do on this loop.
-  if (init_pidfd_ >= 0) pidfdSignal(init_pidfd_, SIGKILL);
-  if (!bwrap_reaped_) pidfdSignal(bwrap_pidfd_, SIGKILL);
+  killSandbox();
   if (slirp_exit_fd_ >= 0) {
     ::close(slirp_exit_fd_);
     slirp_exit_fd_ = -1;
@@ -502,6 +510,10 @@ void Pod::checkTeardown() {
   if (cgroup_ && !waiting && !cgroup_->members().empty()) {
     cgroup_->killAll();
     waiting = true;
+  }
+  if (waiting && !bwrap_reaped_ &&
+      IoLoop::Clock::now() > teardown_deadline_ - kTeardownTimeout / 2) {
+    pidfdSignal(bwrap_pidfd_, SIGKILL);  // bwrap did not follow its init: stop waiting for it
   }
   if (waiting && IoLoop::Clock::now() < teardown_deadline_) {
     // Exits arrive as pidfd events; this re-check only covers processes we have no pidfd for.

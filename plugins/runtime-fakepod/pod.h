@@ -65,6 +65,7 @@ class Pod : public IoLoop::Handler, public std::enable_shared_from_this<Pod> {
   void launch();
   void setStatus(sdk::PodPhase phase, const std::string& reason, const std::string& message = "");
   void fail(const std::string& message);
+  void killSandbox();
   void maybeUp();
   void becomeReady();
   void unwatch(int& fd, IoLoop::Token& token, bool close_fd);
