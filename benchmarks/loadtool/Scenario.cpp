@@ -155,8 +155,13 @@ class Engine {
         if (r == ExpectResult::Timeout) {
           fail(s, "timeout-prompt");
           if (++notes_ <= kMaxNotes)
-            std::fprintf(stderr, "podterm-load: %s: no prompt; output so far: %s\n",
-                         s.term->sessionId().c_str(), printable(s.term->firstOutput()).c_str());
+            std::fprintf(stderr,
+                         "podterm-load: %s: no prompt (upgraded: %s, %llu bytes received); "
+                         "output so far: '%s' events: '%s'\n",
+                         s.term->sessionId().c_str(), s.term->client().isOpen() ? "yes" : "no",
+                         static_cast<unsigned long long>(s.term->client().bytesReceived()),
+                         printable(s.term->firstOutput()).c_str(),
+                         printable(s.term->firstEvents()).c_str());
           s.term->close();
         }
         openFinished();

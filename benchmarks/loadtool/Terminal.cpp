@@ -22,7 +22,12 @@ Terminal::Terminal(host::EventLoop& loop, std::string host, uint16_t port, std::
     : loop_(loop),
       session_id_(session_id),
       client_(loop, std::move(host), port, "/api/terminal/ws/" + session_id, std::move(subprotocol),
-              WsClientCallbacks{nullptr, [this](std::string_view t) { onText(t); }, nullptr,
+              WsClientCallbacks{nullptr, [this](std::string_view t) { onText(t); },
+                                [this](std::string_view e) {
+                                  if (first_events_.size() < 512) {
+                                    first_events_.append(e).append("\n");
+                                  }
+                                },
                                 [this](EndReason reason, uint16_t code) {
                                   if (done_) complete(ExpectResult::Closed, Clock::now());
                                   if (on_closed_) on_closed_(reason, code);

@@ -46,6 +46,8 @@ class Terminal {
   uint64_t textBytes() const noexcept { return text_bytes_; }
   // First bytes of the output, kept for error messages.
   const std::string& firstOutput() const noexcept { return first_output_; }
+  // First binary messages (podterm.v2 events), newline-separated, for error messages.
+  const std::string& firstEvents() const noexcept { return first_events_; }
 
  private:
   void onText(std::string_view text);
@@ -56,6 +58,7 @@ class Terminal {
   WsClient client_;
   std::string pending_;  // unconsumed output (trimmed while nothing is expected)
   std::string first_output_;
+  std::string first_events_;
   uint64_t text_bytes_ = 0;
   std::vector<std::string> needles_;
   size_t longest_needle_ = 0;
