@@ -90,6 +90,8 @@ Poco::Net::HTTPRequestHandler* TerminalEndpoint::newHandler() {
 
 void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
                               Poco::Net::HTTPServerResponse& response) {
+  // A refused upgrade ends the connection: the client asked for a WebSocket, not HTTP keep-alive.
+  response.setKeepAlive(false);
   const std::string path = request.getURI().substr(0, request.getURI().find('?'));
   auto id = SessionId::parse(std::string_view(path).substr(std::string_view(kPathPrefix).size()));
   if (!id) {

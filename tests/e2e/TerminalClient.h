@@ -1,0 +1,53 @@
+#pragma once
+// A blocking WebSocket client for end-to-end tests (Poco's), with reads that wait for a
+// condition on the accumulated output until a deadline.
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/WebSocket.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace podterm::e2e {
+
+class TerminalClient {
+ public:
+  // Throws Poco::Net::WebSocketException when the upgrade is refused.
+  TerminalClient(uint16_t port, const std::string& path_and_query,
+                 const std::string& protocols = "", const std::string& origin = "");
+  ~TerminalClient();
+
+  void send(const std::string& text);
+  void sendBinary(const std::string& bytes);
+  // Reads until `needle` appears in the text received since the last consume; returns true then.
+  bool waitFor(const std::string& needle,
+               std::chrono::milliseconds deadline = std::chrono::seconds(15));
+  // Like waitFor, for the first of several needles.
+  bool waitForAny(const std::vector<std::string>& needles,
+                  std::chrono::milliseconds deadline = std::chrono::seconds(15));
+  // All text received so far (and binary frames in events()).
+  const std::string& text() const { return text_; }
+  const std::vector<std::string>& events() const { return events_; }
+  // Forgets the received text so the next waitFor looks only at newer output.
+  void consume() { text_.clear(); }
+  // Waits for the server's close frame; returns its code, or -1.
+  int waitForClose(std::chrono::milliseconds deadline = std::chrono::seconds(15));
+  void close();
+  std::string protocol() const { return protocol_; }
+
+ private:
+  // One frame, or false on timeout. Sets closed_ on a close frame.
+  bool readFrame(std::chrono::milliseconds timeout);
+
+  Poco::Net::HTTPClientSession session_;
+  std::unique_ptr<Poco::Net::WebSocket> socket_;
+  std::string text_;
+  std::vector<std::string> events_;
+  std::string protocol_;
+  bool closed_ = false;
+  int close_code_ = -1;
+};
+
+}  // namespace podterm::e2e
