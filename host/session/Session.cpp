@@ -234,8 +234,15 @@ void Session::onShellOpened(sdk::Result<sdk::ExecStreamPtr> result) {
   input.swap(queued_input_);
   if (!input.empty()) stream_->write(input.data(), input.size());
   logger().information("session=%s ready", id_.raw);
-  lock.unlock();
-  broadcastEvent(messages::readyEvent());
+  // Under the lock, so the first prompt (which may have arrived while the runtime was still
+  // returning the stream) goes out after "ready" and before any later output.
+  const std::string ready = messages::readyEvent();
+  for (auto& client : clients_) {
+    if (client->wantsEvents()) client->sendEvent(ready);
+    if (!early_output_.empty()) client->sendText(early_output_);
+  }
+  early_output_.clear();
+  early_output_.shrink_to_fit();
 }
 
 void Session::onReadyTimeout() {
@@ -313,6 +320,12 @@ void Session::onStderr(const char* data, size_t size) {
 
 void Session::deliverOutput(const char* data, size_t size) {
   Lock lock(mutex_);
+  if (state_ == SessionState::Opening) {
+    // The runtime may deliver output before openStream() has returned the stream to us.
+    if (early_output_.size() + size <= kEarlyOutputLimit)
+      sanitizer_.feedInto(early_output_, data, size);
+    return;
+  }
   if (state_ != SessionState::Ready) return;
   std::string text = sanitizer_.feed(data, size);
   if (text.empty()) return;

@@ -100,6 +100,9 @@ class Session : public sdk::PodObserver,
   std::vector<std::shared_ptr<TerminalClient>> clients_;
   sdk::ExecStreamPtr stream_;
   std::string queued_input_;
+  // Output that arrived while the shell was opening (a prompt), bounded.
+  static constexpr size_t kEarlyOutputLimit = 64 * 1024;
+  std::string early_output_;
   bool not_ready_notice_sent_ = false;
   bool input_overflow_noticed_ = false;
   bool output_paused_ = false;

@@ -185,6 +185,27 @@ TEST_F(SessionTest, OutputSplitInsideACharacterArrivesWhole) {
   EXPECT_EQ(client_->text(), "price \xE2\x82\xAC\n\xEF\xBF\xBD");
 }
 
+TEST_F(SessionTest, OutputArrivingBeforeOpenStreamReturnsIsNotLost) {
+  auto events = std::make_shared<RecordingClient>(true);
+  auto session = makeStarted();
+  session->attach(events, std::nullopt);
+  auto stream = std::make_unique<NiceMock<MockExecStream>>();
+  auto holder = std::make_shared<sdk::ExecStreamPtr>(std::move(stream));
+  // The runtime's I/O thread delivers the first prompt while openStream is still running.
+  EXPECT_CALL(runtime_, openStream(kId.raw, _, session.get()))
+      .WillOnce(Invoke(
+          [holder](const std::string&, const sdk::StreamSpec&, sdk::StreamObserver* observer) {
+            observer->onStdout("prompt$ ", 8);
+            return sdk::Result<sdk::ExecStreamPtr>(std::move(*holder));
+          }));
+  observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
+  blocking_.drain();
+  session->onStdout("more", 4);
+  EXPECT_EQ(client_->text(), "prompt$ more");
+  EXPECT_EQ(events->text(), "prompt$ more");
+  EXPECT_THAT(events->events().back(), HasSubstr("\"type\":\"ready\""));
+}
+
 TEST_F(SessionTest, SlowClientPausesTheShellUntilItDrains) {
   auto session = makeStarted();
   MockExecStream* stream = becomeReady(*session);
