@@ -95,7 +95,9 @@ TEST_F(TerminalE2E, TwoClientsOnOneIdShareTheShell) {
   TerminalClient first(host_->port(), sessionPath("shared_1"));
   waitForPrompt(first);
   TerminalClient second(host_->port(), sessionPath("shared_1"));
-  first.send("export MARK=shared\n");
+  // Two sockets may be served by two loops: let the first command finish before the second.
+  first.send("export MARK=shared; echo exported\n");
+  ASSERT_TRUE(first.waitFor("\rexported\r\n")) << first.text();
   second.send("echo \"mark=$MARK\"\n");
   EXPECT_TRUE(second.waitFor("mark=shared\r\n")) << second.text();
   EXPECT_TRUE(first.waitFor("mark=shared\r\n")) << first.text();
