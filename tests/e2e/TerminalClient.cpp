@@ -90,6 +90,19 @@ bool TerminalClient::waitForAny(const std::vector<std::string>& needles,
   return true;
 }
 
+int64_t TerminalClient::drainUntil(const std::string& needle, std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  int64_t total = 0;
+  for (;;) {
+    if (text_.find(needle) != std::string::npos) return total;
+    if (std::chrono::steady_clock::now() >= until || closed_) return -1;
+    size_t before = text_.size();
+    readFrame(std::chrono::milliseconds(200));
+    total += static_cast<int64_t>(text_.size() - before);
+    if (text_.size() > 4096) text_.erase(0, text_.size() - 256);
+  }
+}
+
 int TerminalClient::waitForClose(std::chrono::milliseconds deadline) {
   auto until = std::chrono::steady_clock::now() + deadline;
   while (!closed_ && std::chrono::steady_clock::now() < until) {

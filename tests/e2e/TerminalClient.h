@@ -27,6 +27,9 @@ class TerminalClient {
   // Like waitFor, for the first of several needles.
   bool waitForAny(const std::vector<std::string>& needles,
                   std::chrono::milliseconds deadline = std::chrono::seconds(15));
+  // Like waitFor, but keeps only a short tail of the text (for floods of output); returns the
+  // number of bytes read, or -1 when the deadline passed first.
+  int64_t drainUntil(const std::string& needle, std::chrono::milliseconds deadline);
   // All text received so far (and binary frames in events()).
   const std::string& text() const { return text_; }
   const std::vector<std::string>& events() const { return events_; }

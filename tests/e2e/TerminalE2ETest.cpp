@@ -30,6 +30,15 @@ void waitForPrompt(TerminalClient& client) {
   ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 20s)) << "no prompt; got: " << client.text();
 }
 
+int threadCount(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
 class TerminalE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { host_ = std::make_unique<HostProcess>(HostOptions{}); }
@@ -116,6 +125,38 @@ TEST_F(TerminalE2E, FiftyConcurrentSessions) {
     EXPECT_TRUE(clients[i]->waitFor("tok" + std::to_string(i + 1000) + "\r\n", 60s))
         << "session " << i << ": " << clients[i]->text();
   }
+  // A fixed thread budget, whatever the number of sessions: 2 loops, at most 8 HTTP threads,
+  // 4 workers, the runtime's I/O thread, main and Poco's housekeeping.
+  EXPECT_LE(threadCount(host_->pid()), 20);
+}
+
+int64_t rssKiB(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+TEST_F(TerminalE2E, SlowClientPausesTheShellAndHostMemoryStaysBounded) {
+  TerminalClient client(host_->port(), sessionPath("flood_1"));
+  waitForPrompt(client);
+  const int64_t before = rssKiB(host_->pid());
+  constexpr int64_t kFlood = 100'000'000;
+  client.send("head -c " + std::to_string(kFlood) +
+              " /dev/zero | tr '\\0' a; echo END-$((40+2))\n");
+  // The client reads nothing for a while: without backpressure the host would buffer the flood
+  // (hundreds of MB/s). Watch its memory over that time.
+  int64_t peak = before;
+  auto until = std::chrono::steady_clock::now() + 1500ms;
+  while (std::chrono::steady_clock::now() < until) {
+    peak = std::max(peak, rssKiB(host_->pid()));
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_LT(peak - before, 16 * 1024) << "host RSS grew by " << (peak - before) << " KiB";
+  int64_t received = client.drainUntil("END-42", 120s);
+  EXPECT_GE(received, kFlood) << "the flood did not arrive whole after the client read again";
 }
 
 TEST_F(TerminalE2E, V2ClientsGetEventsInBinaryFrames) {
