@@ -13,7 +13,7 @@ Poco::Logger& logger() {
 }  // namespace
 
 WsTerminalClient::WsTerminalClient(std::shared_ptr<WsConnection> connection, bool wants_events)
-    : connection_(std::move(connection)), wants_events_(wants_events) {}
+    : connection_(connection), connection_id_(connection->id()), wants_events_(wants_events) {}
 
 void WsTerminalClient::bind(std::shared_ptr<Session> session) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -26,23 +26,26 @@ std::shared_ptr<Session> WsTerminalClient::session() const {
 }
 
 bool WsTerminalClient::sendText(std::string_view utf8) {
-  return connection_->sendText(utf8);
+  auto connection = connection_.lock();
+  return connection && connection->sendText(utf8);
 }
 
 void WsTerminalClient::sendEvent(std::string_view json) {
-  if (wants_events_) connection_->sendBinary(json);
+  if (!wants_events_) return;
+  if (auto connection = connection_.lock()) connection->sendBinary(json);
 }
 
 bool WsTerminalClient::congested() const {
-  return connection_->aboveHighWatermark();
+  auto connection = connection_.lock();
+  return connection && connection->aboveHighWatermark();
 }
 
 void WsTerminalClient::close(uint16_t code, std::string_view reason) {
-  connection_->close(code, std::string(reason));
+  if (auto connection = connection_.lock()) connection->close(code, std::string(reason));
 }
 
 std::string WsTerminalClient::describe() const {
-  return "ws#" + std::to_string(connection_->id());
+  return "ws#" + std::to_string(connection_id_);
 }
 
 void WsTerminalClient::onMessage(WsConnection&, bool is_text, std::string_view payload) {

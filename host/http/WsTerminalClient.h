@@ -36,7 +36,10 @@ class WsTerminalClient : public TerminalClient, public WsConnectionHandler {
   std::shared_ptr<Session> session() const;
   void onControl(std::string_view json);
 
-  const std::shared_ptr<WsConnection> connection_;
+  // Weak: the event loop owns a started connection, and the connection owns its handler (this);
+  // a strong reference back would be a cycle that outlives a stopped loop.
+  const std::weak_ptr<WsConnection> connection_;
+  const uint64_t connection_id_;
   const bool wants_events_;
   mutable std::mutex mutex_;
   std::shared_ptr<Session> session_;
