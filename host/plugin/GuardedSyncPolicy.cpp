@@ -18,4 +18,13 @@ sdk::SyncDecision GuardedSyncPolicy::afterCommand(const sdk::FinishedCommand& co
   }
 }
 
+int64_t GuardedSyncPolicy::idleSyncAfterMs() const {
+  try {
+    return inner_->idleSyncAfterMs();
+  } catch (...) {
+    guard_detail::reportThrown(report_, plugin_);
+    return 0;
+  }
+}
+
 }  // namespace podterm::host

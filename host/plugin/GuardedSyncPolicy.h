@@ -15,6 +15,7 @@ class GuardedSyncPolicy final : public sdk::SyncPolicy {
                     GuardReporter report = {});
 
   sdk::SyncDecision afterCommand(const sdk::FinishedCommand& command) override;
+  int64_t idleSyncAfterMs() const override;
 
  private:
   std::shared_ptr<sdk::SyncPolicy> inner_;

@@ -87,38 +87,72 @@ TEST_F(GuardedPodRuntimeTest, AStreamKeepsItsRuntimeAndLibraryAlive) {
 }
 
 struct Throwing final : sdk::Storage, sdk::SyncPolicy, sdk::Authenticator {
-  sdk::Result<std::vector<sdk::ItemMeta>> listManifest(const sdk::WorkspaceId&) override {
+  sdk::Result<std::vector<sdk::ItemMeta>> listManifest(const sdk::WorkspaceId&, bool) override {
     throw std::runtime_error("db gone");
   }
-  sdk::Result<std::string> readContent(const sdk::WorkspaceId&, const std::string&) override {
+  sdk::Result<std::vector<sdk::Item>> readItems(const sdk::WorkspaceId&,
+                                                const std::vector<std::string>&) override {
     throw std::out_of_range("no row");
   }
-  sdk::Status applyBatch(const sdk::WorkspaceId&, const std::vector<sdk::ItemChange>&) override {
+  sdk::Result<std::vector<sdk::Item>> readWorkspace(const sdk::WorkspaceId&) override {
+    throw std::out_of_range("no row");
+  }
+  sdk::Result<sdk::BatchResult> applyBatch(const sdk::WorkspaceId&,
+                                           const std::vector<sdk::ItemChange>&) override {
     throw std::bad_alloc();
+  }
+  sdk::Result<sdk::ItemMeta> restore(const sdk::WorkspaceId&, const std::string&) override {
+    throw 42;
+  }
+  sdk::Result<int64_t> purgeDeleted(int64_t) override { throw std::runtime_error("purge"); }
+  sdk::Result<sdk::LeaseGrant> acquireLease(const sdk::WorkspaceId&, const std::string&,
+                                            int64_t) override {
+    throw std::runtime_error("lease");
+  }
+  sdk::Status releaseLease(const sdk::WorkspaceId&, const std::string&) override {
+    throw std::runtime_error("lease");
   }
   sdk::SyncDecision afterCommand(const sdk::FinishedCommand&) override {
     throw std::runtime_error("regex");
   }
+  int64_t idleSyncAfterMs() const override { throw std::runtime_error("idle"); }
   sdk::Result<sdk::AuthDecision> authenticate(const sdk::AuthRequest&) override {
     throw std::runtime_error("jwks fetch");
   }
 };
 
 struct Working final : sdk::Storage, sdk::SyncPolicy, sdk::Authenticator {
-  sdk::Result<std::vector<sdk::ItemMeta>> listManifest(const sdk::WorkspaceId& ws) override {
+  sdk::Result<std::vector<sdk::ItemMeta>> listManifest(const sdk::WorkspaceId& ws, bool) override {
     sdk::ItemMeta meta;
     meta.path = ws.user + "/" + ws.workspace;
     return std::vector<sdk::ItemMeta>{meta};
   }
-  sdk::Result<std::string> readContent(const sdk::WorkspaceId&, const std::string& path) override {
-    return "content of " + path;
+  sdk::Result<std::vector<sdk::Item>> readItems(const sdk::WorkspaceId&,
+                                                const std::vector<std::string>& paths) override {
+    sdk::Item item;
+    item.content = "content of " + paths.at(0);
+    return std::vector<sdk::Item>{item};
   }
-  sdk::Status applyBatch(const sdk::WorkspaceId&, const std::vector<sdk::ItemChange>&) override {
-    return {ErrorCode::Conflict, "lost"};
+  sdk::Result<std::vector<sdk::Item>> readWorkspace(const sdk::WorkspaceId&) override {
+    return std::vector<sdk::Item>{};
   }
+  sdk::Result<sdk::BatchResult> applyBatch(const sdk::WorkspaceId&,
+                                           const std::vector<sdk::ItemChange>&) override {
+    return sdk::Status(ErrorCode::Conflict, "lost");
+  }
+  sdk::Result<sdk::ItemMeta> restore(const sdk::WorkspaceId&, const std::string&) override {
+    return sdk::Status(ErrorCode::NotFound, "none");
+  }
+  sdk::Result<int64_t> purgeDeleted(int64_t) override { return int64_t{3}; }
+  sdk::Result<sdk::LeaseGrant> acquireLease(const sdk::WorkspaceId&, const std::string& holder,
+                                            int64_t) override {
+    return sdk::LeaseGrant{true, holder, 1};
+  }
+  sdk::Status releaseLease(const sdk::WorkspaceId&, const std::string&) override { return {}; }
   sdk::SyncDecision afterCommand(const sdk::FinishedCommand&) override {
     return sdk::SyncDecision::Sync;
   }
+  int64_t idleSyncAfterMs() const override { return 5000; }
   sdk::Result<sdk::AuthDecision> authenticate(const sdk::AuthRequest& request) override {
     sdk::AuthDecision decision;
     decision.allowed = true;
@@ -129,17 +163,22 @@ struct Working final : sdk::Storage, sdk::SyncPolicy, sdk::Authenticator {
 
 TEST(GuardedStorage, ThrowsBecomeInternalErrors) {
   GuardedStorage storage(std::make_shared<Throwing>(), "pg");
-  EXPECT_EQ(storage.listManifest({}).status().message(), "plugin pg threw: db gone");
-  EXPECT_EQ(storage.listManifest({}).status().code(), ErrorCode::Internal);
-  EXPECT_EQ(storage.readContent({}, "a").status().message(), "plugin pg threw: no row");
-  EXPECT_EQ(storage.applyBatch({}, {}).message(), "plugin pg threw: std::bad_alloc");
+  EXPECT_EQ(storage.listManifest({}, false).status().message(), "plugin pg threw: db gone");
+  EXPECT_EQ(storage.listManifest({}, false).status().code(), ErrorCode::Internal);
+  EXPECT_EQ(storage.readItems({}, {"a"}).status().message(), "plugin pg threw: no row");
+  EXPECT_EQ(storage.applyBatch({}, {}).status().message(), "plugin pg threw: std::bad_alloc");
+  EXPECT_EQ(storage.restore({}, "a").status().code(), ErrorCode::Internal);
+  EXPECT_EQ(storage.acquireLease({}, "h", 1).status().message(), "plugin pg threw: lease");
+  EXPECT_EQ(storage.releaseLease({}, "h").code(), ErrorCode::Internal);
 }
 
 TEST(GuardedStorage, ForwardsResults) {
   GuardedStorage storage(std::make_shared<Working>(), "pg");
-  EXPECT_EQ(storage.listManifest({"u", "w"}).value().at(0).path, "u/w");
-  EXPECT_EQ(storage.readContent({}, "a").value(), "content of a");
-  EXPECT_EQ(storage.applyBatch({}, {}).code(), ErrorCode::Conflict);
+  EXPECT_EQ(storage.listManifest({"u", "w"}, false).value().at(0).path, "u/w");
+  EXPECT_EQ(storage.readItems({}, {"a"}).value().at(0).content, "content of a");
+  EXPECT_EQ(storage.applyBatch({}, {}).status().code(), ErrorCode::Conflict);
+  EXPECT_EQ(storage.purgeDeleted(0).value(), 3);
+  EXPECT_TRUE(storage.acquireLease({}, "h", 1).value().acquired);
 }
 
 TEST(GuardedSyncPolicy, AThrowIsASkip) {
@@ -148,6 +187,7 @@ TEST(GuardedSyncPolicy, AThrowIsASkip) {
                            [&](const std::string& m) { reports.push_back(m); });
   EXPECT_EQ(policy.afterCommand({}), sdk::SyncDecision::Skip);
   EXPECT_EQ(reports, std::vector<std::string>{"plugin heuristic threw: regex"});
+  EXPECT_EQ(policy.idleSyncAfterMs(), 0);
   EXPECT_EQ(GuardedSyncPolicy(std::make_shared<Working>(), "heuristic").afterCommand({}),
             sdk::SyncDecision::Sync);
 }

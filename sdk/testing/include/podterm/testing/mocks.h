@@ -35,17 +35,26 @@ class MockExecStream : public sdk::ExecStream {
 
 class MockStorage : public sdk::Storage {
  public:
-  MOCK_METHOD(sdk::Result<std::vector<sdk::ItemMeta>>, listManifest, (const sdk::WorkspaceId&),
+  MOCK_METHOD(sdk::Result<std::vector<sdk::ItemMeta>>, listManifest,
+              (const sdk::WorkspaceId&, bool), (override));
+  MOCK_METHOD(sdk::Result<std::vector<sdk::Item>>, readItems,
+              (const sdk::WorkspaceId&, const std::vector<std::string>&), (override));
+  MOCK_METHOD(sdk::Result<std::vector<sdk::Item>>, readWorkspace, (const sdk::WorkspaceId&),
               (override));
-  MOCK_METHOD(sdk::Result<std::string>, readContent, (const sdk::WorkspaceId&, const std::string&),
-              (override));
-  MOCK_METHOD(sdk::Status, applyBatch,
+  MOCK_METHOD(sdk::Result<sdk::BatchResult>, applyBatch,
               (const sdk::WorkspaceId&, const std::vector<sdk::ItemChange>&), (override));
+  MOCK_METHOD(sdk::Result<sdk::ItemMeta>, restore, (const sdk::WorkspaceId&, const std::string&),
+              (override));
+  MOCK_METHOD(sdk::Result<int64_t>, purgeDeleted, (int64_t), (override));
+  MOCK_METHOD(sdk::Result<sdk::LeaseGrant>, acquireLease,
+              (const sdk::WorkspaceId&, const std::string&, int64_t), (override));
+  MOCK_METHOD(sdk::Status, releaseLease, (const sdk::WorkspaceId&, const std::string&), (override));
 };
 
 class MockSyncPolicy : public sdk::SyncPolicy {
  public:
   MOCK_METHOD(sdk::SyncDecision, afterCommand, (const sdk::FinishedCommand&), (override));
+  MOCK_METHOD(int64_t, idleSyncAfterMs, (), (const, override));
 };
 
 class MockAuthenticator : public sdk::Authenticator {
