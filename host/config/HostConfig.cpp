@@ -19,8 +19,8 @@ using config_detail::formatWhere;
 
 namespace {
 
-constexpr std::array<const char*, 8> kTopLevelTables = {"server",  "session", "plugins", "runtime",
-                                                        "storage", "sync",    "auth",    "log"};
+constexpr std::array<const char*, 9> kTopLevelTables = {
+    "server", "session", "workspace", "plugins", "runtime", "storage", "sync", "auth", "log"};
 constexpr std::array<const char*, 9> kLogLevels = {
     "none", "fatal", "critical", "error", "warning", "notice", "information", "debug", "trace"};
 
@@ -187,6 +187,26 @@ void readSession(const Document& doc, SessionConfig& session) {
   t.rejectUnread();
 }
 
+void readWorkspace(const Document& doc, WorkspaceConfig& workspace) {
+  constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+  TableReader t = doc.table("workspace");
+  workspace.max_file_bytes = static_cast<size_t>(t.integer(
+      "max_file_bytes", static_cast<int64_t>(workspace.max_file_bytes), 0, int64_t{1} << 32));
+  workspace.excludes = t.list("excludes", workspace.excludes);
+  for (const auto& name : workspace.excludes) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+      t.fail("excludes", "entries are single file or folder names, e.g. \"node_modules\"");
+    }
+  }
+  workspace.deleted_retention = std::chrono::hours(
+      t.integer("deleted_retention_h", workspace.deleted_retention.count(), 0, kMaxInt));
+  workspace.lease_ttl =
+      std::chrono::seconds(t.integer("lease_ttl_s", workspace.lease_ttl.count(), 1, 3600));
+  workspace.retry_max =
+      std::chrono::seconds(t.integer("retry_max_s", workspace.retry_max.count(), 1, 3600));
+  t.rejectUnread();
+}
+
 SlotConfig readSlot(const Document& doc, const std::string& slot, bool required,
                     const char* example) {
   TableReader t = doc.table(slot);
@@ -256,6 +276,7 @@ HostConfig parseHostConfig(std::string_view toml, const std::string& file) {
   config.base_directory = doc.base;
   readServer(doc, config.server);
   readSession(doc, config.session);
+  readWorkspace(doc, config.workspace);
 
   TableReader plugins = doc.table("plugins");
   std::vector<std::string> path = plugins.list("path", {"plugins"});

@@ -33,6 +33,15 @@ struct SessionConfig {
   std::vector<std::string> shell{"/bin/bash"};
 };
 
+// How a workspace's files are kept in step with its pods ([workspace]; see docs/sync.md).
+struct WorkspaceConfig {
+  size_t max_file_bytes = 10 * 1024 * 1024;  // larger files are skipped with a notice
+  std::vector<std::string> excludes{"node_modules", ".git", "__pycache__", ".venv"};
+  std::chrono::hours deleted_retention{24 * 7};  // soft-deleted rows are purged after this
+  std::chrono::seconds lease_ttl{30};            // the per-workspace sync lease
+  std::chrono::seconds retry_max{30};            // longest wait between retries of a failed sync
+};
+
 // One plugin slot ([runtime], [storage], [sync], [auth]).
 struct SlotConfig {
   std::string plugin;  // empty: no plugin (optional slots only)
@@ -47,6 +56,7 @@ struct HostConfig {
   std::string base_directory;  // absolute directory of the file
   ServerConfig server;
   SessionConfig session;
+  WorkspaceConfig workspace;
   std::vector<std::string> plugin_path;  // absolute directories, in search order
   SlotConfig runtime;                    // required
   SlotConfig storage;

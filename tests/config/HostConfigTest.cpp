@@ -270,3 +270,30 @@ TEST(HostConfig, LoadErrors) {
 
 }  // namespace
 }  // namespace podterm::host
+
+namespace podterm::host {
+namespace {
+
+TEST(HostConfig, WorkspaceTable) {
+  HostConfig defaults = parseHostConfig(kMinimal, "p.toml");
+  EXPECT_EQ(defaults.workspace.max_file_bytes, 10u * 1024 * 1024);
+  EXPECT_EQ(defaults.workspace.excludes,
+            (std::vector<std::string>{"node_modules", ".git", "__pycache__", ".venv"}));
+  EXPECT_EQ(defaults.workspace.deleted_retention, std::chrono::hours(24 * 7));
+  HostConfig set =
+      parseHostConfig(kMinimal +
+                          "[workspace]\nmax_file_bytes = 1024\nexcludes = [\"target\"]\n"
+                          "deleted_retention_h = 1\nlease_ttl_s = 5\nretry_max_s = 2\n",
+                      "p.toml");
+  EXPECT_EQ(set.workspace.max_file_bytes, 1024u);
+  EXPECT_EQ(set.workspace.excludes, std::vector<std::string>{"target"});
+  EXPECT_EQ(set.workspace.lease_ttl, std::chrono::seconds(5));
+  EXPECT_EQ(errorOf(kMinimal + "[workspace]\nexcludes = [\"a/b\"]\n"),
+            "p.toml:6:12: workspace.excludes: entries are single file or folder names, e.g. "
+            "\"node_modules\"");
+  EXPECT_EQ(errorOf(kMinimal + "[workspace]\nmax_files = 3\n"),
+            "p.toml:6:13: unknown key workspace.max_files");
+}
+
+}  // namespace
+}  // namespace podterm::host
