@@ -1,5 +1,6 @@
 #include "session/HostMessages.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
 #include <sstream>
@@ -62,6 +63,24 @@ std::string exitEvent(int exit_code, int signal) {
   auto event = typed("exit");
   event.set("code", exit_code);
   if (signal != 0) event.set("signal", signal);
+  return stringify(event);
+}
+
+std::string syncEvent(const std::vector<std::string>& changed,
+                      const std::vector<std::string>& deleted, bool initial_load) {
+  auto event = typed("sync");
+  Poco::JSON::Array changed_paths, deleted_paths;
+  for (const auto& path : changed) changed_paths.add(path);
+  for (const auto& path : deleted) deleted_paths.add(path);
+  event.set("changed", changed_paths);
+  event.set("deleted", deleted_paths);
+  if (initial_load) event.set("load", true);
+  return stringify(event);
+}
+
+std::string syncFailedEvent(std::string_view reason) {
+  auto event = typed("sync-failed");
+  event.set("reason", std::string(reason));
   return stringify(event);
 }
 

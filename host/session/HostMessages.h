@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace podterm::host::messages {
 
@@ -19,5 +20,8 @@ std::string readyEvent();
 std::string noticeEvent(std::string_view text);
 std::string errorEvent(std::string_view text);
 std::string exitEvent(int exit_code, int signal);
+std::string syncEvent(const std::vector<std::string>& changed,
+                      const std::vector<std::string>& deleted, bool initial_load);
+std::string syncFailedEvent(std::string_view reason);
 
 }  // namespace podterm::host::messages

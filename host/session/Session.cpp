@@ -57,6 +57,14 @@ void Session::start() {
   logger().information("session=%s starting: ensuring its pod", id_.raw);
   {
     Lock lock(mutex_);
+    if (context_.syncer) {
+      SessionSyncOptions sync_options = options_.sync;
+      if (context_.policy && sync_options.idle_after.count() == 0) {
+        sync_options.idle_after = std::chrono::milliseconds(context_.policy->idleSyncAfterMs());
+      }
+      sync_ = std::make_shared<SessionSync>(id_, *context_.syncer, context_.blocking,
+                                            context_.timers, sync_options, *this);
+    }
     auto self = weak_from_this();
     ready_timer_ = context_.timers.runAfter(options_.ready_timeout, [self] {
       if (auto session = self.lock()) session->onReadyTimeout();
@@ -111,6 +119,7 @@ void Session::detach(const TerminalClient* client) {
 
 void Session::onClientInput(std::string_view bytes) {
   Lock lock(mutex_);
+  if (sync_) sync_->noteActivity();
   if (state_ == SessionState::Ready && stream_) {
     sdk::Status status = stream_->write(bytes.data(), bytes.size());
     if (!status) {
@@ -190,7 +199,7 @@ void Session::onPodStatus(const sdk::PodStatus& status) {
     lock.unlock();
     logger().information("session=%s pod ready, starting the shell", id_.raw);
     if (changed) broadcastEvent(messages::statusEvent("Ready", ""));
-    openShell();
+    loadAndOpenShell();
     return;
   }
   lock.unlock();
@@ -201,6 +210,20 @@ void Session::onPodStatus(const sdk::PodStatus& status) {
   }
   if (changed)
     broadcastEvent(messages::statusEvent(sdk::podPhaseName(status.phase), status.reason));
+}
+
+// The workspace goes into the pod before the user's shell starts, so the first `ls` sees it.
+void Session::loadAndOpenShell() {
+  if (!sync_) {
+    openShell();
+    return;
+  }
+  auto self = shared_from_this();
+  bool queued = context_.blocking.execute([self] {
+    self->sync_->load();
+    self->openShell();
+  });
+  if (!queued) fail("the host is shutting down");
 }
 
 void Session::openShell() {
@@ -297,9 +320,17 @@ void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason) 
 void Session::finishEnding(sdk::ExecStreamPtr stream) {
   if (stream) stream->close();
   stream.reset();
-  sdk::Status deleted = context_.runtime.deletePod(id_.raw);
-  if (!deleted) {
-    logger().error("session=%s could not delete its pod: %s", id_.raw, deleted.message());
+  // Nothing written in the last seconds is lost: the final sync runs before the pod goes, and a
+  // pod whose files could not be saved is kept rather than deleted.
+  bool saved = !sync_ || sync_->finalSync();
+  if (context_.syncer) context_.syncer->forget(id_);
+  if (saved) {
+    sdk::Status deleted = context_.runtime.deletePod(id_.raw);
+    if (!deleted) {
+      logger().error("session=%s could not delete its pod: %s", id_.raw, deleted.message());
+    }
+  } else {
+    logger().error("session=%s kept its pod: its files could not be saved to storage", id_.raw);
   }
   {
     Lock lock(mutex_);
@@ -307,6 +338,28 @@ void Session::finishEnding(sdk::ExecStreamPtr stream) {
   }
   logger().information("session=%s ended", id_.raw);
   if (on_ended_) on_ended_(id_.raw);
+}
+
+void Session::onCommandFinished(const sdk::FinishedCommand& command) {
+  if (!sync_) return;
+  if (!context_.policy || context_.policy->afterCommand(command) == sdk::SyncDecision::Sync) {
+    sync_->request();
+  }
+}
+
+void Session::onSyncOutcome(const SyncOutcome& outcome, bool is_load, bool failing_changed) {
+  if (outcome.ok && (is_load || !outcome.changed.empty() || !outcome.deleted.empty())) {
+    broadcastEvent(messages::syncEvent(outcome.changed, outcome.deleted, is_load));
+  }
+  if (!outcome.ok && failing_changed) {
+    broadcastEvent(messages::syncFailedEvent(outcome.error));
+    broadcastNotice(is_load ? "your files could not be loaded into the pod: " + outcome.error
+                            : "your files are not being saved: " + outcome.error +
+                                  (outcome.retryable ? " (retrying)" : ""));
+  }
+  if (outcome.ok && failing_changed && !is_load)
+    broadcastNotice("your files are being saved again");
+  for (const auto& notice : outcome.notices) broadcastNotice(notice);
 }
 
 void Session::onStdout(const char* data, size_t size) {
@@ -327,6 +380,7 @@ void Session::deliverOutput(const char* data, size_t size) {
     return;
   }
   if (state_ != SessionState::Ready) return;
+  if (sync_) sync_->noteActivity();
   std::string text = sanitizer_.feed(data, size);
   if (text.empty()) return;
   bool congested = false;

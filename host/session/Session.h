@@ -19,8 +19,10 @@
 #include "common/Executor.h"
 #include "common/Scheduler.h"
 #include "podterm/runtime.h"
+#include "podterm/sync_policy.h"
 #include "session/SessionId.h"
 #include "session/SessionOptions.h"
+#include "session/SessionSync.h"
 #include "session/TerminalClient.h"
 #include "ws/Utf8Sanitizer.h"
 
@@ -36,12 +38,15 @@ struct TerminalSize {
 
 class Session : public sdk::PodObserver,
                 public sdk::StreamObserver,
+                public SessionSyncListener,
                 public std::enable_shared_from_this<Session> {
  public:
   struct Context {
     sdk::PodRuntime& runtime;
-    Scheduler& timers;   // the session's timers
-    Executor& blocking;  // backend calls that may block
+    Scheduler& timers;                  // the session's timers
+    Executor& blocking;                 // backend calls that may block
+    WorkspaceSyncer* syncer = nullptr;  // none: files live only in the pod
+    sdk::SyncPolicy* policy = nullptr;  // none: sync only before the pod is deleted
   };
   // Called once when the session has fully ended (pod deleted or deletion failed).
   using EndedCallback = std::function<void(const std::string& session_id)>;
@@ -67,6 +72,13 @@ class Session : public sdk::PodObserver,
 
   // sdk::PodObserver
   void onPodStatus(const sdk::PodStatus& status) override;
+  // A command ended in the shell (from shell integration markers or the input line at Enter):
+  // the sync policy decides whether to sync.
+  void onCommandFinished(const sdk::FinishedCommand& command);
+
+  // SessionSyncListener
+  void onSyncOutcome(const SyncOutcome& outcome, bool is_load, bool failing_changed) override;
+
   // sdk::StreamObserver
   void onStdout(const char* data, size_t size) override;
   void onStderr(const char* data, size_t size) override;
@@ -76,6 +88,7 @@ class Session : public sdk::PodObserver,
   using Lock = std::unique_lock<std::mutex>;
 
   void openShell();
+  void loadAndOpenShell();
   void onShellOpened(sdk::Result<sdk::ExecStreamPtr> result);
   void onReadyTimeout();
   void onGraceExpired();
@@ -110,6 +123,7 @@ class Session : public sdk::PodObserver,
   Utf8Sanitizer sanitizer_;
   std::optional<Scheduler::TimerId> ready_timer_;
   std::optional<Scheduler::TimerId> grace_timer_;
+  std::shared_ptr<SessionSync> sync_;  // set in start() when the host syncs files
 };
 
 }  // namespace podterm::host

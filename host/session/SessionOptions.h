@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "session/SessionSync.h"
+
 namespace podterm::host {
 
 // Session behaviour from [session] in the config; defaults are those of docs/protocol.md.
@@ -15,6 +17,7 @@ struct SessionOptions {
   std::vector<std::string> shell{"/bin/bash"};
   uint16_t initial_cols = 80;
   uint16_t initial_rows = 24;
+  SessionSyncOptions sync;
 };
 
 }  // namespace podterm::host

@@ -1,0 +1,217 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "TestDoubles.h"
+#include "podterm/testing/mocks.h"
+#include "session/Session.h"
+#include "session/SessionSync.h"
+
+namespace podterm::host {
+namespace {
+
+using ::testing::_;
+using ::testing::HasSubstr;
+using ::testing::Invoke;
+using ::testing::NiceMock;
+using ::testing::Return;
+using namespace std::chrono_literals;
+using podterm::testing::MockExecStream;
+using podterm::testing::MockPodRuntime;
+using podterm::testing::MockSyncPolicy;
+using testing::ManualExecutor;
+using testing::ManualScheduler;
+using testing::RecordingClient;
+
+const SessionId kId = *SessionId::parse("user_1_ws_abc123_sync");
+
+// Answers load/sync from a script of outcomes (default: ok) and records the calls in order.
+class ScriptedSyncer : public WorkspaceSyncer {
+ public:
+  SyncOutcome load(const SessionId&) override { return next("load"); }
+  SyncOutcome sync(const SessionId&) override { return next("sync"); }
+  void forget(const SessionId&) override { calls.push_back("forget"); }
+
+  void failNext(int times, bool retryable = true) {
+    for (int i = 0; i < times; ++i) {
+      SyncOutcome outcome;
+      outcome.ok = false;
+      outcome.retryable = retryable;
+      outcome.error = "database unreachable";
+      script.push_back(outcome);
+    }
+  }
+  int count(const std::string& what) const {
+    return static_cast<int>(std::count(calls.begin(), calls.end(), what));
+  }
+
+  std::vector<std::string> calls;
+  std::deque<SyncOutcome> script;
+  std::vector<std::string> changed{"hello.txt"};
+
+ private:
+  SyncOutcome next(const std::string& what) {
+    calls.push_back(what);
+    if (script.empty()) {
+      SyncOutcome ok;
+      ok.changed = changed;
+      return ok;
+    }
+    SyncOutcome outcome = script.front();
+    script.pop_front();
+    return outcome;
+  }
+};
+
+class SessionSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.sync.retry_min = 1000ms;
+    options_.sync.retry_max = 4000ms;
+    options_.sync.final_attempts = 2;
+    options_.sync.retry_min = 1ms;  // finalSync pauses for real between attempts
+    ON_CALL(runtime_, ensurePod(_, _))
+        .WillByDefault(Invoke([this](const sdk::PodSpec&, sdk::PodObserver* observer) {
+          observer_ = observer;
+          return sdk::Status::ok();
+        }));
+    ON_CALL(runtime_, deletePod(_)).WillByDefault(Invoke([this](const std::string&) {
+      syncer_.calls.push_back("delete");
+      return sdk::Status::ok();
+    }));
+    ON_CALL(runtime_, openStream(_, _, _))
+        .WillByDefault(
+            Invoke([this](const std::string&, const sdk::StreamSpec&, sdk::StreamObserver*) {
+              syncer_.calls.push_back("shell");
+              return sdk::Result<sdk::ExecStreamPtr>(std::make_unique<NiceMock<MockExecStream>>());
+            }));
+    ON_CALL(policy_, afterCommand(_)).WillByDefault(Return(sdk::SyncDecision::Sync));
+    ON_CALL(policy_, idleSyncAfterMs()).WillByDefault(Return(0));
+  }
+
+  std::shared_ptr<Session> startReady(std::shared_ptr<RecordingClient> client) {
+    auto session = std::make_shared<Session>(
+        kId, options_, Session::Context{runtime_, timers_, blocking_, &syncer_, &policy_},
+        [](const std::string&) {});
+    session->attach(client, std::nullopt);
+    session->start();
+    observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
+    blocking_.drain();
+    return session;
+  }
+
+  sdk::FinishedCommand command(const std::string& line) {
+    sdk::FinishedCommand finished;
+    finished.session_id = kId.raw;
+    finished.command_line = line;
+    return finished;
+  }
+
+  SessionOptions options_;
+  NiceMock<MockPodRuntime> runtime_;
+  NiceMock<MockSyncPolicy> policy_;
+  ManualScheduler timers_;
+  ManualExecutor blocking_;
+  ScriptedSyncer syncer_;
+  sdk::PodObserver* observer_ = nullptr;
+};
+
+TEST_F(SessionSyncTest, TheWorkspaceIsLoadedBeforeTheShellStarts) {
+  auto session = startReady(std::make_shared<RecordingClient>());
+  EXPECT_EQ(syncer_.calls, (std::vector<std::string>{"load", "shell"}));
+}
+
+TEST_F(SessionSyncTest, ThePolicyDecidesAfterEachCommand) {
+  auto session = startReady(std::make_shared<RecordingClient>());
+  EXPECT_CALL(policy_, afterCommand(::testing::Field(&sdk::FinishedCommand::command_line, "ls")))
+      .WillOnce(Return(sdk::SyncDecision::Skip));
+  EXPECT_CALL(policy_,
+              afterCommand(::testing::Field(&sdk::FinishedCommand::command_line, "touch a")))
+      .WillOnce(Return(sdk::SyncDecision::Sync));
+  session->onCommandFinished(command("ls"));
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 0);
+  session->onCommandFinished(command("touch a"));
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 1);
+}
+
+TEST_F(SessionSyncTest, TriggersDuringASyncCoalesceIntoOneMoreRun) {
+  auto session = startReady(std::make_shared<RecordingClient>());
+  session->onCommandFinished(command("a"));  // starts a run (queued on the executor)
+  session->onCommandFinished(command("b"));  // while it runs: one more later
+  session->onCommandFinished(command("c"));  // coalesces with b
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 2);
+}
+
+TEST_F(SessionSyncTest, V2ClientsHearOfEachSync) {
+  auto client = std::make_shared<RecordingClient>(true);
+  auto session = startReady(client);
+  session->onCommandFinished(command("touch hello.txt"));
+  blocking_.drain();
+  EXPECT_THAT(client->events(),
+              ::testing::Contains(HasSubstr(R"("changed":["hello.txt"],"deleted":[])")));
+}
+
+TEST_F(SessionSyncTest, AnUnreachableDatabaseIsRetriedAndTheUserIsToldOnceThenOnRecovery) {
+  auto client = std::make_shared<RecordingClient>();
+  auto session = startReady(client);
+  syncer_.failNext(2);
+  session->onCommandFinished(command("touch a"));
+  blocking_.drain();
+  EXPECT_THAT(client->text(),
+              HasSubstr("Notice: your files are not being saved: database unreachable (retrying)"));
+  timers_.advance(1ms);  // first retry after the minimum backoff: fails again, quietly
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 2);
+  timers_.advance(1ms);  // the backoff doubled: not yet
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 2);
+  timers_.advance(1ms);
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 3);
+  std::string text = client->text();
+  EXPECT_EQ(text.find("not being saved"), text.rfind("not being saved"));
+  EXPECT_THAT(text, HasSubstr("Notice: your files are being saved again"));
+}
+
+TEST_F(SessionSyncTest, TheFinalSyncRunsBeforeThePodIsDeleted) {
+  auto client = std::make_shared<RecordingClient>();
+  auto session = startReady(client);
+  session->end(1000, "done");
+  blocking_.drain();
+  EXPECT_EQ(syncer_.calls, (std::vector<std::string>{"load", "shell", "sync", "forget", "delete"}));
+}
+
+TEST_F(SessionSyncTest, APodWhoseFilesCannotBeSavedIsKept) {
+  auto client = std::make_shared<RecordingClient>();
+  auto session = startReady(client);
+  syncer_.failNext(5);
+  EXPECT_CALL(runtime_, deletePod(_)).Times(0);
+  session->end(1000, "done");
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 2);  // final_attempts
+  EXPECT_EQ(session->state(), SessionState::Ended);
+}
+
+TEST_F(SessionSyncTest, IdleActivitySyncsOnceQuiet) {
+  ON_CALL(policy_, idleSyncAfterMs()).WillByDefault(Return(5000));
+  auto session = startReady(std::make_shared<RecordingClient>());
+  session->onClientInput("vim notes.txt\r");
+  timers_.advance(3000ms);
+  session->onClientInput("i");  // still busy at the first look
+  timers_.advance(2000ms);
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 0);
+  timers_.advance(5000ms);  // a whole quiet period
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 1);
+  timers_.advance(60000ms);  // nothing happened since: no more syncs
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 1);
+}
+
+}  // namespace
+}  // namespace podterm::host
