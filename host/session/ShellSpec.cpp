@@ -1,5 +1,7 @@
 #include "session/ShellSpec.h"
 
+#include "session/ShellIntegration.h"
+
 namespace podterm::host {
 
 const std::string& shellRcFile() {
@@ -14,7 +16,8 @@ const std::string& shellRcFile() {
 }
 
 sdk::StreamSpec interactiveShellSpec(const std::vector<std::string>& shell,
-                                     const std::string& session_id, uint16_t cols, uint16_t rows) {
+                                     const std::string& session_id, uint16_t cols, uint16_t rows,
+                                     const std::string& nonce) {
   const std::string bash = shell.empty() ? std::string("/bin/bash") : shell.front();
   sdk::StreamSpec spec;
   // $0 is the shell to exec; process substitution hands it the rc text as a file.
@@ -24,6 +27,10 @@ sdk::StreamSpec interactiveShellSpec(const std::vector<std::string>& shell,
               {"LANG", "C.UTF-8"},
               {"PODTERM_SESSION", session_id},
               {"PODTERM_RC", shellRcFile()}};
+  if (!nonce.empty()) {
+    spec.env["PODTERM_RC"] += shellIntegrationRc();
+    spec.env["PODTERM_NONCE"] = nonce;
+  }
   spec.tty = true;
   spec.cols = cols;
   spec.rows = rows;

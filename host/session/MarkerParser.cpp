@@ -1,0 +1,240 @@
+#include "session/MarkerParser.h"
+
+#include <cstring>
+
+namespace podterm::host {
+namespace {
+
+constexpr char kEsc = '\x1b';
+constexpr char kBel = '\x07';
+// "\x1b]133;" and "\x1b]633;" differ only at index 2.
+constexpr size_t kPrefixLength = 6;
+
+bool prefixByteMatches(size_t index, char c) {
+  switch (index) {
+    case 0:
+      return c == kEsc;
+    case 1:
+      return c == ']';
+    case 2:
+      return c == '1' || c == '6';
+    case 3:
+    case 4:
+      return c == '3';
+    case 5:
+      return c == ';';
+  }
+  return false;
+}
+
+// How many bytes from p (at most n, and at most the prefix length) match a marker prefix.
+size_t matchPrefix(const char* p, size_t n) {
+  size_t limit = n < kPrefixLength ? n : kPrefixLength;
+  size_t i = 0;
+  while (i < limit && prefixByteMatches(i, p[i])) ++i;
+  return i;
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The shell writes `\xNN` for `;`, `\`, control characters and bytes above 0x7e. Anything else
+// that looks like an escape is kept as it is.
+std::string unescape(const char* p, size_t n) {
+  std::string out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] == '\\' && i + 3 < n && p[i + 1] == 'x') {
+      int hi = hexValue(p[i + 2]);
+      int lo = hexValue(p[i + 3]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(p[i]);
+  }
+  return out;
+}
+
+// A decimal exit code of at most 9 digits, optionally negative.
+bool parseExitCode(const char* p, size_t n, int* code) {
+  bool negative = n > 0 && p[0] == '-';
+  size_t i = negative ? 1 : 0;
+  if (i == n || n - i > 9) return false;
+  int value = 0;
+  for (; i < n; ++i) {
+    if (p[i] < '0' || p[i] > '9') return false;
+    value = value * 10 + (p[i] - '0');
+  }
+  *code = negative ? -value : value;
+  return true;
+}
+
+}  // namespace
+
+MarkerParser::MarkerParser(std::string nonce, Options options)
+    : nonce_(std::move(nonce)), options_(std::move(options)) {}
+
+void MarkerParser::feed(const char* data, size_t n, std::string& out,
+                        std::vector<ShellEvent>& events) {
+  if (nonce_.empty()) {
+    out.append(data, n);
+    return;
+  }
+  const char* p = data;
+  const char* const end = data + n;
+  if (state_ != State::Ground) p += continueHeld(p, n, out, events);
+  const char* run = p;  // start of plain output not yet appended
+  while (p < end) {
+    const void* found = std::memchr(p, kEsc, static_cast<size_t>(end - p));
+    if (found == nullptr) break;
+    const char* esc = static_cast<const char*>(found);
+    size_t available = static_cast<size_t>(end - esc);
+    size_t matched = matchPrefix(esc, available);
+    if (matched == kPrefixLength || matched == available) {
+      // A marker starts here (or may: the read ended inside its prefix).
+      out.append(run, static_cast<size_t>(esc - run));
+      held_.assign(esc, matched);
+      state_ = matched == kPrefixLength ? State::Body : State::Prefix;
+      p = esc + matched;
+      p += continueHeld(p, static_cast<size_t>(end - p), out, events);
+      run = p;
+      continue;
+    }
+    p = esc + 1;  // some other escape sequence: it stays in the plain run
+  }
+  out.append(run, static_cast<size_t>(end - run));
+}
+
+size_t MarkerParser::continueHeld(const char* p, size_t n, std::string& out,
+                                  std::vector<ShellEvent>& events) {
+  size_t i = 0;
+  while (i < n && state_ != State::Ground) {
+    if (state_ == State::Prefix) {
+      if (!prefixByteMatches(held_.size(), p[i])) {
+        // Not a marker after all: what was held is plain output; p[i] is looked at again.
+        out += held_;
+        held_.clear();
+        state_ = State::Ground;
+        return i;
+      }
+      held_.push_back(p[i++]);
+      if (held_.size() == kPrefixLength) state_ = State::Body;
+      continue;
+    }
+    if (state_ == State::BodyEsc) {
+      if (p[i] == '\\') {
+        ++i;
+        finishSequence(events);
+        continue;
+      }
+      // ESC cancels an OSC: what was held is output, and the ESC may begin a marker of its own.
+      out += held_;
+      held_.assign(1, kEsc);
+      state_ = State::Prefix;
+      continue;
+    }
+    // Body: copy up to the next BEL or ESC in one go.
+    size_t j = i;
+    while (j < n && p[j] != kBel && p[j] != kEsc) ++j;
+    if (held_.size() + (j - i) > options_.max_sequence_bytes) {
+      // Too long to be ours: give it back as output. The rest of its bytes, and its terminator if
+      // it ever comes, pass through as plain output too.
+      out += held_;
+      held_.clear();
+      state_ = State::Ground;
+      return i;
+    }
+    held_.append(p + i, j - i);
+    i = j;
+    if (i == n) break;
+    if (p[i] == kBel) {
+      ++i;
+      finishSequence(events);
+    } else {
+      ++i;
+      state_ = State::BodyEsc;
+    }
+  }
+  return i;
+}
+
+void MarkerParser::finishSequence(std::vector<ShellEvent>& events) {
+  handleMarker(held_.data(), held_.size(), events);
+  held_.clear();
+  state_ = State::Ground;
+}
+
+void MarkerParser::handleMarker(const char* seq, size_t n, std::vector<ShellEvent>& events) {
+  // seq: "\x1b]133;" or "\x1b]633;", then "<letter>;<fields...>;<nonce>" (terminator removed).
+  const bool vscode = seq[2] == '6';
+  const char* body = seq + kPrefixLength;
+  size_t body_n = n - kPrefixLength;
+  if (body_n < 2 || body[1] != ';') return;
+  const char letter = body[0];
+  const char* fields = body + 2;
+  size_t fields_n = body_n - 2;
+  // The nonce is the last field.
+  const char* nonce_at = fields;
+  size_t rest_n = 0;  // bytes before ";<nonce>"
+  bool has_rest = false;
+  for (size_t k = fields_n; k > 0; --k) {
+    if (fields[k - 1] == ';') {
+      nonce_at = fields + k;
+      rest_n = k - 1;
+      has_rest = true;
+      break;
+    }
+  }
+  size_t nonce_n = fields_n - static_cast<size_t>(nonce_at - fields);
+  if (nonce_n != nonce_.size() || std::memcmp(nonce_at, nonce_.data(), nonce_n) != 0) return;
+
+  if (vscode) {
+    if (letter != 'E' || !has_rest) return;
+    saw_markers_ = true;
+    pending_command_line_ = unescape(fields, rest_n);
+    return;
+  }
+  if (letter == 'C' && !has_rest) {
+    saw_markers_ = true;
+    if (running_) {
+      events.emplace_back(CommandFinished{std::move(running_command_line_), -1, elapsedMs()});
+    }
+    running_ = true;
+    running_command_line_ = std::move(pending_command_line_);
+    pending_command_line_.clear();
+    started_at_ = options_.clock();
+    events.emplace_back(CommandStarted{running_command_line_});
+    return;
+  }
+  if (letter == 'D' && has_rest) {
+    int code = 0;
+    if (!parseExitCode(fields, rest_n, &code)) return;
+    saw_markers_ = true;
+    if (!running_) return;  // one end per start
+    running_ = false;
+    events.emplace_back(CommandFinished{std::move(running_command_line_), code, elapsedMs()});
+    running_command_line_.clear();
+  }
+}
+
+int64_t MarkerParser::elapsedMs() const {
+  auto elapsed = options_.clock() - started_at_;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+  return ms < 0 ? 0 : static_cast<int64_t>(ms);
+}
+
+void MarkerParser::flush(std::string& out) {
+  out += held_;
+  if (state_ == State::BodyEsc) out.push_back(kEsc);
+  held_.clear();
+  state_ = State::Ground;
+}
+
+}  // namespace podterm::host

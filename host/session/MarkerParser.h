@@ -1,0 +1,101 @@
+#pragma once
+// Finds the shell's command markers (see ShellIntegration.h for the format) in a PTY's raw output,
+// removes them and reports them as events. It sits on the output hot path, before the UTF-8
+// sanitizer: plain output costs one memchr per chunk and one append, and nothing is allocated per
+// byte. A marker split across reads is held back (bounded) and joined with the next read.
+//
+// What is removed: every complete `OSC 133 ; ...` and `OSC 633 ; ...` sequence, whatever its nonce.
+// What is acted on: only markers whose last field is this session's nonce. Why strip forged ones
+// too: a terminal shows nothing for them anyway, so nothing a user wants to see is lost, and a
+// file that is `cat`-ed (or a program) cannot drive a browser client's own shell-integration UI.
+// Why not act on them: only the session's own bash knows the nonce (a non-exported variable), so
+// output cannot fake a command ending (and with it a sync or a wrong command line).
+// An OSC 133/633 that is not terminated (BEL or ESC \) within maxSequenceBytes, or that is
+// cancelled by another ESC, is passed through untouched: it was not one of ours. Every other
+// escape sequence (colours, OSC 0 titles, bracketed paste) passes through unchanged.
+//
+// Threading: not thread-safe; one parser per output stream, fed by one thread at a time.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace podterm::host {
+
+// The shell is about to run a command line (the user pressed Enter on a non-empty line).
+struct CommandStarted {
+  // As the shell's history recorded it (several lines for a multi-line command); empty when the
+  // shell could not tell (history off, or a line hidden from history by HISTCONTROL/HISTIGNORE).
+  std::string command_line;
+};
+
+// The command line of the last CommandStarted has finished and the shell is back at its prompt.
+struct CommandFinished {
+  std::string command_line;
+  // $? as the shell saw it (0..255); -1 when unknown (a new command started without the previous
+  // one reporting its end, e.g. after the user replaced PROMPT_COMMAND).
+  int exit_code = 0;
+  int64_t duration_ms = 0;  // from the start marker to the end marker, as the host saw them
+};
+
+using ShellEvent = std::variant<CommandStarted, CommandFinished>;
+
+class MarkerParser {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  struct Options {
+    // Longest marker held back while waiting for its end; beyond it the bytes are output.
+    size_t max_sequence_bytes = 16 * 1024;
+    // Times commands; called only when a start or end marker is seen.
+    Clock clock = [] { return std::chrono::steady_clock::now(); };
+  };
+
+  // nonce: the session's PODTERM_NONCE. Empty: shell integration is off and feed() passes every
+  // byte through unchanged (no marker is stripped or reported).
+  explicit MarkerParser(std::string nonce) : MarkerParser(std::move(nonce), Options()) {}
+  MarkerParser(std::string nonce, Options options);
+
+  // Appends the output without markers to `out` and the markers' events to `events` (neither is
+  // cleared). Bytes of a possible marker that is not complete yet are held back.
+  void feed(const char* data, size_t n, std::string& out, std::vector<ShellEvent>& events);
+  // End of stream: appends whatever is held back, as output.
+  void flush(std::string& out);
+
+  // A marker with the right nonce was seen: the shell integration works in this session.
+  bool sawMarkers() const noexcept { return saw_markers_; }
+  // Between a CommandStarted and its CommandFinished.
+  bool commandRunning() const noexcept { return running_; }
+  size_t heldBytes() const noexcept { return held_.size(); }
+
+ private:
+  enum class State {
+    Ground,  // plain output
+    Prefix,  // held_ is a proper prefix of "\x1b]133;" or "\x1b]633;"
+    Body,    // held_ starts with a full prefix; waiting for BEL or ESC '\'
+    BodyEsc  // as Body, and the last byte was ESC
+  };
+
+  // Consumes bytes of a held sequence starting at p; returns how many it used.
+  size_t continueHeld(const char* p, size_t n, std::string& out, std::vector<ShellEvent>& events);
+  // held_ is a complete sequence (terminator removed): act on it if it is ours.
+  void finishSequence(std::vector<ShellEvent>& events);
+  void handleMarker(const char* body, size_t n, std::vector<ShellEvent>& events);
+  int64_t elapsedMs() const;
+
+  const std::string nonce_;
+  const Options options_;
+  State state_ = State::Ground;
+  std::string held_;
+  bool saw_markers_ = false;
+  bool running_ = false;
+  std::string pending_command_line_;  // from the last E marker, waiting for its C
+  std::string running_command_line_;
+  std::chrono::steady_clock::time_point started_at_{};
+};
+
+}  // namespace podterm::host

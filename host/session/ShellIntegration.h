@@ -1,0 +1,45 @@
+#pragma once
+// Shell integration: the session's bash tells the host where each command starts and ends, with
+// markers in its output that MarkerParser removes before anyone sees them.
+//
+// Marker format (OSC 133 as terminals define it, plus VS Code's OSC 633 E for the command line);
+// <nonce> is the session's PODTERM_NONCE, and every marker ends with BEL (ESC \ is accepted too):
+//
+//   ESC ] 633 ; E ; <escaped command line> ; <nonce> BEL   the line about to run (from history)
+//   ESC ] 133 ; C ; <nonce> BEL                             it starts now (right after the E)
+//   ESC ] 133 ; D ; <exit code> ; <nonce> BEL               it ended with $? (before the prompt)
+//
+// In the command line, `;`, `\`, control characters and every byte above 0x7e are written as
+// \xNN (two lower-case hex digits), so the fields never contain `;` or BEL. The shell writes at
+// most the first kMaxReportedCommandBytes bytes of a line. An empty Enter, a line abandoned with ^C
+// and continuation prompts produce no marker; every C is followed by exactly one D unless the shell
+// exits (or execs) first.
+//
+// How bash does it: PS0 (expanded once per command line after it is read, before it runs; never for
+// an empty line) records "a command started" in the shell itself through an arithmetic side effect
+// and prints E and C from a command substitution; PROMPT_COMMAND's first entry prints D with $?
+// and hands $? on unchanged to the user's own PROMPT_COMMAND. Needs bash 4.4 or later; older bash
+// gets no markers (the host then falls back to InputLineTracker). The nonce lives in a
+// non-exported shell variable and PODTERM_NONCE is removed from the environment, so no program the
+// user runs inherits it.
+
+#include <cstddef>
+#include <string>
+
+namespace podterm::host {
+
+inline constexpr size_t kMaxReportedCommandBytes = 4000;
+
+// The bash snippet that emits the markers; appended to the rc file by interactiveShellSpec() when
+// the session has a nonce. Inert when $PODTERM_NONCE is empty or not alphanumeric.
+const std::string& shellIntegrationRc();
+
+// 16 random lower-case hex characters (from getrandom, else std::random_device).
+std::string makeShellNonce();
+
+// The markers bash prints, built the same way (for tests and benchmarks).
+std::string escapeCommandLine(const std::string& command_line);
+std::string commandStartMarkers(const std::string& command_line, const std::string& nonce);
+std::string commandEndMarker(int exit_code, const std::string& nonce);
+
+}  // namespace podterm::host
