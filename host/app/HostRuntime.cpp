@@ -6,6 +6,7 @@
 #include "config/ConfigError.h"
 #include "plugin/GuardedAuthenticator.h"
 #include "plugin/GuardedPodRuntime.h"
+#include "plugin/GuardedStorage.h"
 #include "plugin/PluginLoader.h"
 
 namespace podterm::host {
@@ -47,6 +48,12 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   auth_ = std::make_shared<GuardedAuthenticator>(
       loadSlot<sdk::Authenticator>(*loader_, sdk::PluginKind::Auth, config_.auth),
       "auth-" + config_.auth.plugin);
+  // Files API: storage is optional; without it the host serves terminals only.
+  if (!config_.storage.plugin.empty()) {
+    storage_ = std::make_shared<GuardedStorage>(
+        loadSlot<sdk::Storage>(*loader_, sdk::PluginKind::Storage, config_.storage),
+        "storage-" + config_.storage.plugin);
+  }
 
   loops_ =
       std::make_unique<EventLoopGroup>(static_cast<size_t>(config_.server.event_loops), "loop");
@@ -61,13 +68,20 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   terminal.output_high_watermark = config_.session.output_high_watermark;
   terminal_ = std::make_unique<TerminalEndpoint>(terminal, *auth_, *sessions_, *loops_);
 
+  // Files API.
+  if (storage_) {
+    WorkspaceApiOptions api;
+    api.origins = terminal.origins;
+    workspaces_ = std::make_unique<WorkspaceApi>(api, *auth_, *storage_, events_, *loops_);
+  }
+
   HttpFrontOptions http;
   http.listen_host = config_.server.listen_host;
   http.listen_port = config_.server.listen_port;
   http.http_threads = config_.server.http_threads;
   http.origins = terminal.origins;
   http.web_root = config_.server.web_root;
-  http_ = std::make_unique<HttpFront>(http, *terminal_, readiness_);
+  http_ = std::make_unique<HttpFront>(http, *terminal_, readiness_, workspaces_.get());
 }
 
 HostRuntime::~HostRuntime() {
@@ -94,6 +108,8 @@ void HostRuntime::stop() {
   // Objects from plugins go before the libraries that hold their code.
   sessions_.reset();
   terminal_.reset();
+  workspaces_.reset();  // files API
+  storage_.reset();     // files API
   runtime_.reset();
   auth_.reset();
   loader_.reset();

@@ -10,8 +10,11 @@
 #include "config/HostConfig.h"
 #include "http/HttpFront.h"
 #include "http/TerminalEndpoint.h"
+#include "http/WorkspaceApi.h"
+#include "http/WorkspaceEvents.h"
 #include "podterm/auth.h"
 #include "podterm/runtime.h"
+#include "podterm/storage.h"
 #include "session/SessionManager.h"
 #include "ws/EventLoop.h"
 
@@ -30,16 +33,26 @@ class HostRuntime {
   void stop();
   uint16_t port() const;
 
+  // Files API: where the sync engine publishes "sync" / "sync-failed" for the workspace's event
+  // streams. Always present (publishing with no storage configured reaches nobody).
+  WorkspaceEvents& workspaceEvents() { return events_; }
+  // The storage plugin (guarded); null when [storage] names no plugin.
+  sdk::Storage* storage() const { return storage_.get(); }
+
  private:
   HostConfig config_;
   std::unique_ptr<PluginLoader> loader_;
   std::shared_ptr<sdk::PodRuntime> runtime_;
   std::shared_ptr<sdk::Authenticator> auth_;
+  // Files API (only with a storage plugin). The hub outlives the loops that hold event streams.
+  std::shared_ptr<sdk::Storage> storage_;
+  WorkspaceEvents events_;
   std::unique_ptr<EventLoopGroup> loops_;
   std::unique_ptr<LoopScheduler> timers_;
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<TerminalEndpoint> terminal_;
+  std::unique_ptr<WorkspaceApi> workspaces_;  // null without storage
   Readiness readiness_;
   std::unique_ptr<HttpFront> http_;
   bool stopped_ = false;

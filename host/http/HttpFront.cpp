@@ -10,6 +10,7 @@
 
 #include "http/PlainResponse.h"
 #include "http/TerminalEndpoint.h"
+#include "http/WorkspaceApi.h"
 
 namespace podterm::host {
 namespace {
@@ -52,13 +53,18 @@ class NotFoundHandler : public Poco::Net::HTTPRequestHandler {
 
 class Router : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  Router(TerminalEndpoint& terminal, Readiness& readiness)
-      : terminal_(terminal), readiness_(readiness) {}
+  Router(TerminalEndpoint* terminal, Readiness& readiness, WorkspaceApi* workspaces)
+      : terminal_(terminal), readiness_(readiness), workspaces_(workspaces) {}
 
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest& request) override {
     std::string path = request.getURI().substr(0, request.getURI().find('?'));
-    if (path.rfind(TerminalEndpoint::kPathPrefix, 0) == 0) return terminal_.newHandler();
+    if (terminal_ && path.rfind(TerminalEndpoint::kPathPrefix, 0) == 0) {
+      return terminal_->newHandler();
+    }
+    if (workspaces_ && path.rfind(WorkspaceApi::kPathPrefix, 0) == 0) {
+      return workspaces_->newHandler();
+    }
     if (path == "/healthz") return new HealthHandler(nullptr);
     if (path == "/readyz") return new HealthHandler(&readiness_);
     if (path == "/") return new IndexHandler();
@@ -66,13 +72,19 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
   }
 
  private:
-  TerminalEndpoint& terminal_;
+  TerminalEndpoint* terminal_;
   Readiness& readiness_;
+  WorkspaceApi* workspaces_;
 };
 
 }  // namespace
 
-HttpFront::HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness)
+HttpFront::HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness,
+                     WorkspaceApi* workspaces)
+    : HttpFront(std::move(options), readiness, &terminal, workspaces) {}
+
+HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEndpoint* terminal,
+                     WorkspaceApi* workspaces)
     : options_(std::move(options)) {
   Poco::Net::ServerSocket socket(
       Poco::Net::SocketAddress(options_.listen_host, options_.listen_port), 256);
@@ -81,8 +93,8 @@ HttpFront::HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readi
   params->setMaxQueued(1024);
   params->setKeepAlive(true);
   params->setTimeout(Poco::Timespan(10, 0));
-  server_ =
-      std::make_unique<Poco::Net::HTTPServer>(new Router(terminal, readiness), socket, params);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Router(terminal, readiness, workspaces),
+                                                    socket, params);
 }
 
 HttpFront::~HttpFront() {

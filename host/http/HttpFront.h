@@ -13,6 +13,7 @@
 namespace podterm::host {
 
 class TerminalEndpoint;
+class WorkspaceApi;
 
 struct HttpFrontOptions {
   std::string listen_host = "127.0.0.1";
@@ -34,7 +35,13 @@ class Readiness {
 
 class HttpFront {
  public:
-  HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness);
+  // workspaces: the files API and its events under /api/workspaces/; null when the host has no
+  // storage (those routes then answer 404). Endpoints must outlive this object.
+  HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness,
+            WorkspaceApi* workspaces = nullptr);
+  // The same with any endpoint optional (tests of one endpoint): a null one's routes answer 404.
+  HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEndpoint* terminal,
+            WorkspaceApi* workspaces);
   ~HttpFront();
   void start();
   // Stops accepting; open WebSockets are not affected (they belong to the event loops).
