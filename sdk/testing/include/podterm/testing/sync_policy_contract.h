@@ -1,0 +1,85 @@
+#pragma once
+// The SyncPolicy contract suite (googletest "abstract tests"): every policy instantiates it with a
+// factory and runs the same cases.
+//
+//   INSTANTIATE_TEST_SUITE_P(MyPolicy, SyncPolicyContractTest,
+//                            ::testing::Values(SyncPolicyContractParam{"my", factory}),
+//                            podterm::testing::syncPolicyContractName);
+//
+// What every policy promises: the spec's file-writing commands (touch, `echo >`, `cat >`, `>>`,
+// tee, python, node, vim, nano, pip install, npm install, wget, curl, git clone) sync whatever
+// their exit code; the same command gets the same decision; concurrent calls are safe; hostile
+// command lines (huge, NUL bytes, invalid UTF-8, unbalanced quotes) get an answer quickly.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "podterm/config_view.h"
+#include "podterm/sync_policy.h"
+
+namespace podterm::testing {
+
+struct SyncPolicyContractParam {
+  std::string name;
+  // Returns null when the policy cannot be built (the case fails with that).
+  std::function<std::shared_ptr<sdk::SyncPolicy>()> factory;
+};
+
+inline void PrintTo(const SyncPolicyContractParam& param, std::ostream* os) {
+  *os << param.name;
+}
+
+std::string syncPolicyContractName(const ::testing::TestParamInfo<SyncPolicyContractParam>& info);
+
+// Lines every policy must sync.
+const std::vector<std::string>& fileWritingCommandLines();
+
+class SyncPolicyContractTest : public ::testing::TestWithParam<SyncPolicyContractParam> {
+ protected:
+  // Builds a fresh policy for this case (fails the case when null).
+  std::shared_ptr<sdk::SyncPolicy> policy();
+  static sdk::FinishedCommand command(const std::string& line, int exit_code = 0);
+};
+
+// A ConfigView over an in-memory table that records which keys were read, for plugin tests.
+class MapConfigView : public sdk::ConfigView {
+ public:
+  using Value = std::variant<std::string, int64_t, double, bool, std::vector<std::string>>;
+
+  explicit MapConfigView(std::string path, std::map<std::string, Value> values = {});
+
+  std::string path() const override { return path_; }
+  bool has(const std::string& key) const override;
+  sdk::Result<std::string> getString(const std::string& key,
+                                     const std::string& fallback) const override;
+  sdk::Result<int64_t> getInt(const std::string& key, int64_t fallback) const override;
+  sdk::Result<double> getDouble(const std::string& key, double fallback) const override;
+  sdk::Result<bool> getBool(const std::string& key, bool fallback) const override;
+  sdk::Result<std::vector<std::string>> getStringList(const std::string& key) const override;
+  std::string where(const std::string& key) const override;
+  std::string baseDirectory() const override { return "/tmp"; }
+
+  // Keys of the table the plugin never asked about.
+  std::vector<std::string> unreadKeys() const;
+
+ private:
+  template <class T>
+  sdk::Result<T> get(const std::string& key, T fallback, const char* expected) const;
+
+  std::string path_;
+  std::map<std::string, Value> values_;
+  mutable std::mutex mu_;
+  mutable std::set<std::string> read_;
+};
+
+}  // namespace podterm::testing
