@@ -14,6 +14,7 @@
 #include <archive_entry.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -560,6 +561,272 @@ TEST_F(WorkspaceApiTest, BodyOverTheLimitIs413) {
   EXPECT_EQ(request(server.port(), "PUT", kBase + "/items/fits", std::string(1000, 'x')).status,
             201);
   EXPECT_EQ(storage.readWorkspace({"u1", "w1"}).value().size(), 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event streams, read from a raw socket: a real EventSource reads the same bytes.
+
+class SseClient {
+ public:
+  SseClient(uint16_t port, const std::string& target, int receive_buffer = 0) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      throw std::runtime_error("connect failed");
+    }
+    const std::string request =
+        "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size())) {
+      throw std::runtime_error("send failed");
+    }
+  }
+  ~SseClient() { closeSocket(); }
+  void closeSocket() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  // Reads until needle arrives; what precedes it (and the needle) is consumed.
+  bool waitFor(const std::string& needle, std::chrono::milliseconds deadline = testing::kDeadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (true) {
+      const size_t at = pending_.find(needle);
+      if (at != std::string::npos) {
+        seen_.append(pending_, 0, at + needle.size());
+        pending_.erase(0, at + needle.size());
+        return true;
+      }
+      if (!readSome(until)) return false;
+    }
+  }
+  // True once the server closed the connection.
+  bool waitClosed(std::chrono::milliseconds deadline = testing::kDeadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (!eof_) {
+      if (!readSome(until) && !eof_) return false;
+    }
+    return true;
+  }
+  // Everything consumed so far.
+  const std::string& seen() const { return seen_; }
+
+ private:
+  bool readSome(std::chrono::steady_clock::time_point until) {
+    if (eof_) return false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buffer[65536];
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) {
+      eof_ = true;
+      return false;
+    }
+    pending_.append(buffer, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool eof_ = false;
+  std::string pending_;
+  std::string seen_;
+};
+
+TEST_F(WorkspaceApiTest, EventsStreamDeliversSyncEventsOfItsWorkspaceOnly) {
+  Server server(storage, auth);
+  SseClient client(server.port(), kBase + "/events");
+  ASSERT_TRUE(client.waitFor("\r\n\r\n"));
+  EXPECT_THAT(client.seen(), ::testing::StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(client.seen(), ::testing::HasSubstr("Content-Type: text/event-stream"));
+  EXPECT_THAT(client.seen(), ::testing::Not(::testing::HasSubstr("Transfer-Encoding")));
+  ASSERT_TRUE(client.waitFor("retry: 3000\n"));
+  ASSERT_TRUE(client.waitFor("\n\n"));
+  EXPECT_EQ(server.events.subscriberCount({"u1", "w1"}), 1u);
+
+  server.events.publish({"u1", "w2"}, "sync", "{\"other\":true}");
+  server.events.publish({"u1", "w1"}, "sync", WorkspaceEvents::syncJson({"a"}, {"b"}, 5));
+  ASSERT_TRUE(client.waitFor(
+      "event: sync\ndata: {\"deleted\":[\"b\"],\"paths\":[\"a\"],\"version\":5}\n\n"));
+  server.events.publish({"u1", "w1"}, "sync-failed",
+                        WorkspaceEvents::syncFailedJson("pod gone\nmid-sync"));
+  ASSERT_TRUE(client.waitFor("event: sync-failed\ndata: {\"reason\":\"pod gone\\nmid-sync\"}\n\n"));
+  // A write through the API is an event too.
+  ASSERT_EQ(request(server.port(), "PUT", kBase + "/items/new.txt", "n").status, 201);
+  ASSERT_TRUE(client.waitFor("event: sync\ndata: {\"deleted\":[],\"paths\":[\"new.txt\"]"));
+  EXPECT_THAT(client.seen(), ::testing::Not(::testing::HasSubstr("other")));
+
+  client.closeSocket();
+  EXPECT_TRUE(waitUntil([&] { return server.api.openStreams() == 0; }));
+  EXPECT_TRUE(waitUntil([&] { return server.events.subscriberCount({"u1", "w1"}) == 0; }));
+}
+
+TEST_F(WorkspaceApiTest, EventsStreamSendsHeartbeats) {
+  WorkspaceApiOptions options;
+  options.heartbeat_interval = std::chrono::milliseconds(50);
+  Server server(storage, auth, options);
+  SseClient client(server.port(), kBase + "/events");
+  ASSERT_TRUE(client.waitFor("retry: "));
+  ASSERT_TRUE(client.waitFor(": heartbeat\n\n"));
+  ASSERT_TRUE(client.waitFor(": heartbeat\n\n"));
+}
+
+TEST_F(WorkspaceApiTest, EventStreamsBeyondTheCapAre503) {
+  WorkspaceApiOptions options;
+  options.max_sse_streams = 2;
+  Server server(storage, auth, options);
+  SseClient first(server.port(), kBase + "/events");
+  SseClient second(server.port(), kBase + "/events");
+  ASSERT_TRUE(first.waitFor("retry: "));
+  ASSERT_TRUE(second.waitFor("retry: "));
+  Reply refused = request(server.port(), "GET", kBase + "/events");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.header("Retry-After"), "5");
+  first.closeSocket();
+  ASSERT_TRUE(waitUntil([&] { return server.api.openStreams() == 1; }));
+  SseClient third(server.port(), kBase + "/events");
+  EXPECT_TRUE(third.waitFor("retry: "));
+}
+
+TEST_F(WorkspaceApiTest, ASlowClientIsDroppedWithoutBlockingPublishers) {
+  WorkspaceApiOptions options;
+  options.sse_max_buffered_bytes = 64 << 10;
+  Server server(storage, auth, options);
+  SseClient slow(server.port(), kBase + "/events", 4096);
+  ASSERT_TRUE(slow.waitFor("retry: "));  // then never reads again
+  SseClient fast(server.port(), kBase + "/events");
+  ASSERT_TRUE(fast.waitFor("retry: "));
+  ASSERT_EQ(server.api.openStreams(), 2u);
+
+  const std::string padding(16 << 10, 'p');
+  auto slowest = std::chrono::steady_clock::duration::zero();
+  int published = 0;
+  // At most 256 MiB: far more than any socket buffer plus the stream's 64 KiB.
+  for (; published < 16384 && server.api.openStreams() == 2; ++published) {
+    const auto start = std::chrono::steady_clock::now();
+    server.events.publish({"u1", "w1"}, "sync",
+                          "{\"n\":" + std::to_string(published) + ",\"pad\":\"" + padding + "\"}");
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - start);
+    ASSERT_TRUE(fast.waitFor("{\"n\":" + std::to_string(published) + ","));
+  }
+  ASSERT_TRUE(waitUntil([&] { return server.api.openStreams() == 1; }));
+  EXPECT_LT(slowest, std::chrono::milliseconds(500));
+  EXPECT_TRUE(waitUntil([&] { return server.events.subscriberCount({"u1", "w1"}) == 1; }));
+  // The fast client is unaffected.
+  server.events.publish({"u1", "w1"}, "sync", "{\"after\":true}");
+  EXPECT_TRUE(fast.waitFor("data: {\"after\":true}\n\n"));
+  EXPECT_TRUE(slow.waitClosed(std::chrono::seconds(30)));
+}
+
+TEST_F(WorkspaceApiTest, EventsStreamEndsWhenTheCredentialExpires) {
+  ::testing::Mock::VerifyAndClearExpectations(&auth);
+  sdk::AuthDecision expiring = allow();
+  expiring.expires_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count() +
+                             300;
+  EXPECT_CALL(auth, authenticate(_)).WillRepeatedly(Return(expiring));
+  Server server(storage, auth);
+  SseClient client(server.port(), kBase + "/events");
+  ASSERT_TRUE(client.waitFor("retry: "));
+  EXPECT_TRUE(client.waitClosed());
+  EXPECT_TRUE(waitUntil([&] { return server.api.openStreams() == 0; }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+
+struct TarEntry {
+  std::string path;
+  unsigned type = 0;
+  unsigned perm = 0;
+  std::string content;
+  std::string symlink;
+};
+
+std::vector<TarEntry> readTar(const std::string& bytes) {
+  std::vector<TarEntry> entries;
+  struct archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  if (archive_read_open_memory(a, bytes.data(), bytes.size()) != ARCHIVE_OK) {
+    archive_read_free(a);
+    throw std::runtime_error("not a tar");
+  }
+  struct archive_entry* entry;
+  while (archive_read_next_header(a, &entry) == ARCHIVE_OK) {
+    TarEntry out;
+    out.path = archive_entry_pathname(entry);
+    out.type = archive_entry_filetype(entry);
+    out.perm = archive_entry_perm(entry);
+    if (archive_entry_symlink(entry)) out.symlink = archive_entry_symlink(entry);
+    char buffer[8192];
+    la_ssize_t n;
+    while ((n = archive_read_data(a, buffer, sizeof buffer)) > 0) {
+      out.content.append(buffer, static_cast<size_t>(n));
+    }
+    entries.push_back(out);
+  }
+  archive_read_free(a);
+  return entries;
+}
+
+TEST_F(WorkspaceApiTest, ExportIsATarOfTheLiveWorkspaceByteExact) {
+  std::string binary;
+  for (int i = 0; i < 300000; ++i) binary.push_back(static_cast<char>((i * 7919) & 0xff));
+  storage.seed("bin", sdk::ItemKind::Directory, "", 0755);
+  storage.seed("bin/tool", sdk::ItemKind::File, binary, 0755);
+  storage.seed("link", sdk::ItemKind::Symlink, "bin/tool");
+  storage.seed(std::string(120, 'L') + "/" + std::string(120, 'n'), sdk::ItemKind::File, "long");
+  storage.seed("\xC3\xA9t\xC3\xA9.txt", sdk::ItemKind::File, "utf8");
+  storage.seed("gone", sdk::ItemKind::File, "deleted");
+  sdk::ItemChange del;
+  del.op = sdk::ItemChange::Op::Delete;
+  del.item.meta.path = "gone";
+  ASSERT_TRUE(storage.applyBatch({"u1", "w1"}, {del}));
+  Server server(storage, auth);
+  ASSERT_EQ(request(server.port(), "PUT", kBase + "/items/empty", "").status, 201);
+
+  Reply reply = request(server.port(), "GET", kBase + "/export");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.header("Content-Type"), "application/x-tar");
+  EXPECT_EQ(reply.header("Content-Disposition"), "attachment; filename=\"user_u1_ws_w1.tar\"");
+  auto entries = readTar(reply.body);
+  ASSERT_EQ(entries.size(), 6u);
+  std::map<std::string, TarEntry> by_path;
+  for (auto entry : entries) {
+    // tar names a directory with a trailing '/'.
+    if (entry.type == AE_IFDIR && !entry.path.empty() && entry.path.back() == '/') {
+      entry.path.pop_back();
+    }
+    by_path[entry.path] = entry;
+  }
+  EXPECT_EQ(by_path.count("gone"), 0u);
+  EXPECT_EQ(by_path["bin"].type, static_cast<unsigned>(AE_IFDIR));
+  EXPECT_EQ(by_path["bin/tool"].type, static_cast<unsigned>(AE_IFREG));
+  EXPECT_EQ(by_path["bin/tool"].perm, 0755u);
+  EXPECT_TRUE(by_path["bin/tool"].content == binary);
+  EXPECT_EQ(by_path["link"].type, static_cast<unsigned>(AE_IFLNK));
+  EXPECT_EQ(by_path["link"].symlink, "bin/tool");
+  EXPECT_EQ(by_path[std::string(120, 'L') + "/" + std::string(120, 'n')].content, "long");
+  EXPECT_EQ(by_path["\xC3\xA9t\xC3\xA9.txt"].content, "utf8");
+  EXPECT_EQ(by_path["empty"].content, "");
+  EXPECT_EQ(by_path["empty"].perm, 0644u);
+}
+
+TEST_F(WorkspaceApiTest, ExportOverTheCapIs413) {
+  storage.seed("big", sdk::ItemKind::File, std::string(100000, 'b'));
+  WorkspaceApiOptions options;
+  options.max_export_bytes = 50000;
+  Server server(storage, auth, options);
+  EXPECT_EQ(request(server.port(), "GET", kBase + "/export").status, 413);
 }
 
 }  // namespace
