@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing podterm needs on Debian 12, as root.
 # Idempotent: when everything is present it only asks dpkg and returns in well under a second.
+# postgresql brings the server binaries deploy/pg-up.sh uses; installing it starts no cluster.
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -8,7 +9,7 @@ APT_PACKAGES=(
   libpoco-dev libboost-dev libtomlplusplus-dev libcurl4-openssl-dev libssl-dev
   libpq-dev libsqlite3-dev libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  bubblewrap slirp4netns util-linux procps python3
+  postgresql bubblewrap slirp4netns util-linux procps python3
 )
 
 missing=()

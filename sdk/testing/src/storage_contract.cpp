@@ -106,6 +106,7 @@ sdk::ItemChange removal(const std::string& path, int64_t expected_version) {
 
 void StorageContractTest::SetUp() {
   storage_ = GetParam().factory();
+  if (IsSkipped()) return;  // the factory skipped the case (e.g. no database to test against)
   ASSERT_NE(storage_, nullptr) << "the storage could not be built";
   static std::atomic<int> counter{0};
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

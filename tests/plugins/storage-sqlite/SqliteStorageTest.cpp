@@ -24,17 +24,18 @@ using podterm::testing::StorageContractTest;
 using podterm::testing::upsert;
 
 // A temporary directory for this process, removed at exit.
+// Leaked on purpose: the atexit handler that removes it runs after static destructors.
 const std::string& tempDir() {
-  static const std::string dir = [] {
+  static const std::string* dir = [] {
     char tmpl[] = "/tmp/storage-sqlite-test.XXXXXX";
-    std::string d = ::mkdtemp(tmpl);
+    auto* d = new std::string(::mkdtemp(tmpl));
     std::atexit([] {
       std::error_code ec;
       fs::remove_all(tempDir(), ec);
     });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 CreatedStorage createSqlite(std::map<std::string, TestConfigView::Value> values) {

@@ -23,7 +23,8 @@ namespace podterm::testing {
 
 struct StorageContractParam {
   std::string name;
-  // Returns null when the storage cannot be built (the case fails with that).
+  // Returns null when the storage cannot be built (the case fails with that, unless the factory
+  // called GTEST_SKIP(), e.g. because the database it needs is not configured).
   std::function<std::shared_ptr<sdk::Storage>()> factory;
 };
 
