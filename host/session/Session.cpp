@@ -120,6 +120,7 @@ void Session::detach(const TerminalClient* client) {
 void Session::onClientInput(std::string_view bytes) {
   Lock lock(mutex_);
   if (sync_) sync_->noteActivity();
+  if (sync_ && !markers_.sawMarkers()) noteTypedLines(bytes);
   if (state_ == SessionState::Ready && stream_) {
     sdk::Status status = stream_->write(bytes.data(), bytes.size());
     if (!status) {
@@ -230,7 +231,7 @@ void Session::openShell() {
   sdk::StreamSpec spec;
   {
     Lock lock(mutex_);
-    spec = interactiveShellSpec(options_.shell, id_.raw, size_.cols, size_.rows);
+    spec = interactiveShellSpec(options_.shell, id_.raw, size_.cols, size_.rows, nonce_);
   }
   auto self = shared_from_this();
   bool queued = context_.blocking.execute([self, spec] {
@@ -340,6 +341,24 @@ void Session::finishEnding(sdk::ExecStreamPtr stream) {
   if (on_ended_) on_ended_(id_.raw);
 }
 
+// Without shell integration (a shell that does not run our rc), the line typed at Enter stands
+// in for the command; its effects come after Enter, so the policy is asked a moment later.
+void Session::noteTypedLines(std::string_view bytes) {
+  std::vector<std::string> lines;
+  typed_lines_.feed(bytes, lines);
+  for (auto& line : lines) {
+    std::weak_ptr<Session> weak = weak_from_this();
+    context_.timers.runAfter(kTypedLineSettle, [weak, line] {
+      auto self = weak.lock();
+      if (!self) return;
+      sdk::FinishedCommand command;
+      command.session_id = self->id_.raw;
+      command.command_line = line;
+      self->onCommandFinished(command);
+    });
+  }
+}
+
 void Session::onCommandFinished(const sdk::FinishedCommand& command) {
   if (!sync_) return;
   if (!context_.policy || context_.policy->afterCommand(command) == sdk::SyncDecision::Sync) {
@@ -372,17 +391,37 @@ void Session::onStderr(const char* data, size_t size) {
 }
 
 void Session::deliverOutput(const char* data, size_t size) {
-  Lock lock(mutex_);
-  if (state_ == SessionState::Opening) {
-    // The runtime may deliver output before openStream() has returned the stream to us.
-    if (early_output_.size() + size <= kEarlyOutputLimit)
-      sanitizer_.feedInto(early_output_, data, size);
-    return;
+  std::vector<ShellEvent> events;
+  {
+    Lock lock(mutex_);
+    if (state_ != SessionState::Opening && state_ != SessionState::Ready) return;
+    // Shell-integration markers leave the stream first: clients never see them, and a marker
+    // split across reads is held by the parser, not by the UTF-8 repair.
+    std::string plain;
+    markers_.feed(data, size, plain, events);
+    if (state_ == SessionState::Opening) {
+      // The runtime may deliver output before openStream() has returned the stream to us.
+      if (early_output_.size() + plain.size() <= kEarlyOutputLimit)
+        sanitizer_.feedInto(early_output_, plain.data(), plain.size());
+    } else {
+      if (sync_) sync_->noteActivity();
+      std::string text = sanitizer_.feed(plain.data(), plain.size());
+      if (!text.empty()) sendOutputLocked(text);
+    }
   }
-  if (state_ != SessionState::Ready) return;
-  if (sync_) sync_->noteActivity();
-  std::string text = sanitizer_.feed(data, size);
-  if (text.empty()) return;
+  for (const auto& event : events) {
+    if (const auto* finished = std::get_if<CommandFinished>(&event)) {
+      sdk::FinishedCommand command;
+      command.session_id = id_.raw;
+      command.command_line = finished->command_line;
+      command.exit_code = finished->exit_code;
+      command.duration_ms = finished->duration_ms;
+      onCommandFinished(command);
+    }
+  }
+}
+
+void Session::sendOutputLocked(const std::string& text) {
   bool congested = false;
   for (auto& client : clients_) {
     client->sendText(text);
@@ -397,7 +436,9 @@ void Session::deliverOutput(const char* data, size_t size) {
 void Session::onExit(const sdk::StreamExit& exit) {
   Lock lock(mutex_);
   if (state_ != SessionState::Ready) return;
-  std::string tail = sanitizer_.flush();
+  std::string held;
+  markers_.flush(held);  // an unfinished sequence at the very end is output after all
+  std::string tail = sanitizer_.feed(held.data(), held.size()) + sanitizer_.flush();
   auto clients = clients_;
   lock.unlock();
   std::string notice = exit.error.isOk()

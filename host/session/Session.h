@@ -20,9 +20,12 @@
 #include "common/Scheduler.h"
 #include "podterm/runtime.h"
 #include "podterm/sync_policy.h"
+#include "session/InputLineTracker.h"
+#include "session/MarkerParser.h"
 #include "session/SessionId.h"
 #include "session/SessionOptions.h"
 #include "session/SessionSync.h"
+#include "session/ShellIntegration.h"
 #include "session/TerminalClient.h"
 #include "ws/Utf8Sanitizer.h"
 
@@ -99,6 +102,8 @@ class Session : public sdk::PodObserver,
   void broadcastEvent(std::string_view json);
   void broadcastNotice(std::string_view text);
   void deliverOutput(const char* data, size_t size);
+  void sendOutputLocked(const std::string& text);
+  void noteTypedLines(std::string_view bytes);
   std::string currentStatusText() const;
   void cancelTimer(std::optional<Scheduler::TimerId>& timer);
 
@@ -121,6 +126,10 @@ class Session : public sdk::PodObserver,
   bool output_paused_ = false;
   TerminalSize size_;
   Utf8Sanitizer sanitizer_;
+  const std::string nonce_ = makeShellNonce();
+  MarkerParser markers_{nonce_};
+  InputLineTracker typed_lines_;
+  static constexpr std::chrono::milliseconds kTypedLineSettle{500};
   std::optional<Scheduler::TimerId> ready_timer_;
   std::optional<Scheduler::TimerId> grace_timer_;
   std::shared_ptr<SessionSync> sync_;  // set in start() when the host syncs files

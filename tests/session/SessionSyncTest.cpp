@@ -7,6 +7,7 @@
 #include "podterm/testing/mocks.h"
 #include "session/Session.h"
 #include "session/SessionSync.h"
+#include "session/ShellIntegration.h"
 
 namespace podterm::host {
 namespace {
@@ -199,9 +200,9 @@ TEST_F(SessionSyncTest, APodWhoseFilesCannotBeSavedIsKept) {
 TEST_F(SessionSyncTest, IdleActivitySyncsOnceQuiet) {
   ON_CALL(policy_, idleSyncAfterMs()).WillByDefault(Return(5000));
   auto session = startReady(std::make_shared<RecordingClient>());
-  session->onClientInput("vim notes.txt\r");
+  session->onClientInput("i");  // typing in an editor: no Enter, no command boundary
   timers_.advance(3000ms);
-  session->onClientInput("i");  // still busy at the first look
+  session->onClientInput("x");  // still busy at the first look
   timers_.advance(2000ms);
   blocking_.drain();
   EXPECT_EQ(syncer_.count("sync"), 0);
@@ -209,6 +210,50 @@ TEST_F(SessionSyncTest, IdleActivitySyncsOnceQuiet) {
   blocking_.drain();
   EXPECT_EQ(syncer_.count("sync"), 1);
   timers_.advance(60000ms);  // nothing happened since: no more syncs
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 1);
+}
+
+TEST_F(SessionSyncTest, WithoutMarkersTheLineTypedAtEnterStandsInForTheCommand) {
+  auto session = startReady(std::make_shared<RecordingClient>());
+  EXPECT_CALL(policy_, afterCommand(::testing::Field(&sdk::FinishedCommand::command_line,
+                                                     "touch hello.txt")))
+      .WillOnce(Return(sdk::SyncDecision::Sync));
+  session->onClientInput("touch hello.tx");
+  session->onClientInput("t\r");
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 0);  // asked only once the command had a moment to run
+  timers_.advance(500ms);
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 1);
+}
+
+TEST_F(SessionSyncTest, ShellMarkersAreStrippedAndEndCommands) {
+  std::string nonce;
+  ON_CALL(runtime_, openStream(_, _, _))
+      .WillByDefault(
+          Invoke([&nonce](const std::string&, const sdk::StreamSpec& spec, sdk::StreamObserver*) {
+            nonce = spec.env.at("PODTERM_NONCE");
+            return sdk::Result<sdk::ExecStreamPtr>(std::make_unique<NiceMock<MockExecStream>>());
+          }));
+  auto client = std::make_shared<RecordingClient>();
+  auto session = startReady(client);
+  ASSERT_EQ(nonce.size(), 16u);
+  EXPECT_CALL(policy_, afterCommand(::testing::AllOf(
+                           ::testing::Field(&sdk::FinishedCommand::command_line, "touch a"),
+                           ::testing::Field(&sdk::FinishedCommand::exit_code, 0))))
+      .WillOnce(Return(sdk::SyncDecision::Sync));
+  std::string output =
+      commandStartMarkers("touch a", nonce) + "done\r\n" + commandEndMarker(0, nonce) + "$ ";
+  // Split inside a marker: the parser holds the partial sequence.
+  session->onStdout(output.data(), 5);
+  session->onStdout(output.data() + 5, output.size() - 5);
+  blocking_.drain();
+  EXPECT_EQ(client->text(), "done\r\n$ ");
+  EXPECT_EQ(syncer_.count("sync"), 1);
+  // Once markers were seen, typed lines no longer stand in for commands.
+  session->onClientInput("ls\r");
+  timers_.advance(1000ms);
   blocking_.drain();
   EXPECT_EQ(syncer_.count("sync"), 1);
 }
