@@ -20,7 +20,9 @@ bool parseInt(const std::string& text, int base, int64_t* out) {
 std::vector<std::string> listingCommand(const std::string& root,
                                         const std::vector<std::string>& excludes) {
   // find ROOT -mindepth 1 [ ( -name A -o -name B ) -prune -o ] -printf FORMAT
-  std::vector<std::string> argv = {"find", root, "-mindepth", "1"};
+  // The clock first: entries modified within a clock tick of it are not trusted by mtime.
+  std::vector<std::string> argv = {
+      "sh", "-c", "date +%s%N && exec \"$@\"", "sh", "find", root, "-mindepth", "1"};
   if (!excludes.empty()) {
     argv.push_back("(");
     for (size_t i = 0; i < excludes.size(); ++i) {
@@ -55,10 +57,17 @@ bool parseFindTime(const std::string& text, int64_t* mtime_ms) {
   return true;
 }
 
-sdk::Result<std::vector<PodEntry>> parseListing(const std::string& output) {
-  std::vector<PodEntry> entries;
+sdk::Result<PodListing> parseListing(const std::string& output) {
+  PodListing listing;
+  std::vector<PodEntry>& entries = listing.entries;
   std::vector<std::string> fields;
-  size_t start = 0;
+  size_t start = output.find('\n');
+  int64_t clock_ns = 0;
+  if (start == std::string::npos || !parseInt(output.substr(0, start), 10, &clock_ns)) {
+    return sdk::Status(sdk::ErrorCode::InvalidArgument, "listing without the pod's clock");
+  }
+  listing.clock_ms = clock_ns / 1000000;
+  ++start;
   while (start < output.size()) {
     size_t end = output.find('\0', start);
     if (end == std::string::npos) {
@@ -84,7 +93,7 @@ sdk::Result<std::vector<PodEntry>> parseListing(const std::string& output) {
   if (!fields.empty()) {
     return sdk::Status(sdk::ErrorCode::InvalidArgument, "listing ends inside a record");
   }
-  return entries;
+  return listing;
 }
 
 }  // namespace podterm::host

@@ -19,6 +19,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Files modified less than this before the listing are fetched again next time (see isRacy).
+constexpr int64_t kRacyWindowMs = 2000;
+
 int64_t nowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -44,7 +47,7 @@ bool samePodState(const PodFileState& a, const PodEntry& e, sdk::ItemKind kind) 
   if (a.kind != kind) return false;
   switch (kind) {
     case sdk::ItemKind::File:
-      return a.size == e.size && a.mtime_ms == e.mtime_ms && a.mode == e.mode;
+      return !a.racy && a.size == e.size && a.mtime_ms == e.mtime_ms && a.mode == e.mode;
     case sdk::ItemKind::Directory:
       return a.mode == e.mode;
     case sdk::ItemKind::Symlink:
@@ -264,7 +267,11 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
   auto parsed = parseListing(listed.stdout_data);
   if (!parsed)
     return {sdk::ErrorCode::Internal, "listing the workspace: " + parsed.status().message()};
-  std::vector<PodEntry> entries = std::move(parsed).value();
+  const int64_t clock_ms = parsed.value().clock_ms;
+  std::vector<PodEntry> entries = std::move(parsed.value().entries);
+  // Timestamps have a coarse granularity (a kernel tick, a second on some file systems): a file
+  // written this close to the listing may change again without its size or mtime moving.
+  auto isRacy = [clock_ms](int64_t mtime_ms) { return mtime_ms + kRacyWindowMs >= clock_ms; };
   report.listed_entries = entries.size();
 
   // 2. The stored manifest.
@@ -334,8 +341,12 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
     const sdk::ItemMeta* meta = stored != manifest.end() ? &stored->second : nullptr;
     switch (kind) {
       case sdk::ItemKind::File:
-        if (meta != nullptr && meta->kind == kind && meta->size == e.size &&
-            meta->mtime_ms == e.mtime_ms && (meta->mode & 0777) == e.mode) {
+        // The stored row's size and mtime only vouch for a path this session has not seen
+        // change: once the pod changed it, equal metadata may be another writer's (same size,
+        // same clock tick), so it is fetched and hashed.
+        if (last == state.listed.end() && !isRacy(e.mtime_ms) && meta != nullptr &&
+            meta->kind == kind && meta->size == e.size && meta->mtime_ms == e.mtime_ms &&
+            (meta->mode & 0777) == e.mode) {
           seen[e.path] = meta->version;
           new_listed[e.path] = podStateOf(e, kind);
         } else {
@@ -435,15 +446,17 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
           }
           std::string hash = sha256Hex(t.content);
           report.bytes += static_cast<int64_t>(t.content.size());
-          PodFileState pod_state{sdk::ItemKind::File, e.size, e.mtime_ms, e.mode, {}};
+          PodFileState pod_state{sdk::ItemKind::File, e.size, e.mtime_ms, e.mode, {},
+                                 isRacy(e.mtime_ms)};
           new_listed[t.path] = pod_state;
           if (meta != nullptr && meta->kind == sdk::ItemKind::File && meta->content_hash == hash &&
               (meta->mode & 0777) == t.mode) {
             seen[t.path] = meta->version;  // same bytes, only the mtime moved
             break;
           }
-          upsert(t.path, sdk::ItemKind::File, static_cast<int64_t>(t.content.size()), t.mode,
-                 t.mtime_ms, std::move(t.content), std::move(hash));
+          const auto size = static_cast<int64_t>(t.content.size());  // before the move below
+          upsert(t.path, sdk::ItemKind::File, size, t.mode, t.mtime_ms, std::move(t.content),
+                 std::move(hash));
           break;
         }
         case TarEntry::Type::Symlink: {  // replaced by a link since the listing: store the link

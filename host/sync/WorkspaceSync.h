@@ -40,6 +40,9 @@ struct PodFileState {
   int64_t mtime_ms = 0;
   uint32_t mode = 0;
   std::string link_target;  // symlinks
+  // Modified so shortly before the listing that a later write in the same clock tick would
+  // leave size and mtime unchanged: not trusted, the next sync fetches and hashes it again.
+  bool racy = false;
 };
 
 // Per session: what it loaded or saw. Starts empty; load() and syncFromPod() keep it.
