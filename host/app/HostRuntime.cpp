@@ -2,11 +2,13 @@
 
 #include <Poco/Logger.h>
 
+#include "app/HostWorkspaceSyncer.h"
 #include "app/LoopScheduler.h"
 #include "config/ConfigError.h"
 #include "plugin/GuardedAuthenticator.h"
 #include "plugin/GuardedPodRuntime.h"
 #include "plugin/GuardedStorage.h"
+#include "plugin/GuardedSyncPolicy.h"
 #include "plugin/PluginLoader.h"
 
 namespace podterm::host {
@@ -35,6 +37,7 @@ SessionOptions sessionOptions(const HostConfig& config) {
   options.grace_period = config.session.grace_period;
   options.input_queue_bytes = config.session.input_queue_bytes;
   options.shell = config.session.shell;
+  options.sync.retry_max = config.workspace.retry_max;
   return options;
 }
 
@@ -59,8 +62,24 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
       std::make_unique<EventLoopGroup>(static_cast<size_t>(config_.server.event_loops), "loop");
   timers_ = std::make_unique<LoopScheduler>(loops_->at(0));
   workers_ = std::make_unique<WorkerPool>(4, "worker");
-  sessions_ = std::make_unique<SessionManager>(sessionOptions(config_),
-                                               Session::Context{*runtime_, *timers_, *workers_});
+  Session::Context context{*runtime_, *timers_, *workers_};
+  if (storage_) {
+    // Files: the sync engine between pods and storage, and the policy that says when it runs.
+    if (!config_.sync.plugin.empty()) {
+      policy_ = std::make_shared<GuardedSyncPolicy>(
+          loadSlot<sdk::SyncPolicy>(*loader_, sdk::PluginKind::SyncPolicy, config_.sync),
+          "sync-" + config_.sync.plugin);
+    }
+    SyncOptions options;
+    options.max_file_bytes = static_cast<int64_t>(config_.workspace.max_file_bytes);
+    options.excludes = config_.workspace.excludes;
+    options.lease_ttl = config_.workspace.lease_ttl;
+    syncer_ =
+        std::make_unique<HostWorkspaceSyncer>(*runtime_, *storage_, options, events_, *workers_);
+    context.syncer = syncer_.get();
+    context.policy = policy_.get();
+  }
+  sessions_ = std::make_unique<SessionManager>(sessionOptions(config_), context);
 
   TerminalEndpointOptions terminal;
   terminal.origins = {config_.server.allowed_origins, config_.server.allow_loopback_origins};
@@ -72,7 +91,8 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   if (storage_) {
     WorkspaceApiOptions api;
     api.origins = terminal.origins;
-    workspaces_ = std::make_unique<WorkspaceApi>(api, *auth_, *storage_, events_, *loops_);
+    workspaces_ =
+        std::make_unique<WorkspaceApi>(api, *auth_, *storage_, events_, *loops_, syncer_.get());
   }
 
   HttpFrontOptions http;
@@ -91,6 +111,7 @@ HostRuntime::~HostRuntime() {
 void HostRuntime::start() {
   loops_->start();
   http_->start();
+  if (storage_) schedulePurge();
   readiness_.setReady(true);
   logger().information("podterm listening on %s:%hu (runtime %s, auth %s)",
                        config_.server.listen_host, http_->port(), config_.runtime.plugin,
@@ -107,12 +128,30 @@ void HostRuntime::stop() {
   loops_->stop();
   // Objects from plugins go before the libraries that hold their code.
   sessions_.reset();
+  syncer_.reset();
+  policy_.reset();
   terminal_.reset();
   workspaces_.reset();  // files API
   storage_.reset();     // files API
   runtime_.reset();
   auth_.reset();
   loader_.reset();
+}
+
+// Soft-deleted rows are kept for the retention period (so `rm -rf *` can be undone), then purged.
+void HostRuntime::schedulePurge() {
+  timers_->runAfter(std::chrono::minutes(10), [this] {
+    if (stopped_) return;
+    workers_->execute([this] {
+      auto cutoff = std::chrono::system_clock::now() - config_.workspace.deleted_retention;
+      auto purged = storage_->purgeDeleted(
+          std::chrono::duration_cast<std::chrono::milliseconds>(cutoff.time_since_epoch()).count());
+      if (purged && purged.value() > 0) {
+        logger().information("purged %Ld deleted items past their retention", purged.value());
+      }
+    });
+    schedulePurge();
+  });
 }
 
 uint16_t HostRuntime::port() const {

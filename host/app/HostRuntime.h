@@ -15,6 +15,7 @@
 #include "podterm/auth.h"
 #include "podterm/runtime.h"
 #include "podterm/storage.h"
+#include "podterm/sync_policy.h"
 #include "session/SessionManager.h"
 #include "ws/EventLoop.h"
 
@@ -22,6 +23,7 @@ namespace podterm::host {
 
 class PluginLoader;
 class LoopScheduler;
+class HostWorkspaceSyncer;
 
 class HostRuntime {
  public:
@@ -33,6 +35,10 @@ class HostRuntime {
   void stop();
   uint16_t port() const;
 
+ private:
+  void schedulePurge();
+
+ public:
   // Files API: where the sync engine publishes "sync" / "sync-failed" for the workspace's event
   // streams. Always present (publishing with no storage configured reaches nobody).
   WorkspaceEvents& workspaceEvents() { return events_; }
@@ -50,6 +56,8 @@ class HostRuntime {
   std::unique_ptr<EventLoopGroup> loops_;
   std::unique_ptr<LoopScheduler> timers_;
   std::unique_ptr<WorkerPool> workers_;
+  std::shared_ptr<sdk::SyncPolicy> policy_;      // null: sync after every command
+  std::unique_ptr<HostWorkspaceSyncer> syncer_;  // null without storage
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<TerminalEndpoint> terminal_;
   std::unique_ptr<WorkspaceApi> workspaces_;  // null without storage

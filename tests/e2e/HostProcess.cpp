@@ -51,6 +51,14 @@ int connectTo(uint16_t port) {
   return fd;
 }
 
+std::string expandDir(std::string text, const std::string& dir) {
+  for (size_t at = text.find("{dir}"); at != std::string::npos; at = text.find("{dir}", at)) {
+    text.replace(at, 5, dir);
+    at += dir.size();
+  }
+  return text;
+}
+
 }  // namespace
 
 HostProcess::HostProcess(const HostOptions& options) {
@@ -65,7 +73,8 @@ HostProcess::HostProcess(const HostOptions& options) {
                         << options.extra_session << "\n[plugins]\npath = [\"" PODTERM_PLUGIN_DIR
                         << "\"]\n[runtime]\nplugin = \"fakepod\"\n[runtime.fakepod]\n"
                         << "data_dir = \"" << dir_ << "/fakepod\"\n"
-                        << options.fakepod << "\n[auth]\nplugin = \"none\"\n";
+                        << options.fakepod << "\n[auth]\nplugin = \"none\"\n"
+                        << expandDir(options.extra_tables, dir_) << "\n";
   log_file_ = dir_ + "/host.log";
   pid_ = ::fork();
   if (pid_ == 0) {

@@ -13,6 +13,7 @@ struct HostOptions {
   std::string extra_session;  // more lines for [session]
   std::string extra_server;   // more lines for [server]
   std::string fakepod;        // lines for [runtime.fakepod]
+  std::string extra_tables;   // more tables at the end ("{dir}" becomes the host's temp dir)
 };
 
 class HostProcess {
