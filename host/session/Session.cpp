@@ -372,7 +372,8 @@ void Session::onSyncOutcome(const SyncOutcome& outcome, bool is_load, bool faili
   }
   if (!outcome.ok && failing_changed) {
     broadcastEvent(messages::syncFailedEvent(outcome.error));
-    broadcastNotice(is_load ? "your files could not be loaded into the pod: " + outcome.error
+    broadcastNotice(is_load ? "your files could not be loaded into the pod: " + outcome.error +
+                                  "; your files are not being saved until storage is back"
                             : "your files are not being saved: " + outcome.error +
                                   (outcome.retryable ? " (retrying)" : ""));
   }

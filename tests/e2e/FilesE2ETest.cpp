@@ -116,3 +116,25 @@ TEST_F(FilesE2E, RemovedFilesAreSoftDeletedAndCanBeRestored) {
 
 }  // namespace
 }  // namespace podterm::e2e
+
+namespace podterm::e2e {
+namespace {
+
+// PostgreSQL on a port where nothing listens: the database is down from the start.
+TEST(FilesE2EDatabaseDown, TerminalsStillWorkAndTheUserIsToldFilesAreNotSaved) {
+  HostProcess host(HostOptions{
+      "", "", "network = \"none\"\n",
+      "[storage]\nplugin = \"postgres\"\n[storage.postgres]\n"
+      "connection = \"host=127.0.0.1 port=1 dbname=podterm user=podterm\"\ntimeout_ms = 2000\n"
+      "[sync]\nplugin = \"always\"\n"});
+  TerminalClient client(host.port(), "/api/terminal/ws/user_7_ws_down_a");
+  EXPECT_TRUE(client.waitFor("Notice: your files could not be loaded into the pod", 30s))
+      << client.text();
+  waitForPrompt(client);
+  client.send("echo still-$((20+22))\n");
+  EXPECT_TRUE(client.waitFor("still-42\r\n")) << client.text();
+  EXPECT_NE(client.text().find("your files are not being saved"), std::string::npos) << client.text();
+}
+
+}  // namespace
+}  // namespace podterm::e2e
