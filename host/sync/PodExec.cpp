@@ -12,8 +12,8 @@ constexpr size_t kPauseAbove = 8u * 1024 * 1024;
 constexpr size_t kResumeBelow = 1u * 1024 * 1024;
 // Stdin is written in pieces no larger than this, and only while the runtime holds less than
 // kInputLowWater unsent: the runtime's buffer is bounded and refuses a write that overflows it.
-constexpr size_t kInputPiece = 256u * 1024;
-constexpr size_t kInputLowWater = 256u * 1024;
+constexpr size_t kInputPiece = 64u * 1024;
+constexpr size_t kInputLowWater = 192u * 1024;
 // The SDK has no "input drained" callback, so a writer waiting for buffer space re-checks
 // pendingInput() this often (woken earlier by any output or the exit).
 constexpr std::chrono::milliseconds kInputPoll{1};
