@@ -10,6 +10,7 @@
 #include "plugin/GuardedStorage.h"
 #include "plugin/GuardedSyncPolicy.h"
 #include "plugin/PluginLoader.h"
+#include "session/PodReaper.h"
 
 namespace podterm::host {
 namespace {
@@ -80,6 +81,9 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
     context.policy = policy_.get();
   }
   sessions_ = std::make_unique<SessionManager>(sessionOptions(config_), context);
+  reaper_ = std::make_unique<PodReaper>(
+      *runtime_, *sessions_, syncer_.get(), *workers_, *timers_,
+      PodReaperOptions{config_.session.orphan_pod_ttl, config_.session.reap_interval});
 
   TerminalEndpointOptions terminal;
   terminal.origins = {config_.server.allowed_origins, config_.server.allow_loopback_origins};
@@ -112,6 +116,7 @@ void HostRuntime::start() {
   loops_->start();
   http_->start();
   if (storage_) schedulePurge();
+  reaper_->start();
   readiness_.setReady(true);
   logger().information("podterm listening on %s:%hu (runtime %s, auth %s)",
                        config_.server.listen_host, http_->port(), config_.runtime.plugin,
@@ -123,10 +128,12 @@ void HostRuntime::stop() {
   stopped_ = true;
   readiness_.setReady(false);
   http_->stop();
+  reaper_->stop();
   sessions_->endAll(1001, "server shutting down", std::chrono::seconds(30));
   workers_->stop();
   loops_->stop();
   // Objects from plugins go before the libraries that hold their code.
+  reaper_.reset();
   sessions_.reset();
   syncer_.reset();
   policy_.reset();

@@ -24,6 +24,7 @@ namespace podterm::host {
 class PluginLoader;
 class LoopScheduler;
 class HostWorkspaceSyncer;
+class PodReaper;
 
 class HostRuntime {
  public:
@@ -56,8 +57,9 @@ class HostRuntime {
   std::unique_ptr<EventLoopGroup> loops_;
   std::unique_ptr<LoopScheduler> timers_;
   std::unique_ptr<WorkerPool> workers_;
-  std::shared_ptr<sdk::SyncPolicy> policy_;      // null: sync after every command
-  std::unique_ptr<HostWorkspaceSyncer> syncer_;  // null without storage
+  std::shared_ptr<sdk::SyncPolicy> policy_;  // null: sync after every command
+  std::unique_ptr<HostWorkspaceSyncer> syncer_;
+  std::unique_ptr<PodReaper> reaper_;  // null without storage
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<TerminalEndpoint> terminal_;
   std::unique_ptr<WorkspaceApi> workspaces_;  // null without storage

@@ -180,6 +180,10 @@ void readSession(const Document& doc, SessionConfig& session) {
   session.output_high_watermark = static_cast<size_t>(
       t.integer("output_high_watermark", static_cast<int64_t>(session.output_high_watermark), 1,
                 int64_t{1} << 30));
+  session.orphan_pod_ttl = std::chrono::seconds(
+      t.integer("orphan_pod_ttl_s", session.orphan_pod_ttl.count(), 0, kMaxInt));
+  session.reap_interval =
+      std::chrono::seconds(t.integer("reap_interval_s", session.reap_interval.count(), 1, kMaxInt));
   session.shell = t.list("shell", session.shell);
   if (session.shell.empty() || session.shell.front().empty()) {
     t.fail("shell", "must name the shell to run, e.g. [\"/bin/bash\"]");

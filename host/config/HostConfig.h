@@ -31,6 +31,8 @@ struct SessionConfig {
   size_t input_queue_bytes = 65536;       // input queued before the pod is ready
   size_t output_high_watermark = 1048576;
   std::vector<std::string> shell{"/bin/bash"};
+  std::chrono::seconds orphan_pod_ttl{600};  // pods no session owns are reaped after this
+  std::chrono::seconds reap_interval{300};   // between reaper rounds
 };
 
 // How a workspace's files are kept in step with its pods ([workspace]; see docs/sync.md).

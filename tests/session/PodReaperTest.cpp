@@ -1,0 +1,116 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "TestDoubles.h"
+#include "podterm/testing/mocks.h"
+#include "session/PodReaper.h"
+
+namespace podterm::host {
+namespace {
+
+using podterm::testing::MockPodRuntime;
+using ::testing::_;
+using testing::ManualExecutor;
+using testing::ManualScheduler;
+using ::testing::NiceMock;
+using testing::RecordingClient;
+using ::testing::Return;
+
+class CountingSyncer : public WorkspaceSyncer {
+ public:
+  SyncOutcome load(const SessionId&) override { return {}; }
+  SyncOutcome sync(const SessionId& id) override {
+    synced.push_back(id.raw);
+    SyncOutcome outcome;
+    outcome.ok = !fail;
+    outcome.retryable = fail;
+    outcome.error = fail ? "database unreachable" : "";
+    return outcome;
+  }
+  void forget(const SessionId&) override {}
+  std::vector<std::string> synced;
+  bool fail = false;
+};
+
+int64_t minutesAgo(int minutes) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             (std::chrono::system_clock::now() - std::chrono::minutes(minutes)).time_since_epoch())
+      .count();
+}
+
+sdk::PodInfo pod(const std::string& session, int age_minutes,
+                 sdk::PodPhase phase = sdk::PodPhase::Ready) {
+  sdk::PodInfo info;
+  info.session_id = session;
+  info.pod_name = "exec-" + session;
+  info.status.phase = phase;
+  info.created_unix_ms = minutesAgo(age_minutes);
+  return info;
+}
+
+class PodReaperTest : public ::testing::Test {
+ protected:
+  PodReaperTest()
+      : sessions_(SessionOptions{}, Session::Context{runtime_, timers_, blocking_}),
+        reaper_(runtime_, sessions_, &syncer_, blocking_, timers_, PodReaperOptions{}) {}
+
+  NiceMock<MockPodRuntime> runtime_;
+  ManualScheduler timers_;
+  ManualExecutor blocking_;
+  CountingSyncer syncer_;
+  SessionManager sessions_;
+  PodReaper reaper_;
+};
+
+TEST_F(PodReaperTest, AnOldOrphanIsSyncedThenDeleted) {
+  EXPECT_CALL(runtime_, listPods())
+      .WillOnce(Return(std::vector<sdk::PodInfo>{pod("user_1_ws_a_orphan", 30)}));
+  EXPECT_CALL(runtime_, deletePod("user_1_ws_a_orphan")).WillOnce(Return(sdk::Status::ok()));
+  EXPECT_EQ(reaper_.reapOnce(), 1u);
+  EXPECT_EQ(syncer_.synced, std::vector<std::string>{"user_1_ws_a_orphan"});
+}
+
+TEST_F(PodReaperTest, YoungPodsAndLiveSessionsAreLeftAlone) {
+  auto live = *SessionId::parse("user_1_ws_a_live");
+  sessions_.attach(live, std::make_shared<RecordingClient>(), std::nullopt);
+  EXPECT_CALL(runtime_, listPods())
+      .WillOnce(Return(
+          std::vector<sdk::PodInfo>{pod("user_1_ws_a_young", 2), pod("user_1_ws_a_live", 60)}));
+  EXPECT_CALL(runtime_, deletePod(_)).Times(0);
+  EXPECT_EQ(reaper_.reapOnce(), 0u);
+  EXPECT_TRUE(syncer_.synced.empty());
+}
+
+TEST_F(PodReaperTest, APodWhoseFilesCannotBeSavedIsKeptForALaterRound) {
+  syncer_.fail = true;
+  EXPECT_CALL(runtime_, listPods())
+      .WillOnce(Return(std::vector<sdk::PodInfo>{pod("user_1_ws_a_orphan", 30)}));
+  EXPECT_CALL(runtime_, deletePod(_)).Times(0);
+  EXPECT_EQ(reaper_.reapOnce(), 0u);
+}
+
+TEST_F(PodReaperTest, APodThatIsNotRunningIsDeletedWithoutASync) {
+  EXPECT_CALL(runtime_, listPods())
+      .WillOnce(
+          Return(std::vector<sdk::PodInfo>{pod("user_1_ws_a_failed", 30, sdk::PodPhase::Failed)}));
+  EXPECT_CALL(runtime_, deletePod("user_1_ws_a_failed")).WillOnce(Return(sdk::Status::ok()));
+  EXPECT_EQ(reaper_.reapOnce(), 1u);
+  EXPECT_TRUE(syncer_.synced.empty());
+}
+
+TEST_F(PodReaperTest, RunsAtStartAndThenPeriodically) {
+  EXPECT_CALL(runtime_, listPods()).Times(3).WillRepeatedly(Return(std::vector<sdk::PodInfo>{}));
+  reaper_.start();
+  timers_.advance(std::chrono::milliseconds(0));
+  blocking_.drain();
+  timers_.advance(PodReaperOptions{}.interval);
+  blocking_.drain();
+  timers_.advance(PodReaperOptions{}.interval);
+  blocking_.drain();
+  reaper_.stop();
+  timers_.advance(PodReaperOptions{}.interval * 3);
+  blocking_.drain();
+}
+
+}  // namespace
+}  // namespace podterm::host
