@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libpq-dev libsqlite3-dev libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql bubblewrap slirp4netns util-linux procps python3
+  python3-aiohttp python3-kubernetes
 )
 
 missing=()

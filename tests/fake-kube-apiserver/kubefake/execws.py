@@ -1,0 +1,322 @@
+"""pods/exec over WebSocket as the apiserver (v5, translated) and kubelet (v4, base64, v1) serve
+it: channel-prefixed frames, an empty first frame, the exit status on channel 3, v5's close
+signal for stdin, resize on channel 4, then close(1000) and a wait for the client's close."""
+
+import asyncio
+import base64
+import errno
+import fcntl
+import json
+import os
+import struct
+import termios
+import uuid
+
+from aiohttp import WSMsgType, web
+
+from . import api
+
+SUPPORTED = ["v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io",
+             "base64.channel.k8s.io", "channel.k8s.io"]
+STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+def exit_status(code, argv):
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {"metadata": {}, "status": "Failure",
+            "message": f"command terminated with non-zero exit code: error executing command "
+                       f"[{' '.join(argv)}], exit code {code}",
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+
+
+def not_found_status(argv):
+    why = (f'error executing command in container: failed to exec in container: failed to start '
+           f'exec "{uuid.uuid4().hex}": OCI runtime exec failed: exec failed: unable to start '
+           f'container process: exec: "{argv[0]}": executable file not found in $PATH: unknown')
+    return {"metadata": {}, "status": "Failure", "message": "Internal error occurred: " + why,
+            "reason": "InternalError", "details": {"causes": [{"message": why}]}, "code": 500}
+
+
+def resolve_container(pod, params):
+    """The container the exec targets, with the apiserver's 400 texts."""
+    name = pod["metadata"]["name"]
+    containers = pod["spec"]["containers"]
+    wanted = params.get("container")
+    if not wanted:
+        if len(containers) != 1:
+            names = " ".join(c["name"] for c in containers)
+            raise api.bad_request(f"a container name must be specified for pod {name}, "
+                                  f"choose one of: [{names}]")
+        return containers[0]
+    for c in containers:
+        if c["name"] == wanted:
+            return c
+    raise api.bad_request(f"container {wanted} is not valid for pod {name}")
+
+
+class ExecSession:
+    def __init__(self, request, ws, protocol, server, pod, container, argv, opts, fault, log):
+        self.request = request
+        self.ws = ws
+        self.protocol = protocol
+        self.v5 = protocol == "v5.channel.k8s.io"
+        self.b64 = "base64" in (protocol or "")
+        self.json_status = protocol in ("v5.channel.k8s.io", "v4.channel.k8s.io",
+                                        "v4.base64.channel.k8s.io")
+        self.server = server
+        self.pod = pod
+        self.container = container
+        self.argv = argv
+        self.stdin, self.stdout, self.stderr, self.tty = opts
+        self.fault = fault
+        self.log = log
+        self.sent = 0
+        self.proc = None
+        self.master = None
+        self.stdin_q = asyncio.Queue()
+        self.broken = False
+
+    async def send(self, ch, data):
+        if self.broken:
+            return
+        if self.fault and self.fault.get("after_bytes") is not None and ch in (STDOUT, STDERR):
+            left = int(self.fault["after_bytes"]) - self.sent
+            if left <= len(data):
+                if left > 0:
+                    await self._send_frame(ch, data[:left])
+                self.sent += max(left, 0)
+                self.break_stream()
+                return
+        self.sent += len(data) if ch in (STDOUT, STDERR) else 0
+        await self._send_frame(ch, data)
+
+    async def _send_frame(self, ch, data):
+        try:
+            if self.b64:
+                await self.ws.send_str(chr(ord("0") + ch) + base64.b64encode(data).decode())
+            else:
+                await self.ws.send_bytes(bytes([ch]) + data)
+        except (ConnectionError, RuntimeError):
+            pass
+
+    def break_stream(self):
+        """The fault: the connection dies mid-command, with no status and no close frame."""
+        self.broken = True
+        self.log["exec_broken"] = True
+        if self.proc:
+            self.server.sandboxes._kill(self.proc, 9)
+        transport = self.request.transport
+        if transport:
+            transport.abort()
+
+    async def run(self):
+        first = STDOUT if (self.stdout or self.tty) else STDERR if self.stderr else ERROR
+        await self._send_frame(first, b"")
+        sb = self.server.sandboxes
+        if not sb.command_exists(self.argv, self.container):
+            await self.finish(not_found_status(self.argv))
+            return
+        mounts = sb.mounts(self.pod, self.container,
+                           lambda claim: self.server.cluster.pvc_uid(self.pod["metadata"]["namespace"], claim))
+        self.proc, self.master = await sb.spawn(self.pod, self.container, mounts, self.argv,
+                                                self.stdin, self.stdout, self.stderr, self.tty)
+        timer = None
+        if self.fault and self.fault.get("after_seconds") is not None:
+            timer = asyncio.get_event_loop().call_later(float(self.fault["after_seconds"]),
+                                                        self.break_stream)
+        reader = asyncio.ensure_future(self.read_client())
+        writer = asyncio.ensure_future(self.write_stdin())
+        pumps = []
+        try:
+            if self.tty:
+                pumps.append(asyncio.ensure_future(self.pump_pty()))
+            else:
+                if self.stdout:
+                    pumps.append(asyncio.ensure_future(self.pump(self.proc.stdout, STDOUT)))
+                if self.stderr:
+                    pumps.append(asyncio.ensure_future(self.pump(self.proc.stderr, STDERR)))
+            done_proc = asyncio.ensure_future(self.proc.wait())
+            # The command ends, or the client goes away first (then the command is killed).
+            await asyncio.wait([done_proc, reader], return_when=asyncio.FIRST_COMPLETED)
+            if not done_proc.done():
+                sb._kill(self.proc, 9)
+            code = await done_proc
+            if pumps:
+                await asyncio.wait(pumps, timeout=5)
+            self.log["exit_code"] = code
+            if not reader.done() and not self.broken:
+                await self.finish(exit_status(code if code >= 0 else 128 - code, self.argv))
+        finally:
+            if timer:
+                timer.cancel()
+            for t in pumps + [writer, reader]:
+                t.cancel()
+            if self.master is not None:
+                try:
+                    asyncio.get_event_loop().remove_reader(self.master)
+                except (ValueError, OSError):
+                    pass
+                os.close(self.master)
+            if self.proc.returncode is None:
+                sb._kill(self.proc, 9)
+                await self.proc.wait()
+            sb.forget(self.pod["metadata"]["uid"], self.proc)
+
+    async def finish(self, status):
+        if self.json_status:
+            await self.send(ERROR, json.dumps(status).encode())
+        elif status["status"] != "Success":
+            await self.send(ERROR, status["message"].encode())
+        self.log["exec_status"] = status
+        if not self.broken:
+            # Close, then wait (bounded) for the client's close so no output is cut off.
+            try:
+                await self.ws.close(code=1000)
+            except (ConnectionError, RuntimeError, asyncio.TimeoutError):
+                pass
+
+    async def pump(self, stream, ch):
+        while True:
+            data = await stream.read(65536)
+            if not data:
+                return
+            await self.send(ch, data)
+
+    async def pump_pty(self):
+        loop = asyncio.get_event_loop()
+        q = asyncio.Queue()
+        os.set_blocking(self.master, False)
+
+        def readable():
+            try:
+                data = os.read(self.master, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                loop.remove_reader(self.master)
+            q.put_nowait(data)
+
+        loop.add_reader(self.master, readable)
+        while True:
+            data = await q.get()
+            if not data:
+                return
+            await self.send(STDOUT, data)
+
+    async def write_stdin(self):
+        while True:
+            data = await self.stdin_q.get()
+            if self.tty:
+                if data is None:
+                    continue  # a terminal has no EOF to deliver; the user types ^D
+                view = memoryview(data)
+                while view:
+                    try:
+                        n = os.write(self.master, view)
+                        view = view[n:]
+                    except BlockingIOError:
+                        await asyncio.sleep(0.01)
+                    except OSError as e:
+                        if e.errno in (errno.EIO, errno.EBADF):
+                            return
+                        raise
+                continue
+            if self.proc.stdin is None:
+                continue
+            try:
+                if data is None:
+                    self.proc.stdin.close()
+                    return
+                self.proc.stdin.write(data)
+                await self.proc.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+    async def read_client(self):
+        async for msg in self.ws:
+            if msg.type == WSMsgType.BINARY:
+                raw = msg.data
+            elif msg.type == WSMsgType.TEXT:
+                if self.b64:
+                    if not msg.data:
+                        continue
+                    raw = bytes([ord(msg.data[0]) - ord("0")]) + base64.b64decode(msg.data[1:])
+                else:
+                    raw = msg.data.encode("utf-8", "surrogateescape")
+            else:
+                break
+            if not raw:
+                continue
+            ch, data = raw[0], raw[1:]
+            if ch == STDIN and self.stdin:
+                if data:
+                    self.stdin_q.put_nowait(data)
+            elif ch == RESIZE:
+                self.resize(data)
+            elif ch == CLOSE and self.v5:
+                if len(data) != 1:
+                    return  # a protocol error ends the stream, as in the apiserver
+                if data[0] == STDIN:
+                    self.stdin_q.put_nowait(None)
+
+    def resize(self, data):
+        if not self.tty or self.master is None:
+            return
+        try:
+            size = json.loads(data)
+            cols, rows = int(size.get("Width", 0)), int(size.get("Height", 0))
+        except (ValueError, AttributeError, TypeError):
+            return
+        if cols > 0 and rows > 0:
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            self.log.setdefault("resizes", []).append([cols, rows])
+
+
+async def handle_exec(request, server, ns, name, log):
+    q = request.query
+    cluster = server.cluster
+    pod = cluster.get("pods", ns, name)
+    argv = q.getall("command", [])
+    if not argv:
+        raise api.bad_request("you must specify at least one command for the container")
+    flags = [api.parse_bool(q.get(k, "false"), k) for k in ("stdin", "stdout", "stderr", "tty")]
+    stdin, stdout, stderr, tty = flags
+    if tty:
+        stderr = False  # with a terminal, stderr is merged into stdout
+    if not (stdin or stdout or stderr):
+        raise api.bad_request("you must specify at least 1 of stdin, stdout, stderr")
+    container = resolve_container(pod, q)
+    phase = pod["status"].get("phase")
+    if phase in ("Succeeded", "Failed"):
+        raise api.bad_request(f"cannot exec into a container in a completed pod; current phase is {phase}")
+    if not pod["spec"].get("nodeName"):
+        raise api.bad_request(f"pod {name} does not have a host assigned")
+    statuses = {s["name"]: s for s in pod["status"].get("containerStatuses") or []}
+    if "running" not in (statuses.get(container["name"]) or {}).get("state", {}):
+        raise api.bad_request(f'unable to upgrade connection: container not found ("{container["name"]}")')
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise api.bad_request("Upgrade request required")
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    chosen = next((p for p in offered if p in SUPPORTED), None)
+    if offered and not chosen:
+        raise api.bad_request(f"unable to upgrade connection: requested protocol(s) are not "
+                              f"supported: {offered}; supports {SUPPORTED}")
+    log["protocol"] = chosen or ""
+    fault = server.faults.take("exec_break", f"{ns}/{name}", name=name, namespace=ns,
+                               labels=pod["metadata"].get("labels"))
+    ws = web.WebSocketResponse(protocols=(chosen,) if chosen else (), max_msg_size=0,
+                               autoping=True, timeout=5.0)
+    await ws.prepare(request)
+    log["status"] = 101
+    session = ExecSession(request, ws, chosen or "channel.k8s.io", server, pod, container, argv,
+                          (stdin, stdout, stderr, tty), fault, log)
+    try:
+        await session.run()
+    finally:
+        if not ws.closed and not session.broken:
+            await ws.close(code=1000)
+    return ws
