@@ -448,7 +448,8 @@ KUBECTL = newest_kubectl()
                               "install Google's kubectl package to run the real-client checks")
 class KubectlTest(FakeCase):
     def k(self, *args, stdin=None, timeout=20, check=True):
-        env = dict(os.environ, KUBECONFIG=self.fake.info["kubeconfig"], HOME=self.tmp)
+        env = dict(os.environ, KUBECONFIG=self.fake.info["kubeconfig"], HOME=self.tmp,
+                   KUBECTL_REMOTE_COMMAND_WEBSOCKETS="true")
         r = subprocess.run([KUBECTL, f"--cache-dir={self.tmp}/cache", *args], input=stdin,
                            capture_output=True, timeout=timeout, env=env)
         if check and r.returncode != 0:
@@ -504,7 +505,8 @@ class KubectlTest(FakeCase):
     def test_exec_tty(self):
         import pty
         self.fake.make_pod("ktty")
-        env = dict(os.environ, KUBECONFIG=self.fake.info["kubeconfig"], HOME=self.tmp)
+        env = dict(os.environ, KUBECONFIG=self.fake.info["kubeconfig"], HOME=self.tmp,
+                   KUBECTL_REMOTE_COMMAND_WEBSOCKETS="true")
         pid, fd = pty.fork()
         if pid == 0:
             os.execve(KUBECTL, [KUBECTL, f"--cache-dir={self.tmp}/cache", "exec", "-it", "ktty", "--", "sh"], env)
