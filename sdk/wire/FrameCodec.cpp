@@ -1,9 +1,9 @@
-#include "ws/FrameCodec.h"
+#include "podterm/wire/FrameCodec.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace podterm::host {
+namespace podterm::wire {
 
 namespace {
 
@@ -313,4 +313,4 @@ bool FrameParser::next(WsMessage& out) {
   return true;
 }
 
-}  // namespace podterm::host
+}  // namespace podterm::wire
