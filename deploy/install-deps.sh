@@ -9,7 +9,7 @@ APT_PACKAGES=(
   libpoco-dev libboost-dev libtomlplusplus-dev libcurl4-openssl-dev libssl-dev
   libpq-dev libsqlite3-dev libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql bubblewrap slirp4netns util-linux procps python3
+  postgresql bubblewrap slirp4netns util-linux procps python3 python3-yaml
   python3-aiohttp python3-kubernetes
 )
 
