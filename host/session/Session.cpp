@@ -120,7 +120,7 @@ void Session::detach(const TerminalClient* client) {
 void Session::onClientInput(std::string_view bytes) {
   Lock lock(mutex_);
   if (sync_) sync_->noteActivity();
-  if (sync_ && !markers_.sawMarkers()) noteTypedLines(bytes);
+  if (sync_) noteTypedLines(bytes);
   if (state_ == SessionState::Ready && stream_) {
     sdk::Status status = stream_->write(bytes.data(), bytes.size());
     if (!status) {
@@ -346,6 +346,8 @@ void Session::finishEnding(sdk::ExecStreamPtr stream) {
 void Session::noteTypedLines(std::string_view bytes) {
   std::vector<std::string> lines;
   typed_lines_.feed(bytes, lines);
+  if (!lines.empty()) last_typed_line_ = lines.back();
+  if (markers_.sawMarkers()) return;  // the shell reports command ends itself
   for (auto& line : lines) {
     std::weak_ptr<Session> weak = weak_from_this();
     context_.timers.runAfter(kTypedLineSettle, [weak, line] {
@@ -400,6 +402,12 @@ void Session::deliverOutput(const char* data, size_t size) {
     // split across reads is held by the parser, not by the UTF-8 repair.
     std::string plain;
     markers_.feed(data, size, plain, events);
+    for (auto& event : events) {
+      // Our bash reports where commands end, not their text: that is the line typed at Enter.
+      if (auto* finished = std::get_if<CommandFinished>(&event)) {
+        if (finished->command_line.empty()) finished->command_line = last_typed_line_;
+      }
+    }
     if (state_ == SessionState::Opening) {
       // The runtime may deliver output before openStream() has returned the stream to us.
       if (early_output_.size() + plain.size() <= kEarlyOutputLimit)

@@ -129,6 +129,7 @@ class Session : public sdk::PodObserver,
   const std::string nonce_ = makeShellNonce();
   MarkerParser markers_{nonce_};
   InputLineTracker typed_lines_;
+  std::string last_typed_line_;
   static constexpr std::chrono::milliseconds kTypedLineSettle{500};
   std::optional<Scheduler::TimerId> ready_timer_;
   std::optional<Scheduler::TimerId> grace_timer_;

@@ -9,63 +9,29 @@ namespace podterm::host {
 
 const std::string& shellIntegrationRc() {
   // Notes on the choices below (the rc text itself stays comment-free: it is sent on every start):
-  // - HISTCONTROL=ignoredups instead of ignoreboth: a line hidden from history (leading space)
-  //   cannot be reported, and a sync policy needs it. A duplicate is still reported: it is the same
-  //   text as the entry before it.
-  // - Whether this line reached history: HISTCMD at the prompt versus HISTCMD in PS0. When it did
-  //   not, the last entry is this line only if nothing can drop lines (history on, no
-  //   ignorespace/erasedups, no HISTIGNORE); otherwise the line is reported empty (unknown).
-  // - ${__podterm_z[...]-} expands to nothing; its subscript is arithmetic whose assignments stay
-  // in
-  //   the shell (the command substitution after it runs in a subshell and cannot set anything).
-  // - printf '%02x' "'c" gives a byte's value under LC_ALL=C.
+  // - No fork on the command path: PS0 prints C as a prompt string (\e and \a are prompt
+  //   escapes) and PROMPT_COMMAND prints D with a builtin. Capturing the command line needs
+  //   $(history 1), a fork (about 1 ms) before every command's first output, which would double
+  //   the command round trip; the host takes the line typed at Enter instead (InputLineTracker).
+  // - ${__podterm_z[...]-} expands to nothing; its subscript is arithmetic whose assignment (the
+  //   "a command started" flag) happens in the shell itself, since PS0 is expanded there.
   static const std::string rc =
       R"RC(if [[ ${PODTERM_NONCE-} =~ ^[[:alnum:]]+$ ]] && (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404 )); then
 __podterm_nonce=$PODTERM_NONCE
 __podterm_started=0
-__podterm_hist=0
-__podterm_prev_hist=-1
 declare -a __podterm_z=()
-HISTCONTROL=ignoredups
-__podterm_escape() {
-  local LC_ALL=C s=$1 out= c i
-  (( ${#s} > 4000 )) && s=${s:0:4000}
-  if [[ $s == *[![:print:]]* || $s == *[\;\\]* ]]; then
-    for (( i = 0; i < ${#s}; i++ )); do
-      c=${s:i:1}
-      case $c in
-        [\;\\] | [![:print:]]) builtin printf -v c '\\x%02x' "'$c" ;;
-      esac
-      out+=$c
-    done
-    s=$out
-  fi
-  REPLY=$s
-}
-__podterm_preexec() {
-  local line= re='^ *[0-9]+[* ] (.*)$'
-  if [[ $__podterm_hist != "$__podterm_prev_hist" ]] ||
-     [[ :$SHELLOPTS: == *:history:* && $HISTCONTROL != *ignorespace* && $HISTCONTROL != *ignoreboth* && $HISTCONTROL != *erasedups* && -z ${HISTIGNORE-} ]]; then
-    unset HISTTIMEFORMAT
-    line=$(builtin history 1)
-    if [[ $line =~ $re ]]; then line=${BASH_REMATCH[1]}; else line=; fi
-  fi
-  __podterm_escape "$line"
-  builtin printf '\e]633;E;%s;%s\a\e]133;C;%s\a' "$REPLY" "$__podterm_nonce" "$__podterm_nonce"
-}
 __podterm_precmd() {
   local status=$?
   if (( __podterm_started )); then
     __podterm_started=0
     builtin printf '\e]133;D;%s;%s\a' "$status" "$__podterm_nonce"
   fi
-  __podterm_prev_hist=$HISTCMD
   if [[ $PROMPT_COMMAND != "__podterm_precmd;"* ]]; then
     PROMPT_COMMAND="__podterm_precmd;${PROMPT_COMMAND//__podterm_precmd;/}"
   fi
   return "$status"
 }
-PS0='${__podterm_z[(__podterm_started=1),(__podterm_hist=HISTCMD),0]-}$(__podterm_preexec)'"${PS0-}"
+PS0='${__podterm_z[(__podterm_started=1),0]-}\e]133;C;'"$__podterm_nonce"'\a'"${PS0-}"
 PROMPT_COMMAND="__podterm_precmd;${PROMPT_COMMAND-}"
 fi
 unset PODTERM_NONCE

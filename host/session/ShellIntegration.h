@@ -5,7 +5,8 @@
 // Marker format (OSC 133 as terminals define it, plus VS Code's OSC 633 E for the command line);
 // <nonce> is the session's PODTERM_NONCE, and every marker ends with BEL (ESC \ is accepted too):
 //
-//   ESC ] 633 ; E ; <escaped command line> ; <nonce> BEL   the line about to run (from history)
+//   ESC ] 633 ; E ; <escaped command line> ; <nonce> BEL   the line about to run (optional: our
+//                                                          bash does not print it, see below)
 //   ESC ] 133 ; C ; <nonce> BEL                             it starts now (right after the E)
 //   ESC ] 133 ; D ; <exit code> ; <nonce> BEL               it ended with $? (before the prompt)
 //
@@ -16,12 +17,13 @@
 // exits (or execs) first.
 //
 // How bash does it: PS0 (expanded once per command line after it is read, before it runs; never for
-// an empty line) records "a command started" in the shell itself through an arithmetic side effect
-// and prints E and C from a command substitution; PROMPT_COMMAND's first entry prints D with $?
-// and hands $? on unchanged to the user's own PROMPT_COMMAND. Needs bash 4.4 or later; older bash
-// gets no markers (the host then falls back to InputLineTracker). The nonce lives in a
-// non-exported shell variable and PODTERM_NONCE is removed from the environment, so no program the
-// user runs inherits it.
+// an empty line) sets a "command started" flag through an arithmetic side effect and prints C as
+// a prompt string; PROMPT_COMMAND's first entry prints D with $? and hands $? on unchanged to the
+// user's own PROMPT_COMMAND. Nothing forks: the command line, which would need $(history 1), is
+// not printed; the host uses the line typed at Enter. Needs bash 4.4 or later; older bash gets no
+// markers (the host then falls back to InputLineTracker alone). The nonce lives in a
+// non-exported shell variable and PODTERM_NONCE is removed from the environment, so no program
+// the user runs inherits it.
 
 #include <cstddef>
 #include <string>

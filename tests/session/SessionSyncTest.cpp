@@ -258,5 +258,25 @@ TEST_F(SessionSyncTest, ShellMarkersAreStrippedAndEndCommands) {
   EXPECT_EQ(syncer_.count("sync"), 1);
 }
 
+TEST_F(SessionSyncTest, WithoutACommandLineInTheMarkersTheTypedLineIsUsed) {
+  std::string nonce;
+  ON_CALL(runtime_, openStream(_, _, _))
+      .WillByDefault(
+          Invoke([&nonce](const std::string&, const sdk::StreamSpec& spec, sdk::StreamObserver*) {
+            nonce = spec.env.at("PODTERM_NONCE");
+            return sdk::Result<sdk::ExecStreamPtr>(std::make_unique<NiceMock<MockExecStream>>());
+          }));
+  auto session = startReady(std::make_shared<RecordingClient>());
+  EXPECT_CALL(policy_,
+              afterCommand(::testing::Field(&sdk::FinishedCommand::command_line, "touch b")))
+      .WillOnce(Return(sdk::SyncDecision::Sync));
+  session->onClientInput("touch b\r");
+  // What our bash prints: C from PS0, D from PROMPT_COMMAND, no E.
+  std::string output = "\x1b]133;C;" + nonce + "\a" + commandEndMarker(0, nonce) + "$ ";
+  session->onStdout(output.data(), output.size());
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 1);
+}
+
 }  // namespace
 }  // namespace podterm::host

@@ -390,9 +390,12 @@ TEST_F(RealBashTest, ReportsEachCommandOnceWithItsExitCode) {
                                                                            {"(exit 7)", 7},
                                                                            {semi, 0},
                                                                            {"env", 0}}) {
-    expected += "start[" + line + "] end[" + line + "," + std::to_string(code) + "] ";
+    // The shell reports boundaries and exit codes; the line itself comes from the host's
+    // InputLineTracker (no fork in the shell for it).
+    (void)line;
+    expected += "start[] end[," + std::to_string(code) + "] ";
   }
-  expected += "start[exit 3] ";
+  expected += "start[] ";
   EXPECT_EQ(describe(shell.events()), expected);
 
   const std::string& out = shell.out();
