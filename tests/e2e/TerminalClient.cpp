@@ -36,6 +36,9 @@ void TerminalClient::sendBinary(const std::string& bytes) {
                      Poco::Net::WebSocket::FRAME_BINARY);
 }
 
+// Poco's blocking client is not frame-atomic: a receive timeout in the middle of a frame leaves
+// the stream out of step. So reads wait for the whole remaining deadline (returning after each
+// frame), never a short poll interval that a loaded machine could hit mid-frame.
 bool TerminalClient::readFrame(std::chrono::milliseconds timeout) {
   if (closed_) return false;
   socket_->setReceiveTimeout(Poco::Timespan(std::max<int64_t>(timeout.count(), 1) * 1000));
@@ -85,7 +88,7 @@ bool TerminalClient::waitForAny(const std::vector<std::string>& needles,
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         until - std::chrono::steady_clock::now());
     if (left.count() <= 0 || closed_) return false;
-    readFrame(std::min(left, std::chrono::milliseconds(200)));
+    readFrame(left);
   }
   return true;
 }
@@ -95,9 +98,11 @@ int64_t TerminalClient::drainUntil(const std::string& needle, std::chrono::milli
   int64_t total = 0;
   for (;;) {
     if (text_.find(needle) != std::string::npos) return total;
-    if (std::chrono::steady_clock::now() >= until || closed_) return -1;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || closed_) return -1;
     size_t before = text_.size();
-    readFrame(std::chrono::milliseconds(200));
+    readFrame(left);
     total += static_cast<int64_t>(text_.size() - before);
     if (text_.size() > 4096) text_.erase(0, text_.size() - 256);
   }
@@ -106,7 +111,8 @@ int64_t TerminalClient::drainUntil(const std::string& needle, std::chrono::milli
 int TerminalClient::waitForClose(std::chrono::milliseconds deadline) {
   auto until = std::chrono::steady_clock::now() + deadline;
   while (!closed_ && std::chrono::steady_clock::now() < until) {
-    readFrame(std::chrono::milliseconds(200));
+    readFrame(std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now()));
   }
   return closed_ ? close_code_ : -1;
 }
