@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql bubblewrap slirp4netns util-linux procps python3 python3-yaml
   python3-aiohttp python3-kubernetes
+  chromium fonts-liberation
 )
 
 missing=()
@@ -29,4 +30,18 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The web page's npm packages (xterm.js and its fit addon; playwright-core for the browser test),
+# exactly as host/web/package-lock.json says; only when node_modules is missing or older than it.
+web_dir="$(cd "$(dirname "$0")/.." && pwd)/host/web"
+web_stamp="$web_dir/node_modules/.package-lock.json"
+if [ ! -f "$web_stamp" ] || [ "$web_dir/package-lock.json" -nt "$web_stamp" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "install-deps: npm is missing: install Node.js 20 with npm, then run this again" >&2
+    exit 1
+  fi
+  echo "install-deps: npm ci in host/web"
+  (cd "$web_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$web_stamp"
 fi

@@ -1,8 +1,10 @@
 #include "app/PodtermApplication.h"
 
 #include <Poco/ConsoleChannel.h>
+#include <Poco/File.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
+#include <Poco/Path.h>
 #include <Poco/PatternFormatter.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
@@ -43,6 +45,10 @@ void PodtermApplication::defineOptions(Poco::Util::OptionSet& options) {
                         .required(false)
                         .repeatable(true)
                         .argument("DIR"));
+  options.addOption(
+      Poco::Util::Option("web-root", "w", "serve the page from DIR (overrides server.web_root)")
+          .required(false)
+          .argument("DIR"));
   options.addOption(Poco::Util::Option("help", "h", "this help").required(false));
 }
 
@@ -50,6 +56,7 @@ void PodtermApplication::handleOption(const std::string& name, const std::string
   ServerApplication::handleOption(name, value);
   if (name == "config") config_file_ = value;
   if (name == "plugins") extra_plugin_dirs_.push_back(value);
+  if (name == "web-root") web_root_ = value;
   if (name == "help") {
     help_requested_ = true;
     stopOptionsProcessing();
@@ -59,7 +66,7 @@ void PodtermApplication::handleOption(const std::string& name, const std::string
 int PodtermApplication::main(const std::vector<std::string>&) {
   if (help_requested_ || config_file_.empty()) {
     Poco::Util::HelpFormatter help(options());
-    help.setUsage("--config FILE [--plugins DIR]");
+    help.setUsage("--config FILE [--plugins DIR] [--web-root DIR]");
     help.setHeader("podterm: a terminal server giving each session its own pod");
     help.format(std::cout);
     return help_requested_ ? EXIT_OK : EXIT_USAGE;
@@ -70,6 +77,13 @@ int PodtermApplication::main(const std::vector<std::string>&) {
     configureLogging(config.log_level);
     for (auto it = extra_plugin_dirs_.rbegin(); it != extra_plugin_dirs_.rend(); ++it) {
       config.plugin_path.insert(config.plugin_path.begin(), Poco::Path(*it).absolute().toString());
+    }
+    if (!web_root_.empty()) {
+      Poco::File dir(web_root_);
+      if (!dir.exists() || !dir.isDirectory()) {
+        throw ConfigError("--web-root: " + web_root_ + " is not a directory");
+      }
+      config.server.web_root = Poco::Path(web_root_).absolute().toString();
     }
     host = std::make_unique<HostRuntime>(config);
     host->start();

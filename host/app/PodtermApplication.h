@@ -24,6 +24,7 @@ class PodtermApplication : public Poco::Util::ServerApplication {
  private:
   std::string config_file_;
   std::vector<std::string> extra_plugin_dirs_;
+  std::string web_root_;  // --web-root: replaces server.web_root
   bool help_requested_ = false;
 };
 

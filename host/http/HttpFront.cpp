@@ -9,6 +9,7 @@
 #include <Poco/Net/ServerSocket.h>
 
 #include "http/PlainResponse.h"
+#include "http/StaticFiles.h"
 #include "http/TerminalEndpoint.h"
 #include "http/WorkspaceApi.h"
 
@@ -53,8 +54,12 @@ class NotFoundHandler : public Poco::Net::HTTPRequestHandler {
 
 class Router : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  Router(TerminalEndpoint* terminal, Readiness& readiness, WorkspaceApi* workspaces)
-      : terminal_(terminal), readiness_(readiness), workspaces_(workspaces) {}
+  Router(TerminalEndpoint* terminal, Readiness& readiness, WorkspaceApi* workspaces,
+         const StaticFiles* static_files)
+      : terminal_(terminal),
+        readiness_(readiness),
+        workspaces_(workspaces),
+        static_files_(static_files) {}
 
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest& request) override {
@@ -67,6 +72,8 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
     }
     if (path == "/healthz") return new HealthHandler(nullptr);
     if (path == "/readyz") return new HealthHandler(&readiness_);
+    // The page and its assets; /api/ stays the API's even where no endpoint answers it.
+    if (static_files_ && path.rfind("/api/", 0) != 0) return static_files_->newHandler();
     if (path == "/") return new IndexHandler();
     return new NotFoundHandler();
   }
@@ -75,6 +82,7 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
   TerminalEndpoint* terminal_;
   Readiness& readiness_;
   WorkspaceApi* workspaces_;
+  const StaticFiles* static_files_;
 };
 
 }  // namespace
@@ -86,6 +94,7 @@ HttpFront::HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readi
 HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEndpoint* terminal,
                      WorkspaceApi* workspaces)
     : options_(std::move(options)) {
+  if (!options_.web_root.empty()) static_files_ = std::make_unique<StaticFiles>(options_.web_root);
   Poco::Net::ServerSocket socket(
       Poco::Net::SocketAddress(options_.listen_host, options_.listen_port), 256);
   auto* params = new Poco::Net::HTTPServerParams;
@@ -93,8 +102,8 @@ HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEnd
   params->setMaxQueued(1024);
   params->setKeepAlive(true);
   params->setTimeout(Poco::Timespan(10, 0));
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Router(terminal, readiness, workspaces),
-                                                    socket, params);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(
+      new Router(terminal, readiness, workspaces, static_files_.get()), socket, params);
 }
 
 HttpFront::~HttpFront() {

@@ -12,6 +12,7 @@
 
 namespace podterm::host {
 
+class StaticFiles;
 class TerminalEndpoint;
 class WorkspaceApi;
 
@@ -20,7 +21,7 @@ struct HttpFrontOptions {
   uint16_t listen_port = 8002;
   int http_threads = 8;
   OriginConfig origins;
-  std::string web_root;
+  std::string web_root;  // empty: `/` answers a line of text; else the page (StaticFiles)
 };
 
 // What /readyz reports.
@@ -51,6 +52,7 @@ class HttpFront {
 
  private:
   HttpFrontOptions options_;
+  std::unique_ptr<StaticFiles> static_files_;  // before server_: its handlers point here
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };
 
