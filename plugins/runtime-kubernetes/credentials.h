@@ -1,0 +1,55 @@
+#pragma once
+// Where the API server is and how to prove who we are: the pod's service account (in-cluster) or
+// a subset of a kubeconfig file (server, CA, token or token file, client certificate and key).
+// Secrets live only in memory here and are never logged or put in an error message.
+
+#include <sys/types.h>
+
+#include <ctime>
+#include <mutex>
+#include <string>
+
+#include "podterm/result.h"
+
+namespace podterm::plugins::kubernetes {
+
+struct Credentials {
+  std::string server;  // "https://host:port", no trailing slash
+  std::string ca_pem;  // the cluster CA (PEM); empty: the system's CAs
+  bool insecure_skip_verify = false;
+  std::string tls_server_name;  // overrides the name checked in the server's certificate
+  std::string token;            // a static bearer token
+  std::string token_file;       // or one re-read when it changes (projected tokens rotate)
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  std::string ns;  // the context's or service account's namespace; may be empty
+};
+
+// KUBERNETES_SERVICE_HOST/PORT and <sa_dir>/{token,ca.crt,namespace}.
+sdk::Result<Credentials> loadInCluster(const std::string& sa_dir);
+// path empty: $KUBECONFIG (first existing file of the list), then ~/.kube/config. context empty:
+// current-context. Errors name the file and, for syntax errors, the line.
+sdk::Result<Credentials> loadKubeconfig(const std::string& path, const std::string& context);
+
+// The bearer token to send: a static one, or the token file's content, re-read whenever the file
+// changes (checked at most once a second) and on demand after a 401. Thread-safe.
+class TokenSource {
+ public:
+  explicit TokenSource(const Credentials& creds);
+  std::string token();
+  // After a 401: re-read the file now. True when the token changed (worth one retry).
+  bool refresh();
+
+ private:
+  bool reloadLocked(bool force);
+
+  std::mutex mu_;
+  std::string token_;
+  const std::string file_;
+  std::time_t checked_ = 0;
+  struct timespec mtime_ {};
+  ino_t inode_ = 0;
+  off_t size_ = -1;
+};
+
+}  // namespace podterm::plugins::kubernetes
