@@ -276,6 +276,10 @@ void Session::onReadyTimeout() {
     if (state_ != SessionState::Starting && state_ != SessionState::Opening) return;
     ready_timer_.reset();
     last = currentStatusText();
+    // The scheduler's or kubelet's own words ("0/3 nodes are available: 3 Insufficient cpu.").
+    if (!pod_status_.message.empty() && pod_status_.message != last) {
+      last += ": " + pod_status_.message;
+    }
   }
   fail("not ready after " + formatSeconds(options_.ready_timeout) + " (last status: " + last + ")");
 }

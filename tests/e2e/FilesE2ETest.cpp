@@ -18,7 +18,8 @@ using namespace std::chrono_literals;
 
 const HostOptions kFilesHost{"", "", "network = \"none\"\n",
                              "[storage]\nplugin = \"sqlite\"\n[storage.sqlite]\n"
-                             "path = \"{dir}/podterm.db\"\n[sync]\nplugin = \"always\"\n"};
+                             "path = \"{dir}/podterm.db\"\n[sync]\nplugin = \"always\"\n",
+                             ""};
 
 bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
   auto until = std::chrono::steady_clock::now() + deadline;
@@ -126,14 +127,16 @@ TEST(FilesE2EDatabaseDown, TerminalsStillWorkAndTheUserIsToldFilesAreNotSaved) {
       "", "", "network = \"none\"\n",
       "[storage]\nplugin = \"postgres\"\n[storage.postgres]\n"
       "connection = \"host=127.0.0.1 port=1 dbname=podterm user=podterm\"\ntimeout_ms = 2000\n"
-      "[sync]\nplugin = \"always\"\n"});
+      "[sync]\nplugin = \"always\"\n",
+      ""});
   TerminalClient client(host.port(), "/api/terminal/ws/user_7_ws_down_a");
   EXPECT_TRUE(client.waitFor("Notice: your files could not be loaded into the pod", 30s))
       << client.text();
   waitForPrompt(client);
   client.send("echo still-$((20+22))\n");
   EXPECT_TRUE(client.waitFor("still-42\r\n")) << client.text();
-  EXPECT_NE(client.text().find("your files are not being saved"), std::string::npos) << client.text();
+  EXPECT_NE(client.text().find("your files are not being saved"), std::string::npos)
+      << client.text();
 }
 
 }  // namespace

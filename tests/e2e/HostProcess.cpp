@@ -68,13 +68,16 @@ HostProcess::HostProcess(const HostOptions& options) {
   ::chmod(dir_.c_str(), 0755);  // the sandboxes run as an unprivileged uid and must reach data_dir
   port_ = freePort();
   const std::string config = dir_ + "/host.toml";
-  std::ofstream(config) << "[server]\nlisten = \"127.0.0.1:" << port_ << "\"\nevent_loops = 2\n"
-                        << options.extra_server << "\n[session]\ngrace_period_s = 0\n"
-                        << options.extra_session << "\n[plugins]\npath = [\"" PODTERM_PLUGIN_DIR
-                        << "\"]\n[runtime]\nplugin = \"fakepod\"\n[runtime.fakepod]\n"
-                        << "data_dir = \"" << dir_ << "/fakepod\"\n"
-                        << options.fakepod << "\n[auth]\nplugin = \"none\"\n"
-                        << expandDir(options.extra_tables, dir_) << "\n";
+  std::ofstream(config)
+      << "[server]\nlisten = \"127.0.0.1:" << port_ << "\"\nevent_loops = 2\n"
+      << options.extra_server << "\n[session]\ngrace_period_s = 0\n"
+      << options.extra_session << "\n[plugins]\npath = [\"" PODTERM_PLUGIN_DIR << "\"]\n"
+      << (options.runtime.empty()
+              ? "[runtime]\nplugin = \"fakepod\"\n[runtime.fakepod]\ndata_dir = \"" + dir_ +
+                    "/fakepod\"\n" + options.fakepod
+              : expandDir(options.runtime, dir_))
+      << "\n[auth]\nplugin = \"none\"\n"
+      << expandDir(options.extra_tables, dir_) << "\n";
   log_file_ = dir_ + "/host.log";
   pid_ = ::fork();
   if (pid_ == 0) {

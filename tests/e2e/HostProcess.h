@@ -14,6 +14,7 @@ struct HostOptions {
   std::string extra_server;   // more lines for [server]
   std::string fakepod;        // lines for [runtime.fakepod]
   std::string extra_tables;   // more tables at the end ("{dir}" becomes the host's temp dir)
+  std::string runtime;        // [runtime] and its plugin's table instead of fakepod's
 };
 
 class HostProcess {

@@ -255,7 +255,7 @@ TEST_F(TerminalE2E, HealthUnknownPathsAndPlainHttpOnTheTerminalRoute) {
 }
 
 TEST(TerminalE2EStart, EarlyInputGetsTheSpecTextAndRunsOnceReady) {
-  HostProcess host(HostOptions{"", "", "start_delay_ms = 1500\nwarm_pool = 0\n", ""});
+  HostProcess host(HostOptions{"", "", "start_delay_ms = 1500\nwarm_pool = 0\n", "", ""});
   TerminalClient client(host.port(), sessionPath("early_1"));
   client.send("echo early-bird\n");
   EXPECT_TRUE(client.waitFor("Error: Pod is not ready yet. Current status: "));
@@ -267,7 +267,7 @@ TEST(TerminalE2EStart, EarlyInputGetsTheSpecTextAndRunsOnceReady) {
 
 TEST(TerminalE2EStart, CreationFailureSendsTheSpecTextAndCloses) {
   HostProcess host(
-      HostOptions{"", "", "fail_create = \"Insufficient resources in cluster\"\n", ""});
+      HostOptions{"", "", "fail_create = \"Insufficient resources in cluster\"\n", "", ""});
   TerminalClient client(host.port(), sessionPath("fail_1"));
   EXPECT_TRUE(client.waitFor(
       "Error: Failed to create execution pod\r\nDetails: Insufficient resources in cluster\r\n"))
@@ -276,7 +276,7 @@ TEST(TerminalE2EStart, CreationFailureSendsTheSpecTextAndCloses) {
 }
 
 TEST(TerminalE2EStart, ReadinessTimeoutSendsTheSpecTextAndCloses) {
-  HostProcess host(HostOptions{"ready_timeout_s = 1\n", "", "never_ready = true\n", ""});
+  HostProcess host(HostOptions{"ready_timeout_s = 1\n", "", "never_ready = true\n", "", ""});
   TerminalClient client(host.port(), sessionPath("timeout_1"));
   EXPECT_TRUE(
       client.waitFor("Error: Failed to create execution pod\r\nDetails: not ready after 1 s"))

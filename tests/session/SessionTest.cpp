@@ -160,6 +160,17 @@ TEST_F(SessionTest, ReadinessTimeoutNamesTheLastStatus) {
   EXPECT_EQ(client_->closeCode(), 1011);
 }
 
+TEST_F(SessionTest, ReadinessTimeoutCarriesTheSchedulersMessage) {
+  auto session = makeStarted();
+  observer_->onPodStatus(
+      {sdk::PodPhase::Pending, "Unschedulable", "0/3 nodes are available: 3 Insufficient cpu."});
+  timers_.advance(60s);
+  blocking_.drain();
+  EXPECT_THAT(client_->text(),
+              HasSubstr("Details: not ready after 60 s (last status: Unschedulable: 0/3 nodes are "
+                        "available: 3 Insufficient cpu.)\r\n"));
+}
+
 TEST_F(SessionTest, ShellIsAPtyWithTheControlledRcFile) {
   auto session = makeStarted();
   session->resize({120, 40});
