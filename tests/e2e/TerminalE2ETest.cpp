@@ -224,6 +224,29 @@ TEST_F(TerminalE2E, ShellEndsWhenTheSessionEnds) {
   EXPECT_FALSE(anyProcessOfSession(id));
 }
 
+// docs/image-contract.md: what the shell and the sync need in a pod, checked in fakepod's sandbox
+// (which runs the host's /usr, as an image meeting the contract would).
+TEST_F(TerminalE2E, ThePodMeetsTheImageContract) {
+  TerminalClient client(host_->port(), sessionPath("contract_1"));
+  waitForPrompt(client);
+  client.send(
+      "for p in sh bash env stty head sleep cat tar find; do command -v $p >/dev/null || echo "
+      "miss\"\"ing-$p; "
+      "done; "
+      "(( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404 )) && echo bash-ok; "
+      "tar --version | head -1 | grep -q 'GNU tar' && echo tar-ok; "
+      "find /app/workspace -maxdepth 0 -printf 'find-%y\\n'; "
+      "touch /app/workspace/.w && echo ws-writable; echo \"home=$HOME\"; touch \"$HOME/.w\" && "
+      "echo home-writable; echo \"term=$TERM lang=$LANG\"\n");
+  ASSERT_TRUE(client.waitFor("term=xterm-256color lang=C.UTF-8\r\n")) << client.text();
+  const std::string& out = client.text();
+  EXPECT_EQ(out.find("missing-"), std::string::npos) << out;
+  for (const char* expected :
+       {"\rbash-ok\r\n", "tar-ok\r\n", "find-d\r\n", "ws-writable\r\n", "home-writable\r\n"}) {
+    EXPECT_NE(out.find(expected), std::string::npos) << expected << " in " << out;
+  }
+}
+
 TEST_F(TerminalE2E, BadSessionIdIsRefusedBeforeTheUpgrade) {
   std::string response =
       rawRequest(host_->port(),
