@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "http/PlainResponse.h"
 #include "http/WebSocketHandshake.h"
@@ -72,6 +73,21 @@ sdk::AuthRequest authRequest(const Poco::Net::HTTPServerRequest& request, const 
   auth.user = id.user;
   auth.workspace = id.workspace;
   return auth;
+}
+
+// A live socket outlives nothing it was allowed for: when the credential that opened it expires,
+// it is closed with 1008 (policy violation), and the client must come back with a fresh one.
+void closeWhenCredentialExpires(const std::shared_ptr<WsConnection>& connection,
+                                int64_t expires_unix_ms) {
+  if (expires_unix_ms <= 0) return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::weak_ptr<WsConnection> weak = connection;
+  connection->loop().runAfter(
+      std::chrono::milliseconds(std::max<int64_t>(0, expires_unix_ms - now)), [weak] {
+        if (auto live = weak.lock()) live->close(1008, "credential expired");
+      });
 }
 
 }  // namespace
@@ -158,6 +174,7 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
   auto session = sessions_.attach(*id, client, initialSize(request.getURI()));
   client->bind(session);
   connection->start(client);
+  closeWhenCredentialExpires(connection, decision.value().expires_unix_ms);
   logger().information("session=%s connected from %s (protocol %s)", id->raw,
                        request.clientAddress().toString(), protocol.empty() ? "none" : protocol);
 }
