@@ -62,7 +62,16 @@ std::string loadUsage() {
          "  --subprotocol P          offer a WebSocket subprotocol (e.g. podterm.v2)\n"
          "  --id-tag TAG             [A-Za-z0-9-]{1,40}: part of every session id\n"
          "  --label TEXT             shown in the table title\n"
-         "  --json                   also print one JSON line per scenario\n";
+         "  --json                   also print one JSON line per scenario\n"
+         "peers (e.g. websocketd serving bash; podterm's behaviour is the default):\n"
+         "  --path PATH              request PATH (starting with /) instead of\n"
+         "                           /api/terminal/ws/<session id>\n"
+         "  --no-prompt              the shell prints no prompt: ready once `echo READY` is\n"
+         "                           answered; a command ends at its token (LF or CRLF)\n"
+         "  --binary                 a peer's binary mode (websocketd --binary): input is sent\n"
+         "                           and output received as binary messages\n"
+         "  --prompt TEXT            a prompt ending to wait for instead of '$ ' and '# '\n"
+         "                           (repeatable)\n";
 }
 
 ParseResult parseLoadOptions(const std::vector<std::string>& args) {
@@ -83,6 +92,14 @@ ParseResult parseLoadOptions(const std::vector<std::string>& args) {
     }
     if (a == "--json") {
       o.json = true;
+      continue;
+    }
+    if (a == "--no-prompt") {
+      o.no_prompt = true;
+      continue;
+    }
+    if (a == "--binary") {
+      o.binary_mode = true;
       continue;
     }
     if (i + 1 >= args.size()) return fail(a + ": missing value (see --help)");
@@ -142,6 +159,19 @@ ParseResult parseLoadOptions(const std::vector<std::string>& args) {
       o.id_tag = v;
     } else if (a == "--label") {
       o.label = v;
+    } else if (a == "--path") {
+      if (v.empty() || v[0] != '/' || v.size() > 1024) {
+        return fail("--path: expected a path starting with '/'");
+      }
+      for (char c : v) {
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+          return fail("--path: no spaces or control characters");
+        }
+      }
+      o.path = v;
+    } else if (a == "--prompt") {
+      if (v.empty() || v.size() > 64) return fail("--prompt: expected 1..64 characters");
+      o.prompts.push_back(v);
     } else {
       return fail("unknown option '" + a + "' (see --help)");
     }

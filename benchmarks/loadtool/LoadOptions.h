@@ -25,6 +25,16 @@ struct LoadOptions {
   std::string id_tag;       // distinguishes this run's session ids; empty: derived from pid/time
   std::string label;        // shown in the table title
   bool json = false;        // also print one JSON line per scenario
+  // Peers (e.g. websocketd): a raw request path instead of podterm's /api/terminal/ws/<id>.
+  std::string path;  // "": podterm's session path
+  // The shell prints no prompt (a pipe, not a PTY): a session is ready once `echo READY` has been
+  // answered, a command round trip ends at its token (LF or CRLF) without waiting for a prompt.
+  bool no_prompt = false;
+  // A peer's binary mode (websocketd --binary): input is sent as binary messages and binary
+  // messages are terminal output; otherwise input is text and binary messages are v2 events.
+  bool binary_mode = false;
+  // Replaces the prompt endings waited for ("$ ", "# "); may be given several times.
+  std::vector<std::string> prompts;
 };
 
 struct ParseResult {

@@ -140,7 +140,12 @@ class Engine {
   void openOne(int index) {
     Slot& s = slots_[static_cast<size_t>(index)];
     s.term = std::make_unique<Terminal>(loop_, o_.host, o_.port, sessionIdFor(o_.id_tag, index),
-                                        o_.subprotocol);
+                                        o_.subprotocol, o_.path, o_.binary_mode);
+    if (o_.no_prompt) {
+      // No prompt to wait for: the session is ready when the shell has answered a command.
+      Terminal* term = s.term.get();
+      term->onOpen([term] { term->send("echo RE''ADY\n"); });
+    }
     ++in_flight_;
     s.term->onClosed(
         [this, &s](EndReason reason, uint16_t code) { onSessionClosed(s, reason, code); });
@@ -150,7 +155,7 @@ class Engine {
       loop_.post([this] { openFinished(); });
       return;
     }
-    s.term->expect(kPrompt, timeout(), [this, &s](ExpectResult r, Clock::time_point at) {
+    s.term->expect(readyNeedles(), timeout(), [this, &s](ExpectResult r, Clock::time_point at) {
       if (r != ExpectResult::Matched) {
         if (r == ExpectResult::Timeout) {
           fail(s, "timeout-prompt");
@@ -232,6 +237,13 @@ class Engine {
     }
   }
 
+  // What ends the open phase: a prompt, or the answer to `echo READY` with --no-prompt.
+  std::vector<std::string> readyNeedles() const {
+    if (o_.no_prompt) return {"READY"};
+    return prompts();
+  }
+  std::vector<std::string> prompts() const { return o_.prompts.empty() ? kPrompt : o_.prompts; }
+
   int iterations() const { return o_.scenario == ScenarioKind::Hold ? 1 : o_.iterations; }
   milliseconds timeout() const { return milliseconds(int64_t{o_.timeout_s} * 1000); }
 
@@ -261,16 +273,22 @@ class Engine {
     // The quotes keep the echoed command line from containing the expanded token.
     s.t0 = Clock::now();
     s.term->send("echo tok''" + n + "\n");
-    s.term->expect(
-        {"tok" + n + "\r\n"}, timeout(), [this, &s](ExpectResult r, Clock::time_point at) {
-          if (!check(s, r, "timeout-command")) return;
-          command_.add(micros(at - s.t0));
-          s.term->expect(kPrompt, timeout(), [this, &s](ExpectResult r2, Clock::time_point) {
-            if (!check(s, r2, "timeout-prompt-after-command")) return;
-            ++s.iteration;
-            commandStep(s);
-          });
-        });
+    // A PTY ends the line with CRLF; a pipe (--no-prompt peers) with LF.
+    std::vector<std::string> token = {"tok" + n + "\r\n"};
+    if (o_.no_prompt) token.push_back("tok" + n + "\n");
+    s.term->expect(std::move(token), timeout(), [this, &s](ExpectResult r, Clock::time_point at) {
+      if (!check(s, r, "timeout-command")) return;
+      command_.add(micros(at - s.t0));
+      if (o_.no_prompt) {
+        ++s.iteration;
+        return commandStep(s);
+      }
+      s.term->expect(prompts(), timeout(), [this, &s](ExpectResult r2, Clock::time_point) {
+        if (!check(s, r2, "timeout-prompt-after-command")) return;
+        ++s.iteration;
+        commandStep(s);
+      });
+    });
   }
 
   void throughputStart(Slot& s) {
@@ -293,6 +311,11 @@ class Engine {
   bool check(Slot& s, ExpectResult r, const char* timeout_reason) {
     if (r == ExpectResult::Matched) return true;
     if (r == ExpectResult::Timeout) {
+      if (!s.counted && ++notes_ <= kMaxNotes) {
+        std::fprintf(stderr, "podterm-load: %s: %s at iteration %d; unmatched output: '%s'\n",
+                     s.term->sessionId().c_str(), timeout_reason, s.iteration,
+                     printable(s.term->pendingTail()).c_str());
+      }
       fail(s, timeout_reason);
       s.term->close();
     }

@@ -53,6 +53,18 @@ void testOptions() {
   check(tagged.ok && !tagged.options.id_tag.empty(), "default tag");
   check(isValidSessionId(sessionIdFor(tagged.options.id_tag, 4999)), "session id grammar");
   check(isValidSessionId(sessionIdFor("a-b-C", 0)), "session id grammar 2");
+  // Podterm's protocol is the default; the peer options change it only when given.
+  check(tagged.options.path.empty() && !tagged.options.no_prompt && !tagged.options.binary_mode &&
+            tagged.options.prompts.empty(),
+        "podterm defaults");
+  const auto peer = parseLoadOptions({"--scenario", "command", "--path", "/", "--no-prompt",
+                                      "--binary", "--prompt", "$ ", "--prompt", "> "});
+  check(peer.ok && peer.options.path == "/" && peer.options.no_prompt && peer.options.binary_mode &&
+            peer.options.prompts.size() == 2,
+        "peer options parse");
+  check(!parseLoadOptions({"--scenario", "echo", "--path", "ws"}).ok, "relative path refused");
+  check(!parseLoadOptions({"--scenario", "echo", "--path", "/a b"}).ok, "path with space refused");
+  check(!parseLoadOptions({"--scenario", "echo", "--prompt", ""}).ok, "empty prompt refused");
 }
 
 void testUpgrade() {

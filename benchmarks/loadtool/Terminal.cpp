@@ -18,12 +18,18 @@ size_t findAny(const std::string& text, const std::vector<std::string>& needles,
 }
 
 Terminal::Terminal(host::EventLoop& loop, std::string host, uint16_t port, std::string session_id,
-                   std::string subprotocol)
+                   std::string subprotocol, std::string path, bool binary_mode)
     : loop_(loop),
       session_id_(session_id),
-      client_(loop, std::move(host), port, "/api/terminal/ws/" + session_id, std::move(subprotocol),
-              WsClientCallbacks{nullptr, [this](std::string_view t) { onText(t); },
-                                [this](std::string_view e) {
+      client_(loop, std::move(host), port,
+              path.empty() ? "/api/terminal/ws/" + session_id : std::move(path),
+              std::move(subprotocol),
+              WsClientCallbacks{[this] {
+                                  if (on_open_) on_open_();
+                                },
+                                [this](std::string_view t) { onText(t); },
+                                [this, binary_mode](std::string_view e) {
+                                  if (binary_mode) return onText(e);
                                   if (first_events_.size() < 512) {
                                     first_events_.append(e).append("\n");
                                   }
@@ -31,7 +37,8 @@ Terminal::Terminal(host::EventLoop& loop, std::string host, uint16_t port, std::
                                 [this](EndReason reason, uint16_t code) {
                                   if (done_) complete(ExpectResult::Closed, Clock::now());
                                   if (on_closed_) on_closed_(reason, code);
-                                }}) {}
+                                }}),
+      binary_mode_(binary_mode) {}
 
 Terminal::~Terminal() {
   if (timer_ != 0) loop_.cancelTimer(timer_);

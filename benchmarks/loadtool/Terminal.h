@@ -28,8 +28,11 @@ class Terminal {
   using ExpectDone = std::function<void(ExpectResult, Clock::time_point matched_at)>;
   using ClosedFn = std::function<void(EndReason, uint16_t)>;
 
+  // `path`: the request path; empty: podterm's /api/terminal/ws/<session_id>. With
+  // `binary_mode` input goes out as binary messages and binary messages count as output (a
+  // peer's binary mode), not as events.
   Terminal(host::EventLoop& loop, std::string host, uint16_t port, std::string session_id,
-           std::string subprotocol);
+           std::string subprotocol, std::string path = {}, bool binary_mode = false);
   ~Terminal();
   Terminal(const Terminal&) = delete;
   Terminal& operator=(const Terminal&) = delete;
@@ -37,9 +40,17 @@ class Terminal {
   void connect() { client_.connect(); }
   // Waits for any needle in the output (already received output included). One at a time.
   void expect(std::vector<std::string> needles, std::chrono::milliseconds timeout, ExpectDone done);
-  void send(std::string_view text) { client_.sendText(text); }
+  void send(std::string_view text) {
+    if (binary_mode_) {
+      client_.sendBinary(text);
+    } else {
+      client_.sendText(text);
+    }
+  }
   void close() { client_.close(); }
   void onClosed(ClosedFn fn) { on_closed_ = std::move(fn); }
+  // Called once after the 101 (before any output of the session is seen).
+  void onOpen(std::function<void()> fn) { on_open_ = std::move(fn); }
 
   WsClient& client() noexcept { return client_; }
   const std::string& sessionId() const noexcept { return session_id_; }
@@ -48,6 +59,10 @@ class Terminal {
   const std::string& firstOutput() const noexcept { return first_output_; }
   // First binary messages (podterm.v2 events), newline-separated, for error messages.
   const std::string& firstEvents() const noexcept { return first_events_; }
+  // The last unconsumed output (at most 200 bytes), for error messages.
+  std::string pendingTail() const {
+    return pending_.size() > 200 ? pending_.substr(pending_.size() - 200) : pending_;
+  }
 
  private:
   void onText(std::string_view text);
@@ -65,6 +80,8 @@ class Terminal {
   ExpectDone done_;
   uint64_t timer_ = 0;
   ClosedFn on_closed_;
+  std::function<void()> on_open_;
+  bool binary_mode_ = false;
 };
 
 using TerminalPtr = std::unique_ptr<Terminal>;
