@@ -105,6 +105,24 @@ std::optional<std::string> fromQuery(const sdk::AuthRequest& request) {
   return std::nullopt;
 }
 
+// A compact JWS (RFC 7515 §7.1): three non-empty base64url parts, two dots, nothing else. Poco's
+// parser is laxer (it ignores a fourth part), so the shape is checked first.
+bool isCompactJws(const std::string& token) {
+  int dots = 0;
+  char previous = '.';
+  for (char c : token) {
+    if (c == '.') {
+      if (previous == '.') return false;
+      ++dots;
+    } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_')) {
+      return false;
+    }
+    previous = c;
+  }
+  return dots == 2 && previous != '.';
+}
+
 int64_t nowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -168,7 +186,7 @@ sdk::Result<sdk::AuthDecision> JwtAuthenticator::authenticate(const sdk::AuthReq
 
 sdk::AuthDecision JwtAuthenticator::check(const sdk::AuthRequest& request,
                                           const std::string& token) const {
-  if (token.size() > kMaxTokenBytes) return refuse(401, "invalid token");
+  if (token.size() > kMaxTokenBytes || !isCompactJws(token)) return refuse(401, "invalid token");
   Poco::JWT::Token parsed;
   try {
     // Unverified parse first, so a foreign algorithm is refused by name before any verifier runs.
