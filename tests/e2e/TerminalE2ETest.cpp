@@ -154,7 +154,8 @@ TEST_F(TerminalE2E, SlowClientPausesTheShellAndHostMemoryStaysBounded) {
     peak = std::max(peak, rssKiB(host_->pid()));
     std::this_thread::sleep_for(50ms);
   }
-  EXPECT_LT(peak - before, 16 * 1024) << "host RSS grew by " << (peak - before) << " KiB";
+  // 32 MiB leaves room for sanitizer builds; without backpressure the flood is hundreds of MB.
+  EXPECT_LT(peak - before, 32 * 1024) << "host RSS grew by " << (peak - before) << " KiB";
   int64_t received = client.drainUntil("END-42", 120s);
   EXPECT_GE(received, kFlood) << "the flood did not arrive whole after the client read again";
 }
