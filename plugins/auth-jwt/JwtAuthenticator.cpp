@@ -123,6 +123,32 @@ bool isCompactJws(const std::string& token) {
   return dots == 2 && previous != '.';
 }
 
+int base64urlValue(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  return c == '-' ? 62 : 63;
+}
+
+// Each part in canonical unpadded base64url: its last character leaves no stray bits, so one
+// token has one spelling (no signature malleability).
+bool isCanonicalBase64url(const std::string& token) {
+  size_t begin = 0;
+  while (begin <= token.size()) {
+    size_t end = token.find('.', begin);
+    if (end == std::string::npos) end = token.size();
+    size_t length = end - begin;
+    if (length % 4 == 1) return false;
+    if (length % 4 != 0) {
+      int last = base64urlValue(token[end - 1]);
+      if (length % 4 == 2 && (last & 0x0f) != 0) return false;
+      if (length % 4 == 3 && (last & 0x03) != 0) return false;
+    }
+    begin = end + 1;
+  }
+  return true;
+}
+
 int64_t nowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -186,7 +212,9 @@ sdk::Result<sdk::AuthDecision> JwtAuthenticator::authenticate(const sdk::AuthReq
 
 sdk::AuthDecision JwtAuthenticator::check(const sdk::AuthRequest& request,
                                           const std::string& token) const {
-  if (token.size() > kMaxTokenBytes || !isCompactJws(token)) return refuse(401, "invalid token");
+  if (token.size() > kMaxTokenBytes || !isCompactJws(token) || !isCanonicalBase64url(token)) {
+    return refuse(401, "invalid token");
+  }
   Poco::JWT::Token parsed;
   try {
     // Unverified parse first, so a foreign algorithm is refused by name before any verifier runs.

@@ -488,6 +488,15 @@ TEST(AuthJwtTest, ATamperedOrOversizedTokenIs401) {
     SCOPED_TRACE("bad signature");
     expectRefused(decide(*a, bearer(bad_sig), bad_sig), 401);
   }
+  // The last character's stray bits flipped: the same signature bytes, another spelling.
+  std::string respelled = t;
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  respelled.back() = alphabet[alphabet.find(respelled.back()) | 1];
+  ASSERT_NE(respelled, t);
+  {
+    SCOPED_TRACE("non-canonical base64url");
+    expectRefused(decide(*a, bearer(respelled), respelled), 401);
+  }
   SCOPED_TRACE("oversized");
   std::string huge = t + std::string(10000, 'A');
   expectRefused(decide(*a, bearer(huge), huge), 401);
