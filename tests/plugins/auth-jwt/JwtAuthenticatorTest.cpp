@@ -502,7 +502,8 @@ TEST(AuthJwtTest, ATamperedOrOversizedTokenIs401) {
   expectRefused(decide(*a, bearer(huge), huge), 401);
   for (const std::string& junk :
        {std::string("a.b.c"), std::string("..."), std::string("x"), std::string("a.b"), t + ".x",
-        t + ".", "." + t, t + "=", " " + t + "x", t.substr(0, t.rfind('.') + 1)}) {
+        t + ".", "." + t, t + "=", " " + t + "x", t.substr(0, t.rfind('.') + 1),
+        t.substr(0, t.size() - 4), t + "AAAA"}) {
     SCOPED_TRACE(junk.substr(0, 8));
     expectRefused(decide(*a, bearer(junk), junk), 401);
   }
