@@ -65,7 +65,7 @@ sdk::AuthRequest authRequest(const Poco::Net::HTTPServerRequest& request, const 
                              const std::vector<std::string>& offered) {
   sdk::AuthRequest auth;
   auth.method = request.getMethod();
-  auth.path = request.getURI().substr(0, request.getURI().find('?'));
+  auth.path = request.getURI();  // with the query: it may carry ?token= (never logged)
   for (const auto& [name, value] : request) auth.headers.emplace_back(Poco::toLower(name), value);
   auth.offered_subprotocols = offered;
   auth.remote_address = request.clientAddress().host().toString();

@@ -160,7 +160,7 @@ sdk::WorkspaceId workspaceId(const WorkspaceRoute& route) {
 sdk::AuthRequest authRequest(const HTTPServerRequest& request, const WorkspaceRoute& route) {
   sdk::AuthRequest auth;
   auth.method = request.getMethod();
-  auth.path = request.getURI().substr(0, request.getURI().find('?'));
+  auth.path = request.getURI();  // with the query: it may carry ?token= (never logged)
   for (const auto& [name, value] : request) auth.headers.emplace_back(Poco::toLower(name), value);
   auth.remote_address = request.clientAddress().host().toString();
   auth.user = route.workspace.user;

@@ -312,7 +312,9 @@ sdk::AuthDecision JwtAuthenticator::check(const sdk::AuthRequest& request,
   d.principal = subject;
   // Clamp: a far-future or fractional exp still gives a sane millisecond time.
   constexpr double kMaxMs = 9.0e15;
-  double ms = *exp * 1000.0;
+  // The socket lives as long as the token is accepted: exp plus the same leeway, so a token let
+  // in by the leeway is not closed the moment it opens a socket.
+  double ms = (*exp + static_cast<double>(config_.leeway_s)) * 1000.0;
   d.expires_unix_ms = static_cast<int64_t>(ms > kMaxMs ? kMaxMs : (ms < 1.0 ? 1.0 : ms));
   return d;
 }

@@ -485,7 +485,7 @@ TEST(WorkspaceApiMockTest, AuthRefusalComesBeforeAnyStorageCall) {
   EXPECT_EQ(forbidden.status, 403);
   EXPECT_EQ(parseObject(forbidden.body)->getValue<std::string>("error"), "not your workspace");
   EXPECT_EQ(seen.method, "GET");
-  EXPECT_EQ(seen.path, kBase + "/items");
+  EXPECT_EQ(seen.path, kBase + "/items?deleted=1");
   EXPECT_EQ(seen.user, "u1");
   EXPECT_EQ(seen.workspace, "w1");
   EXPECT_TRUE(seen.session_id.empty());

@@ -17,7 +17,7 @@ namespace podterm::sdk {
 
 struct AuthRequest {
   std::string method;
-  std::string path;
+  std::string path;  // the request target with its query string: may hold a credential, never log it
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::vector<std::string> offered_subprotocols;
   std::string remote_address;

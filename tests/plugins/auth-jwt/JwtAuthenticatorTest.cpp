@@ -268,7 +268,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SyncPolicyContractTest);
 
 // --- Tokens --------------------------------------------------------------------------------------
 
-TEST(AuthJwtTest, AValidTokenOpensItsUsersSessionUntilExp) {
+TEST(AuthJwtTest, AValidTokenOpensItsUsersSessionUntilExpPlusTheLeeway) {
   auto created = create(hsConfig());
   ASSERT_TRUE(created.status) << created.status.message();
   EXPECT_TRUE(created.unread_keys.empty());
@@ -277,7 +277,7 @@ TEST(AuthJwtTest, AValidTokenOpensItsUsersSessionUntilExp) {
   std::string t = hs256(c);
   auto d = decide(*created.auth, bearer(t), t);
   expectAllowed(d);
-  EXPECT_EQ(d.expires_unix_ms, *c.exp * 1000);
+  EXPECT_EQ(d.expires_unix_ms, (*c.exp + 30) * 1000);  // the default leeway
   EXPECT_TRUE(d.credential_subprotocol.empty());
 }
 
