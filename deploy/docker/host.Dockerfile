@@ -28,7 +28,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates \
       libpocofoundation80 libpoconet80 libpocoutil80 libpocojson80 libpocoxml80 \
-      libpocodata80 libpocodatasqlite80 libpocodatapostgresql80 libpococrypto80 libpoconetssl80 \
+      libpocodata80 libpocodatasqlite80 libpocodatapostgresql80 libpococrypto80 libpocojwt80 libpoconetssl80 \
       libtomlplusplus3 libarchive13 libpq5 libsqlite3-0 libcurl4 libssl3 libyaml-0-2 \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 podterm \
