@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/dll/shared_library.hpp>
 #include <memory>
 
 #include "podterm/plugin.h"
+#include "podterm/testing/plugin_instance.h"
 #include "podterm/testing/sync_policy_contract.h"
 
 namespace podterm::tests::sync_commands {
@@ -15,35 +15,17 @@ using podterm::testing::MapConfigView;
 using podterm::testing::SyncPolicyContractParam;
 using podterm::testing::SyncPolicyContractTest;
 
-struct Created {
-  std::shared_ptr<sdk::SyncPolicy> policy;
-  sdk::Status status;
-  std::vector<std::string> unread_keys;
-};
+using Created = podterm::testing::PluginInstance<sdk::SyncPolicy>;
 
 Created create(std::map<std::string, MapConfigView::Value> values) {
-  static auto lib = std::make_shared<boost::dll::shared_library>(
-      boost::dll::fs::path(SYNC_PLUGIN_PATH), boost::dll::load_mode::rtld_now);
-  const sdk::PluginDescriptor* d =
-      lib->get_alias<sdk::DescriptorFunction>(sdk::kDescriptorSymbol)();
-  Created out;
-  EXPECT_EQ(d->abi_version, sdk::kAbiVersion);
-  EXPECT_EQ(d->kind, sdk::PluginKind::SyncPolicy);
-  EXPECT_STREQ(d->name, "commands");
-  MapConfigView view("sync.commands", std::move(values));
-  sdk::PluginObject* object = nullptr;
-  out.status = d->create(view, &object);
-  out.unread_keys = view.unreadKeys();
-  if (!out.status) return out;
-  auto keep = lib;
-  out.policy = std::shared_ptr<sdk::SyncPolicy>(static_cast<sdk::SyncPolicy*>(object),
-                                                [keep, d](sdk::SyncPolicy* p) { d->destroy(p); });
-  return out;
+  return podterm::testing::createPlugin<sdk::SyncPolicy>(SYNC_PLUGIN_PATH,
+                                                         sdk::PluginKind::SyncPolicy, "commands",
+                                                         "sync.commands", std::move(values));
 }
 
 INSTANTIATE_TEST_SUITE_P(Commands, SyncPolicyContractTest,
                          ::testing::Values(SyncPolicyContractParam{
-                             "commands", [] { return create({}).policy; }}),
+                             "commands", [] { return create({}).object; }}),
                          podterm::testing::syncPolicyContractName);
 
 class SyncCommandsTest : public ::testing::Test {
@@ -51,7 +33,7 @@ class SyncCommandsTest : public ::testing::Test {
   void SetUp() override {
     auto created = create({});
     ASSERT_TRUE(created.status) << created.status.message();
-    policy_ = created.policy;
+    policy_ = created.object;
   }
   bool syncs(const std::string& line) {
     sdk::FinishedCommand c;
@@ -169,19 +151,19 @@ TEST_F(SyncCommandsTest, QuotedOperatorsDoNotCount) {
 TEST(SyncCommandsConfigTest, ExtraCommandsAndIdleInterval) {
   auto defaults = create({});
   ASSERT_TRUE(defaults.status);
-  EXPECT_EQ(defaults.policy->idleSyncAfterMs(), 0);
+  EXPECT_EQ(defaults.object->idleSyncAfterMs(), 0);
   sdk::FinishedCommand c;
   c.command_line = "terraform apply";
-  EXPECT_EQ(defaults.policy->afterCommand(c), sdk::SyncDecision::Skip);
+  EXPECT_EQ(defaults.object->afterCommand(c), sdk::SyncDecision::Skip);
 
   auto created = create({{"extra_commands", std::vector<std::string>{"terraform", "dvc"}},
                          {"idle_sync_ms", int64_t{30000}}});
   ASSERT_TRUE(created.status) << created.status.message();
   EXPECT_TRUE(created.unread_keys.empty());
-  EXPECT_EQ(created.policy->idleSyncAfterMs(), 30000);
-  EXPECT_EQ(created.policy->afterCommand(c), sdk::SyncDecision::Sync);
+  EXPECT_EQ(created.object->idleSyncAfterMs(), 30000);
+  EXPECT_EQ(created.object->afterCommand(c), sdk::SyncDecision::Sync);
   c.command_line = "ls && dvc pull";
-  EXPECT_EQ(created.policy->afterCommand(c), sdk::SyncDecision::Sync);
+  EXPECT_EQ(created.object->afterCommand(c), sdk::SyncDecision::Sync);
 }
 
 TEST(SyncCommandsConfigTest, BadConfigIsRefusedWithTheKey) {

@@ -26,6 +26,7 @@
 
 #include "podterm/config_view.h"
 #include "podterm/sync_policy.h"
+#include "podterm/testing/map_config_view.h"
 
 namespace podterm::testing {
 
@@ -49,37 +50,6 @@ class SyncPolicyContractTest : public ::testing::TestWithParam<SyncPolicyContrac
   // Builds a fresh policy for this case (fails the case when null).
   std::shared_ptr<sdk::SyncPolicy> policy();
   static sdk::FinishedCommand command(const std::string& line, int exit_code = 0);
-};
-
-// A ConfigView over an in-memory table that records which keys were read, for plugin tests.
-class MapConfigView : public sdk::ConfigView {
- public:
-  using Value = std::variant<std::string, int64_t, double, bool, std::vector<std::string>>;
-
-  explicit MapConfigView(std::string path, std::map<std::string, Value> values = {});
-
-  std::string path() const override { return path_; }
-  bool has(const std::string& key) const override;
-  sdk::Result<std::string> getString(const std::string& key,
-                                     const std::string& fallback) const override;
-  sdk::Result<int64_t> getInt(const std::string& key, int64_t fallback) const override;
-  sdk::Result<double> getDouble(const std::string& key, double fallback) const override;
-  sdk::Result<bool> getBool(const std::string& key, bool fallback) const override;
-  sdk::Result<std::vector<std::string>> getStringList(const std::string& key) const override;
-  std::string where(const std::string& key) const override;
-  std::string baseDirectory() const override { return "/tmp"; }
-
-  // Keys of the table the plugin never asked about.
-  std::vector<std::string> unreadKeys() const;
-
- private:
-  template <class T>
-  sdk::Result<T> get(const std::string& key, T fallback, const char* expected) const;
-
-  std::string path_;
-  std::map<std::string, Value> values_;
-  mutable std::mutex mu_;
-  mutable std::set<std::string> read_;
 };
 
 }  // namespace podterm::testing
