@@ -8,6 +8,7 @@
 # The fake and the host are started by PID and killed by PID on exit; only 127.0.0.1 is used, and
 # every step is bounded by its count and by `timeout`.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build/release}
@@ -20,10 +21,8 @@ WORK=$(mktemp -d /tmp/podterm-kube-bench.XXXXXX)
 chmod 755 "$WORK"
 FAKE_PID="" HOST_PID=""
 cleanup() {
-  for pid in $HOST_PID $FAKE_PID; do
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_pid "$HOST_PID" "kube.sh: host"
+  stop_pid "$FAKE_PID" "kube.sh: fake API server"
   rm -rf "$WORK"
 }
 trap cleanup EXIT

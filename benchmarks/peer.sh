@@ -17,6 +17,7 @@
 # it appends a newline to every message (a keystroke would become a command line) and sends
 # output line by line (a 200 MB line would be one message).
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build/release}
@@ -64,19 +65,7 @@ RESULT=$ROOT/benchmarks/results/$(date +%Y-%m-%d_%H%M)_peer.txt
 SERVER_PID=""
 
 stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 200); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      echo "peer.sh: server $SERVER_PID did not stop in 20 s; killing it" >&2
-      kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-  fi
-  wait "$SERVER_PID" 2>/dev/null || true
+  stop_pid "$SERVER_PID" "peer.sh: server"
   SERVER_PID=""
 }
 cleanup() {

@@ -8,6 +8,7 @@
 # Every step is bounded (--duration and `timeout`), the whole run takes a few minutes. The host
 # is started by PID and killed by PID on exit. Only 127.0.0.1 is used.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build/release}
@@ -39,19 +40,7 @@ RESULT=$ROOT/benchmarks/results/$(date +%Y-%m-%d_%H%M).txt
 HOST_PID=""
 
 stop_host() {
-  [[ -n $HOST_PID ]] || return 0
-  if kill -0 "$HOST_PID" 2>/dev/null; then
-    kill -TERM "$HOST_PID" 2>/dev/null || true
-    for _ in $(seq 1 200); do
-      kill -0 "$HOST_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$HOST_PID" 2>/dev/null; then
-      echo "run.sh: host $HOST_PID did not stop in 20 s; killing it" >&2
-      kill -KILL "$HOST_PID" 2>/dev/null || true
-    fi
-  fi
-  wait "$HOST_PID" 2>/dev/null || true
+  stop_pid "$HOST_PID" "run.sh: host"
   HOST_PID=""
 }
 cleanup() {

@@ -1,0 +1,19 @@
+# Shared by the benchmark scripts (sourced): stopping a server they started, by its PID only.
+
+# stop_pid PID LABEL: SIGTERM, wait up to 20 s, then SIGKILL; reaps it. No-op for an empty PID.
+stop_pid() {
+  local pid=$1 label=$2
+  [[ -n $pid ]] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "$label $pid did not stop in 20 s; killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+}
