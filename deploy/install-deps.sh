@@ -12,6 +12,7 @@ APT_PACKAGES=(
   postgresql bubblewrap slirp4netns util-linux procps python3 python3-yaml
   python3-aiohttp python3-kubernetes
   chromium fonts-liberation
+  clang libclang-rt-14-dev python3-websocket
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include "config/TomlTable.h"
 
@@ -19,8 +20,8 @@ using config_detail::formatWhere;
 
 namespace {
 
-constexpr std::array<const char*, 9> kTopLevelTables = {
-    "server", "session", "workspace", "plugins", "runtime", "storage", "sync", "auth", "log"};
+constexpr std::array<const char*, 10> kTopLevelTables = {
+    "server", "session", "workspace", "limits", "plugins", "runtime", "storage", "sync", "auth", "log"};
 constexpr std::array<const char*, 9> kLogLevels = {
     "none", "fatal", "critical", "error", "warning", "notice", "information", "debug", "trace"};
 
@@ -191,6 +192,36 @@ void readSession(const Document& doc, SessionConfig& session) {
   t.rejectUnread();
 }
 
+void readLimits(const Document& doc, LimitsConfig& limits) {
+  constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+  constexpr int64_t kMaxBytes = int64_t{1} << 50;
+  TableReader t = doc.table("limits");
+  auto size = [&](const char* key, auto& field, int64_t min, int64_t max) {
+    using Field = std::remove_reference_t<decltype(field)>;
+    field = static_cast<Field>(t.integer(key, static_cast<int64_t>(field), min, max));
+  };
+  auto seconds = [&](const char* key, std::chrono::seconds& field, int64_t min) {
+    field = std::chrono::seconds(t.integer(key, field.count(), min, kMaxInt));
+  };
+  size("max_connections", limits.max_connections, 1, kMaxInt);
+  seconds("handshake_timeout_s", limits.handshake_timeout, 1);
+  seconds("ping_interval_s", limits.ping_interval, 0);
+  seconds("socket_idle_timeout_s", limits.socket_idle_timeout, 0);
+  size("input_bytes_per_s", limits.input_bytes_per_s, 0, kMaxBytes);
+  size("input_burst_bytes", limits.input_burst_bytes, 1, kMaxBytes);
+  size("sessions_per_user", limits.sessions_per_user, 0, kMaxInt);
+  size("pods_per_user", limits.pods_per_user, 0, kMaxInt);
+  seconds("max_session_lifetime_s", limits.max_session_lifetime, 0);
+  size("workspace_max_bytes", limits.workspace_max_bytes, 0, kMaxBytes);
+  size("workspace_max_files", limits.workspace_max_files, 0, kMaxInt);
+  if (limits.socket_idle_timeout.count() != 0 && limits.ping_interval.count() != 0 &&
+      limits.socket_idle_timeout <= limits.ping_interval) {
+    t.fail("socket_idle_timeout_s",
+           "must be longer than ping_interval_s, or a client answering every ping would be closed");
+  }
+  t.rejectUnread();
+}
+
 void readWorkspace(const Document& doc, WorkspaceConfig& workspace) {
   constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
   TableReader t = doc.table("workspace");
@@ -281,6 +312,8 @@ HostConfig parseHostConfig(std::string_view toml, const std::string& file) {
   readServer(doc, config.server);
   readSession(doc, config.session);
   readWorkspace(doc, config.workspace);
+
+  readLimits(doc, config.limits);
 
   TableReader plugins = doc.table("plugins");
   std::vector<std::string> path = plugins.list("path", {"plugins"});

@@ -44,6 +44,22 @@ struct WorkspaceConfig {
   std::chrono::seconds retry_max{30};            // longest wait between retries of a failed sync
 };
 
+// Limits that keep one hostile or runaway client from hurting the others ([limits]; the defaults
+// table in docs/protocol.md). Zero disables a limit where the comment says so.
+struct LimitsConfig {
+  size_t max_connections = 4096;                // WebSocket connections per host, all users
+  std::chrono::seconds handshake_timeout{10};   // request line to the end of the upgrade
+  std::chrono::seconds ping_interval{30};       // server pings keep proxies from dropping idle sockets
+  std::chrono::seconds socket_idle_timeout{90};  // no frame at all (pongs included): that socket closes
+  size_t input_bytes_per_s = 1048576;           // sustained input per session; 0: unlimited
+  size_t input_burst_bytes = 4 * 1048576;       // input allowed at once (a large paste)
+  size_t sessions_per_user = 16;                // live sessions of one user; 0: unlimited
+  size_t pods_per_user = 16;                    // pods of one user; 0: unlimited
+  std::chrono::seconds max_session_lifetime{86400};  // 0: unlimited
+  uint64_t workspace_max_bytes = uint64_t{1} << 30;  // stored bytes per workspace; 0: unlimited
+  size_t workspace_max_files = 100000;               // stored files per workspace; 0: unlimited
+};
+
 // One plugin slot ([runtime], [storage], [sync], [auth]).
 struct SlotConfig {
   std::string plugin;  // empty: no plugin (optional slots only)
@@ -59,6 +75,7 @@ struct HostConfig {
   ServerConfig server;
   SessionConfig session;
   WorkspaceConfig workspace;
+  LimitsConfig limits;
   std::vector<std::string> plugin_path;  // absolute directories, in search order
   SlotConfig runtime;                    // required
   SlotConfig storage;

@@ -297,3 +297,32 @@ TEST(HostConfig, WorkspaceTable) {
 
 }  // namespace
 }  // namespace podterm::host
+
+namespace podterm::host {
+namespace {
+
+TEST(HostConfig, LimitsTable) {
+  HostConfig defaults = parseHostConfig(kMinimal, "p.toml");
+  EXPECT_EQ(defaults.limits.max_connections, 4096u);
+  EXPECT_EQ(defaults.limits.socket_idle_timeout, std::chrono::seconds(90));
+  EXPECT_EQ(defaults.limits.input_burst_bytes, 4u * 1048576);
+  EXPECT_EQ(defaults.limits.workspace_max_bytes, uint64_t{1} << 30);
+  HostConfig set = parseHostConfig(kMinimal +
+                                       "[limits]\nmax_connections = 3\nsessions_per_user = 0\n"
+                                       "workspace_max_files = 7\nmax_session_lifetime_s = 0\n",
+                                   "p.toml");
+  EXPECT_EQ(set.limits.max_connections, 3u);
+  EXPECT_EQ(set.limits.sessions_per_user, 0u);
+  EXPECT_EQ(set.limits.workspace_max_files, 7u);
+  EXPECT_EQ(set.limits.max_session_lifetime, std::chrono::seconds(0));
+  EXPECT_EQ(errorOf(kMinimal + "[limits]\nmax_connections = 0\n"),
+            "p.toml:6:19: limits.max_connections: must be between 1 and 2147483647, got 0");
+  EXPECT_EQ(errorOf(kMinimal + "[limits]\nping_interval_s = 30\nsocket_idle_timeout_s = 30\n"),
+            "p.toml:7:25: limits.socket_idle_timeout_s: must be longer than ping_interval_s, or a "
+            "client answering every ping would be closed");
+  EXPECT_EQ(errorOf(kMinimal + "[limits]\nmax_sessions = 3\n"),
+            "p.toml:6:16: unknown key limits.max_sessions");
+}
+
+}  // namespace
+}  // namespace podterm::host
