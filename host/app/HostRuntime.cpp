@@ -3,6 +3,7 @@
 #include <Poco/Logger.h>
 
 #include "app/HostWorkspaceSyncer.h"
+#include "app/ListenerExposure.h"
 #include "app/LoopScheduler.h"
 #include "config/ConfigError.h"
 #include "plugin/GuardedAuthenticator.h"
@@ -51,7 +52,8 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
       "runtime-" + config_.runtime.plugin);
   auth_ = std::make_shared<GuardedAuthenticator>(
       loadSlot<sdk::Authenticator>(*loader_, sdk::PluginKind::Auth, config_.auth),
-      "auth-" + config_.auth.plugin);
+      "auth-" + config_.auth.plugin, config_.limits.auth_timeout);
+  refuseUnauthenticatedExposure();
   // Files API: storage is optional; without it the host serves terminals only.
   if (!config_.storage.plugin.empty()) {
     storage_ = std::make_shared<GuardedStorage>(
@@ -106,6 +108,15 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   http.origins = terminal.origins;
   http.web_root = config_.server.web_root;
   http_ = std::make_unique<HttpFront>(http, *terminal_, readiness_, workspaces_.get());
+}
+
+void HostRuntime::refuseUnauthenticatedExposure() const {
+  std::string warning;
+  std::string problem = listenerExposureProblem(config_.server.listen_host, config_.auth.plugin,
+                                                auth_->verifiesCredentials(),
+                                                config_.server.allow_unauthenticated, warning);
+  if (!problem.empty()) throw ConfigError(config_.file + ": " + problem);
+  if (!warning.empty()) logger().warning("%s", warning);
 }
 
 HostRuntime::~HostRuntime() {

@@ -38,6 +38,8 @@ class HostRuntime {
 
  private:
   void schedulePurge();
+  // Throws ConfigError when an auth plugin that verifies nothing would serve outside loopback.
+  void refuseUnauthenticatedExposure() const;
 
  public:
   // Files API: where the sync engine publishes "sync" / "sync-failed" for the workspace's event

@@ -21,7 +21,8 @@ using config_detail::formatWhere;
 namespace {
 
 constexpr std::array<const char*, 10> kTopLevelTables = {
-    "server", "session", "workspace", "limits", "plugins", "runtime", "storage", "sync", "auth", "log"};
+    "server",  "session", "workspace", "limits", "plugins",
+    "runtime", "storage", "sync",      "auth",   "log"};
 constexpr std::array<const char*, 9> kLogLevels = {
     "none", "fatal", "critical", "error", "warning", "notice", "information", "debug", "trace"};
 
@@ -156,6 +157,7 @@ void readServer(const Document& doc, ServerConfig& server) {
     }
   }
   server.allow_loopback_origins = t.boolean("allow_loopback_origins", false);
+  server.allow_unauthenticated = t.boolean("allow_unauthenticated", false);
   std::string webRoot = t.string("web_root", "");
   if (!webRoot.empty()) {
     server.web_root = resolve(doc.base, webRoot);
@@ -214,6 +216,8 @@ void readLimits(const Document& doc, LimitsConfig& limits) {
   seconds("max_session_lifetime_s", limits.max_session_lifetime, 0);
   size("workspace_max_bytes", limits.workspace_max_bytes, 0, kMaxBytes);
   size("workspace_max_files", limits.workspace_max_files, 0, kMaxInt);
+  limits.auth_timeout = std::chrono::milliseconds(
+      t.integer("auth_timeout_ms", limits.auth_timeout.count(), 1, 600000));
   if (limits.socket_idle_timeout.count() != 0 && limits.ping_interval.count() != 0 &&
       limits.socket_idle_timeout <= limits.ping_interval) {
     t.fail("socket_idle_timeout_s",

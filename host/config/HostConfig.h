@@ -23,6 +23,9 @@ struct ServerConfig {
   bool allow_loopback_origins = false;
   std::string web_root;  // absolute; empty: nothing served at /
   size_t max_message_bytes = 1048576;
+  // An auth plugin that verifies no credential (auth-none) on a listener outside 127.0.0.0/8 and
+  // ::1 lets anyone act as anyone: the host refuses to start unless this says it is meant.
+  bool allow_unauthenticated = false;
 };
 
 struct SessionConfig {
@@ -47,17 +50,19 @@ struct WorkspaceConfig {
 // Limits that keep one hostile or runaway client from hurting the others ([limits]; the defaults
 // table in docs/protocol.md). Zero disables a limit where the comment says so.
 struct LimitsConfig {
-  size_t max_connections = 4096;                // WebSocket connections per host, all users
-  std::chrono::seconds handshake_timeout{10};   // request line to the end of the upgrade
-  std::chrono::seconds ping_interval{30};       // server pings keep proxies from dropping idle sockets
-  std::chrono::seconds socket_idle_timeout{90};  // no frame at all (pongs included): that socket closes
-  size_t input_bytes_per_s = 1048576;           // sustained input per session; 0: unlimited
-  size_t input_burst_bytes = 4 * 1048576;       // input allowed at once (a large paste)
-  size_t sessions_per_user = 16;                // live sessions of one user; 0: unlimited
-  size_t pods_per_user = 16;                    // pods of one user; 0: unlimited
+  size_t max_connections = 4096;               // WebSocket connections per host, all users
+  std::chrono::seconds handshake_timeout{10};  // request line to the end of the upgrade
+  std::chrono::seconds ping_interval{30};  // server pings keep proxies from dropping idle sockets
+  std::chrono::seconds socket_idle_timeout{
+      90};                                 // no frame at all (pongs included): that socket closes
+  size_t input_bytes_per_s = 1048576;      // sustained input per session; 0: unlimited
+  size_t input_burst_bytes = 4 * 1048576;  // input allowed at once (a large paste)
+  size_t sessions_per_user = 16;           // live sessions of one user; 0: unlimited
+  size_t pods_per_user = 16;               // pods of one user; 0: unlimited
   std::chrono::seconds max_session_lifetime{86400};  // 0: unlimited
   uint64_t workspace_max_bytes = uint64_t{1} << 30;  // stored bytes per workspace; 0: unlimited
   size_t workspace_max_files = 100000;               // stored files per workspace; 0: unlimited
+  std::chrono::milliseconds auth_timeout{2000};      // an auth plugin slower than this refuses
 };
 
 // One plugin slot ([runtime], [storage], [sync], [auth]).

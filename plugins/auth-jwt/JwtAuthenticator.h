@@ -41,6 +41,7 @@ class JwtAuthenticator final : public sdk::Authenticator {
   ~JwtAuthenticator() override;
 
   sdk::Result<sdk::AuthDecision> authenticate(const sdk::AuthRequest& request) override;
+  bool verifiesCredentials() const noexcept override { return true; }
 
   // Tokens longer than this are refused unread.
   static constexpr size_t kMaxTokenBytes = 8192;

@@ -11,6 +11,7 @@ namespace podterm::auth_none {
 class NoneAuthenticator final : public sdk::Authenticator {
  public:
   sdk::Result<sdk::AuthDecision> authenticate(const sdk::AuthRequest& request) override;
+  bool verifiesCredentials() const noexcept override { return false; }
 };
 
 }  // namespace podterm::auth_none

@@ -35,7 +35,11 @@ void checkProductionConfig(const std::string& relative) {
   EXPECT_EQ(config.runtime.plugin, "kubernetes");
   EXPECT_EQ(config.storage.plugin, "postgres");
   EXPECT_EQ(config.sync.plugin, "always");
-  EXPECT_EQ(config.auth.plugin, "none");  // until the auth issue brings auth-jwt
+  EXPECT_EQ(config.auth.plugin, "jwt");
+  EXPECT_FALSE(config.server.allow_unauthenticated);
+  EXPECT_EQ(stringAt(config.auth, "algorithm"), "RS256");
+  EXPECT_EQ(stringAt(config.auth, "public_key_file"), "/var/run/secrets/podterm-jwt/public.pem");
+  EXPECT_FALSE(config.auth.view->getBool("allow_query_token", false).value());
 
   // Reachable from the Service (deploy/kubernetes/service.yaml targets containerPort 8002).
   EXPECT_EQ(config.server.listen_host, "0.0.0.0");

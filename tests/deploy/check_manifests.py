@@ -319,6 +319,15 @@ def check_host_deployment(objs, config, repo):
           os.path.basename(password_file) in items,
           f"the Secret podterm-db must be mounted so that {password_file} exists")
     check(secret.get("defaultMode", 0o644) & 0o007 == 0, "the password file must not be world-readable")
+    key_file = config.get("auth", {}).get("jwt", {}).get("public_key_file", "")
+    check(config.get("auth", {}).get("plugin") == "jwt" and bool(key_file),
+          "production auth must be the jwt plugin with a public key file")
+    mount = mounts.get(os.path.dirname(key_file))
+    vol = volumes.get(mount["name"]) if mount else None
+    secret = (vol or {}).get("secret", {})
+    items = {i["path"]: i["key"] for i in secret.get("items", [])}
+    check(secret.get("secretName") == "podterm-jwt" and os.path.basename(key_file) in items,
+          f"the Secret podterm-jwt must be mounted so that {key_file} exists")
     tmp = mounts.get("/tmp")
     check(bool(tmp) and "emptyDir" in volumes.get(tmp["name"], {}),
           "a writable emptyDir at /tmp (the root filesystem is read-only)")

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
 #include "PluginTestSupport.h"
 #include "plugin/GuardedAuthenticator.h"
 #include "plugin/GuardedPodRuntime.h"
@@ -119,6 +123,7 @@ struct Throwing final : sdk::Storage, sdk::SyncPolicy, sdk::Authenticator {
   sdk::Result<sdk::AuthDecision> authenticate(const sdk::AuthRequest&) override {
     throw std::runtime_error("jwks fetch");
   }
+  bool verifiesCredentials() const noexcept override { return true; }
 };
 
 struct Working final : sdk::Storage, sdk::SyncPolicy, sdk::Authenticator {
@@ -158,6 +163,30 @@ struct Working final : sdk::Storage, sdk::SyncPolicy, sdk::Authenticator {
     decision.allowed = true;
     decision.principal = request.user;
     return decision;
+  }
+  bool verifiesCredentials() const noexcept override { return false; }
+};
+
+// Answers only when released: a plugin stuck on a network call.
+struct Hanging final : sdk::Authenticator {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool released = false;
+  int calls = 0;
+  sdk::Result<sdk::AuthDecision> authenticate(const sdk::AuthRequest&) override {
+    std::unique_lock lock(mutex);
+    ++calls;
+    changed.notify_all();
+    changed.wait(lock, [&] { return released; });
+    sdk::AuthDecision decision;
+    decision.allowed = true;
+    return decision;
+  }
+  bool verifiesCredentials() const noexcept override { return true; }
+  void release() {
+    std::lock_guard lock(mutex);
+    released = true;
+    changed.notify_all();
   }
 };
 
@@ -205,6 +234,41 @@ TEST(GuardedAuthenticator, AThrowIsARefusal) {
                 .value()
                 .principal,
             "bob");
+}
+
+TEST(GuardedAuthenticator, ForwardsWhetherItVerifiesCredentials) {
+  EXPECT_TRUE(GuardedAuthenticator(std::make_shared<Throwing>(), "jwt").verifiesCredentials());
+  EXPECT_FALSE(GuardedAuthenticator(std::make_shared<Working>(), "none").verifiesCredentials());
+}
+
+TEST(GuardedAuthenticator, AHungPluginIsARefusalAfterTheTimeout) {
+  auto hanging = std::make_shared<Hanging>();
+  {
+    GuardedAuthenticator auth(hanging, "oidc", std::chrono::milliseconds(50));
+    auto started = std::chrono::steady_clock::now();
+    auto decision = auth.authenticate({});
+    auto waited = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(decision.isOk());
+    EXPECT_EQ(decision.status().code(), ErrorCode::Timeout);
+    EXPECT_EQ(decision.status().message(), "plugin oidc gave no answer within 50 ms");
+    EXPECT_GE(waited, std::chrono::milliseconds(50));
+    // Further calls are refused too (never silently allowed) while the plugin stays stuck.
+    EXPECT_EQ(auth.authenticate({}).status().code(), ErrorCode::Timeout);
+    hanging->release();
+  }  // the guard's threads finish the late calls before it goes
+  EXPECT_EQ(hanging->calls, 2);
+}
+
+TEST(GuardedAuthenticator, AnAnswerInTimeIsForwardedFromItsThread) {
+  GuardedAuthenticator auth(std::make_shared<Working>(), "jwt", std::chrono::milliseconds(5000));
+  sdk::AuthRequest request;
+  request.user = "carol";
+  EXPECT_EQ(auth.authenticate(request).value().principal, "carol");
+  EXPECT_EQ(GuardedAuthenticator(std::make_shared<Throwing>(), "jwt", std::chrono::seconds(5))
+                .authenticate({})
+                .status()
+                .message(),
+            "plugin jwt threw: jwks fetch");
 }
 
 }  // namespace

@@ -40,6 +40,10 @@ struct AuthDecision {
 class Authenticator : public PluginObject {
  public:
   virtual Result<AuthDecision> authenticate(const AuthRequest& request) = 0;
+  // True when an allowed request has proved who it is (a signature, a password). False for
+  // development plugins that trust what the request claims: the host then refuses a listener
+  // outside loopback unless its config explicitly allows it.
+  virtual bool verifiesCredentials() const noexcept = 0;
 };
 
 }  // namespace podterm::sdk

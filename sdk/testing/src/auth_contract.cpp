@@ -137,6 +137,14 @@ TEST_P(AuthContractTest, AcceptsAValidRequest) {
   }
 }
 
+// The host keeps a plugin that verifies nothing off non-loopback listeners; a plugin that checks
+// credentials says so, and one that accepts everything must not claim to.
+TEST_P(AuthContractTest, SaysWhetherItVerifiesCredentials) {
+  auto a = authenticator();
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->verifiesCredentials(), checksCredentials());
+}
+
 TEST_P(AuthContractTest, AcceptsNonSessionRoutesWithACredential) {
   auto a = authenticator();
   ASSERT_NE(a, nullptr);

@@ -60,6 +60,7 @@ class MockSyncPolicy : public sdk::SyncPolicy {
 class MockAuthenticator : public sdk::Authenticator {
  public:
   MOCK_METHOD(sdk::Result<sdk::AuthDecision>, authenticate, (const sdk::AuthRequest&), (override));
+  MOCK_METHOD(bool, verifiesCredentials, (), (const, noexcept, override));
 };
 
 }  // namespace podterm::testing
