@@ -76,7 +76,7 @@ HostProcess::HostProcess(const HostOptions& options) {
               ? "[runtime]\nplugin = \"fakepod\"\n[runtime.fakepod]\ndata_dir = \"" + dir_ +
                     "/fakepod\"\n" + options.fakepod
               : expandDir(options.runtime, dir_))
-      << "\n[auth]\nplugin = \"none\"\n"
+      << (options.auth.empty() ? "\n[auth]\nplugin = \"none\"\n" : "\n" + options.auth + "\n")
       << expandDir(options.extra_tables, dir_) << "\n";
   log_file_ = dir_ + "/host.log";
   pid_ = ::fork();

@@ -15,6 +15,7 @@ struct HostOptions {
   std::string fakepod;        // lines for [runtime.fakepod]
   std::string extra_tables;   // more tables at the end ("{dir}" becomes the host's temp dir)
   std::string runtime;        // [runtime] and its plugin's table instead of fakepod's
+  std::string auth;           // [auth] and its plugin's table instead of auth-none
 };
 
 class HostProcess {
