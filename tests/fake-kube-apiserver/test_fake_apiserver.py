@@ -206,6 +206,56 @@ class RestTest(FakeCase):
         st, body, _ = f.call("GET", f"{PODS}/{name}/status")
         self.assertEqual((st, body["kind"]), (200, "Pod"))
 
+    def test_json_patch_test_op(self):
+        """The warm-pool claim: a JSON patch whose "test" guards it. A failed test is the
+        apiserver's 422 (NewGenericServerResponse: reason Invalid, a fixed message, empty details)
+        and changes nothing; a resourceVersion the patch sets that is not current is a 409."""
+        f, name = self.fake, self.pod_name()
+        pod = f.make_pod(name, labels={"podterm.io/pool": "t1"})
+        jp = {"Content-Type": "application/json-patch+json"}
+        claim = [{"op": "test", "path": "/metadata/labels/podterm.io~1pool", "value": "t1"},
+                 {"op": "remove", "path": "/metadata/labels/podterm.io~1pool"},
+                 {"op": "add", "path": "/metadata/labels/owner", "value": "a"}]
+        st, body, _ = f.call("PATCH", f"{PODS}/{name}", claim, headers=jp)
+        self.assertEqual((st, body["metadata"]["labels"]), (200, {"owner": "a"}))
+        claimed_rv = body["metadata"]["resourceVersion"]
+        self.assertNotEqual(claimed_rv, pod["metadata"]["resourceVersion"])
+        # The second claimer's test fails: 422, and the pod keeps the first claim.
+        st, body, _ = f.call("PATCH", f"{PODS}/{name}", claim, headers=jp)
+        self.assertEqual(st, 422)
+        self.assertEqual(body, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                "status": "Failure",
+                                "message": "the server rejected our request due to an error in our request",
+                                "reason": "Invalid", "details": {}, "code": 422})
+        st, body, _ = f.call("GET", f"{PODS}/{name}")
+        self.assertEqual((body["metadata"]["labels"], body["metadata"]["resourceVersion"]),
+                         ({"owner": "a"}, claimed_rv))
+        # A test of a missing path, and an operation on one, are the same 422.
+        for ops in ([{"op": "test", "path": "/metadata/labels/nope", "value": "x"}],
+                    [{"op": "remove", "path": "/metadata/annotations/nope"}],
+                    [{"op": "replace", "path": "/metadata/labels/nope", "value": "x"}]):
+            st, body, _ = f.call("PATCH", f"{PODS}/{name}", ops, headers=jp)
+            self.assertEqual((st, body["reason"]), (422, "Invalid"), ops)
+        # "test" of the resourceVersion guards the same way (422); a patch that sets a stale one
+        # is an update precondition: 409 Conflict.
+        st, body, _ = f.call("PATCH", f"{PODS}/{name}",
+                             [{"op": "test", "path": "/metadata/resourceVersion",
+                               "value": pod["metadata"]["resourceVersion"]}], headers=jp)
+        self.assertEqual(st, 422)
+        st, body, _ = f.call("PATCH", f"{PODS}/{name}",
+                             [{"op": "replace", "path": "/metadata/resourceVersion",
+                               "value": pod["metadata"]["resourceVersion"]},
+                              {"op": "add", "path": "/metadata/labels/late", "value": "1"}], headers=jp)
+        self.assertEqual((st, body["reason"]), (409, "Conflict"))
+        self.assertIn("the object has been modified", body["message"])
+        st, body, _ = f.call("PATCH", f"{PODS}/{name}",
+                             [{"op": "test", "path": "/metadata/resourceVersion", "value": claimed_rv},
+                              {"op": "add", "path": "/metadata/labels/b", "value": "2"}], headers=jp)
+        self.assertEqual((st, body["metadata"]["labels"]), (200, {"owner": "a", "b": "2"}))
+        # Not a list: the patch does not decode (400).
+        st, body, _ = f.call("PATCH", f"{PODS}/{name}", {"op": "test"}, headers=jp)
+        self.assertEqual(st, 400)
+
     def test_pvc(self):
         f, name = self.fake, self.pod_name()
         st, pvc, _ = f.call("POST", PVCS, {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "ws-" + name},
@@ -482,6 +532,25 @@ class KubectlTest(FakeCase):
         self.assertEqual(f.call("GET", f"{PODS}/kget")[0], 404, "kubectl delete waits until the pod is gone")
         r = self.k("get", "pod", "kget", check=False)
         self.assertIn('pods "kget" not found', r.stderr.decode())
+
+    def test_patch_json_with_test(self):
+        """kubectl patch --type=json: the warm-pool claim's request, from a real client."""
+        self.fake.make_pod("kpatch", labels={"podterm.io/pool": "t1"})
+        claim = json.dumps([{"op": "test", "path": "/metadata/labels/podterm.io~1pool", "value": "t1"},
+                            {"op": "remove", "path": "/metadata/labels/podterm.io~1pool"},
+                            {"op": "add", "path": "/metadata/labels/claimed", "value": "yes"}])
+        r = self.k("patch", "pod", "kpatch", "--type=json", "-p", claim)
+        self.assertIn("pod/kpatch patched", r.stdout.decode())
+        log = [e for e in self.fake.control("GET", "requests")["requests"] if e.get("verb") == "patch"]
+        self.assertEqual(log[-1]["headers"]["content-type"], "application/json-patch+json")
+        labels = self.k("get", "pod", "kpatch", "-o", "jsonpath={.metadata.labels}").stdout.decode()
+        self.assertEqual(json.loads(labels), {"claimed": "yes"})
+        # A second claim: the test fails, kubectl reports the apiserver's 422 and exits 1.
+        r = self.k("patch", "pod", "kpatch", "--type=json", "-p", claim, check=False)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("the server rejected our request due to an error in our request", r.stderr.decode())
+        labels = self.k("get", "pod", "kpatch", "-o", "jsonpath={.metadata.labels}").stdout.decode()
+        self.assertEqual(json.loads(labels), {"claimed": "yes"})
 
     def test_create_and_client_cert(self):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kcreate"},

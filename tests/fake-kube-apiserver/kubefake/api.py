@@ -32,7 +32,9 @@ def status_object(code, reason, message, details=None):
     s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
          "message": message, "reason": reason}
     if details:
-        s["details"] = details
+        # {"_empty": True}: a Status whose details pointer is set but every field is empty
+        # (NewGenericServerResponse), which Go serialises as "details":{}.
+        s["details"] = {} if details.get("_empty") else details
     s["code"] = code
     return s
 

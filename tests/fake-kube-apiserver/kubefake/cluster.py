@@ -604,15 +604,21 @@ def json_patch(doc, ops):
                 add(parts, copy.deepcopy(op.get("value")))
             elif kind == "test":
                 if get(parts) != op.get("value"):
-                    raise api.ApiError(422, "Invalid", f"the server rejected our request due to an "
-                                       f"error in our request: testing value {op.get('path')} failed")
+                    raise _PatchFailed()
             elif kind in ("move", "copy"):
                 src = _pointer(op.get("from", ""))
                 value = remove(src) if kind == "move" else copy.deepcopy(get(src))
                 add(parts, value)
             else:
-                raise api.bad_request(f"unknown JSON patch operation {kind!r}")
-    except (KeyError, IndexError, ValueError, TypeError) as e:
-        raise api.ApiError(422, "Invalid", f"the server rejected our request due to an error in "
-                           f"our request: {e!r}")
+                raise _PatchFailed()  # json-patch fails Apply ("Unexpected kind"): a 422 too
+    except (_PatchFailed, KeyError, IndexError, ValueError, TypeError):
+        # The apiserver (handlers/patch.go, applyJSPatch) wraps any failure to apply a JSON patch,
+        # a failed "test" included, in NewGenericServerResponse(422, ...): reason Invalid, this
+        # fixed message (json-patch's own text is dropped), empty details. Nothing is stored.
+        raise api.ApiError(422, "Invalid", "the server rejected our request due to an error in "
+                           "our request", details={"_empty": True})
     return doc
+
+
+class _PatchFailed(Exception):
+    """A JSON patch "test" operation that did not match."""
