@@ -1,0 +1,199 @@
+// End to end with the auth-jwt plugin: one user's token never opens another user's terminal,
+// files or events, whatever the encoding of the session id, and no credential or key ever
+// reaches the host's log or a response.
+
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "HostProcess.h"
+#include "TerminalClient.h"
+
+namespace podterm::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kSecret = "e2e-hs256-secret-that-must-never-be-logged-7f3a";
+
+std::string mint(const std::string& subject, std::chrono::seconds lifetime = 600s) {
+  Poco::JWT::Token token;
+  token.setSubject(subject);
+  token.setIssuedAt(Poco::Timestamp());
+  token.setExpiration(Poco::Timestamp() + std::chrono::microseconds(lifetime).count());
+  return Poco::JWT::Signer(kSecret).sign(token, Poco::JWT::Signer::ALGO_HS256);
+}
+
+HostOptions jwtHost(const std::string& extra_jwt = "") {
+  HostOptions options;
+  options.fakepod = "network = \"none\"\n";
+  options.extra_tables =
+      "[storage]\nplugin = \"sqlite\"\n[storage.sqlite]\npath = \"{dir}/podterm.db\"\n"
+      "[sync]\nplugin = \"always\"\n[log]\nlevel = \"trace\"\n";
+  options.auth = "[auth]\nplugin = \"jwt\"\n[auth.jwt]\nalgorithm = \"HS256\"\nsecret = \"" +
+                 kSecret + "\"\ncookie = \"podterm_token\"\n" + extra_jwt;
+  return options;
+}
+
+std::string upgrade(uint16_t port, const std::string& target, const std::string& headers) {
+  return rawRequest(port, "GET " + target +
+                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+                              headers + "\r\n");
+}
+
+std::string get(uint16_t port, const std::string& target, const std::string& headers) {
+  return rawRequest(
+      port,
+      "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers + "\r\n");
+}
+
+std::string statusOf(const std::string& response) {
+  return response.size() >= 12 ? response.substr(9, 3) : "none";
+}
+
+// The pods fakepod has on disk: a refused request must not have created one.
+std::set<std::string> pods(const HostProcess& host) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(host.directory() + "/fakepod/pods", ec)) {
+    names.insert(entry.path().filename().string());
+  }
+  return names;
+}
+
+TEST(SecurityE2E, AnotherUsersTokenOpensNoTerminalWhateverTheSessionIdEncoding) {
+  HostProcess host(jwtHost());
+  const std::string alice = "Authorization: Bearer " + mint("alice") + "\r\n";
+  const std::vector<std::string> targets = {
+      "/api/terminal/ws/user_bob_ws_w_s1",
+      "/api/terminal/ws/user_%62ob_ws_w_s1",  // percent-encoded "b"
+      "/api/terminal/ws/user_bob%5fws_w_s1",  // percent-encoded "_"
+      "/api/terminal/ws/user_Alice_ws_w_s1",  // another user by case
+      "/api/terminal/ws/user_ALICE_ws_w_s1",
+      "/api/terminal/ws/user_alice_ws_w_s1/../user_bob_ws_w_s1",  // dot segments
+      "/api/terminal/ws/user_alice_ws_w_s1/%2e%2e/user_bob_ws_w_s1",
+      "/api/terminal/ws/../ws/user_bob_ws_w_s1",
+      "//api/terminal/ws/user_bob_ws_w_s1",
+      "/api/terminal/ws/user_bob_ws_w_s1?session=user_alice_ws_w_s1",
+      "/api/terminal/ws/user_alice_ws_w_s1%00user_bob",
+      "/api/terminal/ws/user_alice_bob_ws_w_s1",
+      "/api/terminal/ws/user_alice_ws_" + std::string(300, 'w') + "_s1",  // overlong
+      "/api/terminal/ws/user_" + std::string(5000, 'a') + "_ws_w_s1",
+  };
+  for (const auto& target : targets) {
+    std::string response = upgrade(host.port(), target, alice);
+    EXPECT_NE(statusOf(response), "101") << target << "\n" << response;
+    EXPECT_NE(statusOf(response), "none") << target << ": no answer";
+  }
+  // Bob's own token with Alice's name in a header does not make him Alice either.
+  std::string bob_as_alice =
+      upgrade(host.port(), "/api/terminal/ws/user_alice_ws_w_s1",
+              "Authorization: Bearer " + mint("bob") + "\r\nX-Forwarded-User: alice\r\n");
+  EXPECT_EQ(statusOf(bob_as_alice), "403") << bob_as_alice;
+  EXPECT_EQ(statusOf(upgrade(host.port(), "/api/terminal/ws/user_alice_ws_w_s1", "")), "401");
+  EXPECT_TRUE(pods(host).empty()) << "a refused upgrade created a pod";
+
+  // The same token opens Alice's own terminal (so the checks above could have seen a pod).
+  TerminalClient own(host.port(), "/api/terminal/ws/user_alice_ws_w_s1",
+                     "podterm.v1, bearer." + mint("alice"));
+  own.send("echo alice-$((6*7))\n");
+  ASSERT_TRUE(own.waitFor("alice-42"));
+  EXPECT_EQ(pods(host).size(), 1u);
+
+  // While Alice's session is live, Bob cannot attach to it, even with its exact id.
+  try {
+    TerminalClient intruder(host.port(), "/api/terminal/ws/user_alice_ws_w_s1",
+                            "podterm.v1, bearer." + mint("bob"));
+    ADD_FAILURE() << "bob attached to alice's live session";
+  } catch (const Poco::Exception&) {
+  }
+  own.send("echo still-only-alice\n");
+  EXPECT_TRUE(own.waitFor("still-only-alice"));
+}
+
+TEST(SecurityE2E, AnotherUsersTokenReadsAndWritesNoFilesOrEvents) {
+  HostProcess host(jwtHost());
+  const std::string alice = "Authorization: Bearer " + mint("alice") + "\r\n";
+  const std::string bob = "Authorization: Bearer " + mint("bob") + "\r\n";
+  // Bob writes a file into his own workspace.
+  std::string put = rawRequest(host.port(),
+                               "PUT /api/workspaces/user_bob_ws_w/items/secret.txt HTTP/1.1\r\n"
+                               "Host: 127.0.0.1\r\nConnection: close\r\n" +
+                                   bob + "Content-Length: 7\r\n\r\nbobdata");
+  ASSERT_EQ(statusOf(put), "201") << put;
+
+  for (const std::string& target :
+       {std::string("/api/workspaces/user_bob_ws_w/items"),
+        std::string("/api/workspaces/user_bob_ws_w/items/secret.txt"),
+        std::string("/api/workspaces/user_%62ob_ws_w/items/secret.txt"),
+        std::string("/api/workspaces/user_Bob_ws_w/items/secret.txt"),
+        std::string("/api/workspaces/user_alice_ws_w/../user_bob_ws_w/items/secret.txt"),
+        std::string("/api/workspaces/user_alice_ws_w/items/../../user_bob_ws_w/items/secret.txt"),
+        std::string("/api/workspaces/user_alice_ws_w/items/%2e%2e/%2e%2e/user_bob_ws_w/items/"
+                    "secret.txt"),
+        std::string("/api/workspaces/user_bob_ws_w/export"),
+        std::string("/api/workspaces/user_bob_ws_w/events")}) {
+    std::string response = get(host.port(), target, alice);
+    EXPECT_NE(statusOf(response), "200") << target << "\n" << response;
+    EXPECT_EQ(response.find("bobdata"), std::string::npos) << target;
+  }
+  std::string overwrite =
+      rawRequest(host.port(),
+                 "PUT /api/workspaces/user_bob_ws_w/items/secret.txt HTTP/1.1\r\n"
+                 "Host: 127.0.0.1\r\nConnection: close\r\n" +
+                     alice + "Content-Length: 4\r\n\r\nevil");
+  EXPECT_EQ(statusOf(overwrite), "403") << overwrite;
+  std::string still = get(host.port(), "/api/workspaces/user_bob_ws_w/items/secret.txt", bob);
+  EXPECT_EQ(statusOf(still), "200") << still;
+  EXPECT_NE(still.find("bobdata"), std::string::npos) << still;
+}
+
+TEST(SecurityE2E, NoCredentialOrKeyReachesTheLogOrAResponse) {
+  HostProcess host(jwtHost("allow_query_token = true\n"));
+  const std::string valid = mint("carol");
+  const std::string expired = mint("carol", -3600s);
+  const std::string other = mint("dave");
+  const std::string forged = valid.substr(0, valid.rfind('.') + 1) + "Zm9yZ2VkLXNpZ25hdHVyZQ";
+  std::vector<std::string> responses;
+  for (const std::string& token : {valid, expired, other, forged}) {
+    responses.push_back(upgrade(host.port(), "/api/terminal/ws/user_carol_ws_w_s1",
+                                "Authorization: Bearer " + token + "\r\n"));
+    responses.push_back(
+        upgrade(host.port(), "/api/terminal/ws/user_carol_ws_w_s2?token=" + token, ""));
+    responses.push_back(upgrade(host.port(), "/api/terminal/ws/user_carol_ws_w_s3",
+                                "Sec-WebSocket-Protocol: podterm.v2, bearer." + token + "\r\n"));
+    responses.push_back(upgrade(host.port(), "/api/terminal/ws/user_carol_ws_w_s4",
+                                "Cookie: theme=dark; podterm_token=" + token + "\r\n"));
+    responses.push_back(
+        get(host.port(), "/api/workspaces/user_carol_ws_w/items?token=" + token, ""));
+    responses.push_back(get(host.port(), "/api/workspaces/user_carol_ws_w/items",
+                            "Authorization: Bearer " + token + "\r\n"));
+    responses.push_back(get(host.port(), "/no/such/route?token=" + token, ""));
+  }
+  // A valid subprotocol credential is answered with the protocol, never the token.
+  EXPECT_NE(responses[2].find("Sec-WebSocket-Protocol: podterm.v2"), std::string::npos)
+      << responses[2];
+  std::string log = host.log();
+  ASSERT_FALSE(log.empty());
+  for (const std::string& token : {valid, expired, other, forged}) {
+    const std::string signature = token.substr(token.rfind('.') + 1);
+    EXPECT_EQ(log.find(signature), std::string::npos) << "a token's signature is in the log";
+    for (const auto& response : responses) {
+      EXPECT_EQ(response.find(signature), std::string::npos) << response;
+    }
+  }
+  EXPECT_EQ(log.find(kSecret), std::string::npos) << "the JWT key is in the log";
+  for (const auto& response : responses) EXPECT_EQ(response.find(kSecret), std::string::npos);
+}
+
+}  // namespace
+}  // namespace podterm::e2e
