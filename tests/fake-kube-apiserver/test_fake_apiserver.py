@@ -365,6 +365,16 @@ class FaultTest(FakeCase):
         self.assertEqual(f.call("DELETE", f"{PODS}/y")[0], 403, "count null: forever")
         self.assertEqual(f.call("GET", PODS)[0], 200)
 
+    def test_vanish(self):
+        f, name = self.fake, self.pod_name()
+        f.make_pod(name, labels={"podterm.io/pool": "t1"})
+        f.control("POST", "faults", {"type": "vanish", "verb": "patch", "resource": "pods", "name": name})
+        st, body, _ = f.call("PATCH", f"{PODS}/{name}",
+                             [{"op": "test", "path": "/metadata/labels/podterm.io~1pool", "value": "t1"}],
+                             headers={"Content-Type": "application/json-patch+json"})
+        self.assertEqual((st, body["reason"]), (404, "NotFound"))
+        self.assertEqual(f.call("GET", f"{PODS}/{name}")[0], 404)
+
     def test_watch_faults(self):
         f = self.fake
         for i in range(3):

@@ -13,6 +13,8 @@ TYPES = {
     "crash_loop_backoff": {"count": None},
     # HTTP answers
     "http_error": {"count": 1},
+    # races: the request's object is force-deleted just before the request is served
+    "vanish": {"count": 1},
     # streams
     "watch_drop": {"count": 1},
     "watch_gone": {"count": 1},

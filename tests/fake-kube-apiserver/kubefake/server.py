@@ -181,6 +181,19 @@ class Server:
                                  name=info.name or body_name)
         if fault:
             raise self.fault_error(fault, info, user, body_name)
+        if info.name and info.namespace and info.resource in ("pods", "persistentvolumeclaims"):
+            # Another client deleted the object (grace 0) between the caller's read and this
+            # request: the request then meets a missing object, as it would on a real cluster.
+            if self.faults.take("vanish", f"{request.method} {request.path}", method=request.method,
+                                path=request.path, verb=info.verb, resource=info.full_resource,
+                                namespace=info.namespace, name=info.name):
+                try:
+                    if info.resource == "pods":
+                        self.cluster.delete_pod(info.namespace, info.name, {"gracePeriodSeconds": 0})
+                    else:
+                        self.cluster.delete_pvc(info.namespace, info.name, {})
+                except api.ApiError:
+                    pass
         if path == "/api":
             return jresp({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.port}"}]})
