@@ -1,7 +1,8 @@
 #include "http/WsTerminalClient.h"
 
-#include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
+
+#include "http/ControlMessage.h"
 
 namespace podterm::host {
 namespace {
@@ -59,23 +60,22 @@ void WsTerminalClient::onMessage(WsConnection&, bool is_text, std::string_view p
 void WsTerminalClient::onControl(std::string_view json) {
   auto s = session();
   if (!s) return;
-  try {
-    Poco::JSON::Parser parser;
-    auto object = parser.parse(std::string(json)).extract<Poco::JSON::Object::Ptr>();
-    const std::string type = object->optValue<std::string>("type", "");
-    if (type == "resize") {
-      int cols = object->optValue<int>("cols", 0);
-      int rows = object->optValue<int>("rows", 0);
-      if (cols < 1 || rows < 1 || cols > 1000 || rows > 1000) {
-        logger().warning("session=%s ignored a resize to %dx%d", s->id().raw, cols, rows);
-        return;
-      }
-      s->resize({static_cast<uint16_t>(cols), static_cast<uint16_t>(rows)});
+  const ControlMessage message = parseControlMessage(json);
+  switch (message.kind) {
+    case ControlMessage::Kind::Resize:
+      s->resize({static_cast<uint16_t>(message.cols), static_cast<uint16_t>(message.rows)});
       return;
-    }
-    logger().debug("session=%s ignored a control message of type '%s'", s->id().raw, type);
-  } catch (const std::exception&) {
-    logger().warning("session=%s ignored a malformed control message", s->id().raw);
+    case ControlMessage::Kind::BadResize:
+      logger().warning("session=%s ignored a resize to %dx%d", s->id().raw, message.cols,
+                       message.rows);
+      return;
+    case ControlMessage::Kind::Other:
+      logger().debug("session=%s ignored a control message of type '%s'", s->id().raw,
+                     message.type);
+      return;
+    case ControlMessage::Kind::Malformed:
+      logger().warning("session=%s ignored a malformed control message", s->id().raw);
+      return;
   }
 }
 
