@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -81,7 +82,7 @@ void WsConnection::onStart(std::shared_ptr<WsConnectionHandler> handler) {
     failed = send_failed_ || fd_ < 0;
     if (!failed) {
       // The loop's watch table owns a reference: the connection lives while it is watched.
-      loop_.watch(fd_, kReadEvents | (write_armed_ ? uint32_t{EPOLLOUT} : 0u),
+      loop_.watch(fd_, interestLocked(),
                   [self = shared_from_this()](uint32_t events) { self->onEvents(events); });
       watching_ = true;
     }
@@ -173,14 +174,14 @@ void WsConnection::armWriteLocked() {
   if (write_armed_) return;
   write_armed_ = true;
   if (loop_.inLoopThread()) {
-    if (watching_) loop_.modify(fd_, kReadEvents | EPOLLOUT);
+    if (watching_) loop_.modify(fd_, interestLocked());
     return;
   }
   // epoll registrations belong to the loop thread; before start() the watch picks it up.
   loop_.post([self = shared_from_this()] {
     std::lock_guard<std::mutex> lock(self->mutex_);
     if (self->watching_ && self->write_armed_ && self->fd_ >= 0) {
-      self->loop_.modify(self->fd_, kReadEvents | EPOLLOUT);
+      self->loop_.modify(self->fd_, self->interestLocked());
     }
   });
 }
@@ -223,16 +224,38 @@ void WsConnection::close(uint16_t code, std::string reason) {
 // ---------------------------------------------------------------------------------------------
 // Loop thread
 
-void WsConnection::onEvents(uint32_t events) {
-  if (events & EPOLLOUT) onWritable();
-  if (!finished_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) onReadable();
+// What the loop watches the fd for. Called with mutex_ held (write_armed_ is shared).
+uint32_t WsConnection::interestLocked() const {
+  return (read_paused_ ? 0u : kReadEvents) | (write_armed_ ? uint32_t{EPOLLOUT} : 0u);
 }
 
-void WsConnection::onReadable() {
+void WsConnection::onEvents(uint32_t events) {
+  if (events & EPOLLOUT) onWritable();
+  if (!finished_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) onReadable(events);
+}
+
+void WsConnection::onReadable(uint32_t events) {
+  if (read_paused_) {
+    // Only EPOLLHUP / EPOLLERR get here while paused (they cannot be unsubscribed, and are level
+    // triggered): the peer is gone, so there is no one left to slow down.
+    finish((events & EPOLLERR) ? "socket error" : "connection closed without a close frame");
+    return;
+  }
   thread_local char buffer[kReadChunk];
   for (int round = 0; round < kReadsPerEvent; ++round) {
-    const ssize_t n = ::recv(fd_, buffer, kReadChunk, MSG_DONTWAIT);
+    // Input after a protocol error or our half-close is only drained, never metered.
+    const bool metered = options_.input_budget && !parser_.failed() && !shut_down_write_;
+    size_t want = kReadChunk;
+    if (metered) {
+      want = std::min(want, options_.input_budget->available());
+      if (want == 0) {
+        pauseReading();
+        return;
+      }
+    }
+    const ssize_t n = ::recv(fd_, buffer, want, MSG_DONTWAIT);
     if (n > 0) {
+      if (metered) options_.input_budget->consume(static_cast<size_t>(n));
       last_read_ = std::chrono::steady_clock::now();
       // After a protocol error, or once our side is shut down, input is only drained.
       if (!parser_.failed() && !shut_down_write_) {
@@ -240,7 +263,7 @@ void WsConnection::onReadable() {
         dispatchMessages();
         if (finished_) return;
       }
-      if (static_cast<size_t>(n) < kReadChunk) return;
+      if (static_cast<size_t>(n) < want) return;
       continue;
     }
     if (n == 0) {
@@ -251,6 +274,34 @@ void WsConnection::onReadable() {
     finish(std::string("receive failed: ") + std::strerror(errno));
     return;
   }
+}
+
+// The session's input budget is spent: stop watching for input, so the kernel's receive buffer
+// fills and the peer's TCP window closes; read again once the budget has refilled a little.
+void WsConnection::pauseReading() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (fd_ < 0) return;
+    read_paused_ = true;
+    if (watching_) loop_.modify(fd_, interestLocked());
+  }
+  auto& budget = *options_.input_budget;
+  const auto wait =
+      std::max(budget.timeUntil(budget.resumeThreshold()), std::chrono::milliseconds(1));
+  std::weak_ptr<WsConnection> weak = weak_from_this();
+  resume_timer_ = loop_.runAfter(wait, [weak] {
+    if (auto self = weak.lock()) self->resumeReading();
+  });
+}
+
+void WsConnection::resumeReading() {
+  resume_timer_ = 0;
+  if (finished_ || !read_paused_) return;
+  // The peer was sending all along: the pause is not idleness.
+  last_read_ = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mutex_);
+  read_paused_ = false;
+  if (watching_ && fd_ >= 0) loop_.modify(fd_, interestLocked());
 }
 
 void WsConnection::dispatchMessages() {
@@ -287,6 +338,10 @@ void WsConnection::onCloseFrame(std::string_view payload) {
   ClosePayload peer;
   if (!parseClosePayload(payload, peer)) {
     failConnection(close_code::kProtocolError, "invalid close frame");
+    return;
+  }
+  if (!isValidUtf8(peer.reason)) {
+    failConnection(close_code::kInvalidPayload, "close reason is not UTF-8");
     return;
   }
   {
@@ -348,7 +403,7 @@ void WsConnection::onWritable() {
       out_.clear();
       out_off_ = 0;
       write_armed_ = false;
-      if (!send_failed_) loop_.modify(fd_, kReadEvents);
+      if (!send_failed_) loop_.modify(fd_, interestLocked());
     } else if (out_off_ > (size_t{64} << 10) && out_off_ > out_.size() / 2) {
       // Drop the sent prefix once it dominates, so the queue does not grow forever.
       out_.erase(0, out_off_);
@@ -403,6 +458,7 @@ void WsConnection::scheduleIdleCheck(std::chrono::milliseconds delay) {
   idle_timer_ = loop_.runAfter(delay, [weak] {
     auto self = weak.lock();
     if (!self || self->finished_ || !self->isOpen()) return;
+    if (self->read_paused_) self->last_read_ = std::chrono::steady_clock::now();
     const auto idle = std::chrono::steady_clock::now() - self->last_read_;
     if (idle >= self->options_.idle_timeout) {
       self->close(close_code::kGoingAway, "idle timeout");
@@ -441,7 +497,7 @@ void WsConnection::finish(std::string_view abnormal_reason) {
     buffered_.store(0);
     above_high_.store(false);
   }
-  for (uint64_t* timer : {&close_timer_, &ping_timer_, &idle_timer_}) {
+  for (uint64_t* timer : {&close_timer_, &ping_timer_, &idle_timer_, &resume_timer_}) {
     if (*timer != 0) loop_.cancelTimer(*timer);
     *timer = 0;
   }

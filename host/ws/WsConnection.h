@@ -22,6 +22,7 @@
 
 #include "ws/EventLoop.h"
 #include "ws/FrameCodec.h"
+#include "ws/InputBudget.h"
 
 namespace podterm::host {
 
@@ -35,11 +36,16 @@ struct WsConnectionOptions {
   size_t high_watermark = size_t{1} << 20;
   size_t low_watermark = size_t{256} << 10;
   // Zero disables. Pings keep proxies from dropping idle connections; the idle timeout closes a
-  // connection (1001) after that long without any byte from the peer (pongs count).
+  // connection (1001, reason "idle timeout") after that long without any byte from the peer
+  // (pongs count; a socket paused by input_budget counts as active).
   std::chrono::milliseconds ping_interval{0};
   std::chrono::milliseconds idle_timeout{0};
   // How long a closing handshake may take before the socket is closed anyway.
   std::chrono::milliseconds close_timeout{5000};
+  // Null: unlimited. Else the socket reads only what this budget (shared by the connections of
+  // one session) holds, and stops reading until it refills: the peer's TCP window closes, and
+  // nothing it sent is dropped.
+  InputBudgetPtr input_budget;
 };
 
 // Callbacks, all on the connection's loop thread. They may call any WsConnection method.
@@ -121,7 +127,10 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   // Loop thread only.
   void onStart(std::shared_ptr<WsConnectionHandler> handler);
   void onEvents(uint32_t events);
-  void onReadable();
+  void onReadable(uint32_t events);
+  void pauseReading();
+  void resumeReading();
+  uint32_t interestLocked() const;
   void onWritable();
   void dispatchMessages();
   void onCloseFrame(std::string_view payload);
@@ -160,6 +169,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   uint64_t close_timer_ = 0;
   uint64_t ping_timer_ = 0;
   uint64_t idle_timer_ = 0;
+  uint64_t resume_timer_ = 0;
+  bool read_paused_ = false;  // input budget spent: not watching EPOLLIN until it refills
   std::chrono::steady_clock::time_point last_read_;
 };
 

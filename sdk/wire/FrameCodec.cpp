@@ -40,6 +40,44 @@ size_t headerLength(const unsigned char* h) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+// UTF-8
+
+bool Utf8Validator::feed(const char* data, size_t n) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n && !invalid_; ++i) {
+    const unsigned char b = p[i];
+    if (need_ > 0) {
+      if (b < lo_ || b > hi_) invalid_ = true;
+      lo_ = 0x80;
+      hi_ = 0xBF;
+      --need_;
+      continue;
+    }
+    if (b < 0x80) continue;
+    if (b >= 0xC2 && b <= 0xDF) {
+      need_ = 1;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      need_ = 2;
+      if (b == 0xE0) lo_ = 0xA0;  // overlong below U+0800
+      if (b == 0xED) hi_ = 0x9F;  // UTF-16 surrogates
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      need_ = 3;
+      if (b == 0xF0) lo_ = 0x90;  // overlong below U+10000
+      if (b == 0xF4) hi_ = 0x8F;  // above U+10FFFF
+    } else {
+      invalid_ = true;  // continuation byte without a lead, C0/C1 (overlong), F5..FF
+    }
+  }
+  return !invalid_;
+}
+
+bool isValidUtf8(std::string_view text) noexcept {
+  Utf8Validator v;
+  v.feed(text.data(), text.size());
+  return v.complete();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Masking
 
 void maskCopy(char* dst, const char* src, size_t n, const unsigned char key[4], uint64_t phase) {
@@ -230,8 +268,10 @@ bool FrameParser::startFrame() {
     len = 0;
     for (int i = 0; i < 8; ++i) len = (len << 8) | h[2 + i];
     pos = 10;
-    if (len >> 63) {
-      fail(close_code::kProtocolError, "frame length has its top bit set");
+    if ((len >> 63) && !isControl(opcode_)) {
+      // Not a length anyone can send (RFC 6455 requires the top bit clear); refused as too big,
+      // from the header, so nothing is allocated for it.
+      fail(close_code::kMessageTooBig, "frame length has its top bit set");
       return false;
     }
   }
@@ -261,6 +301,7 @@ bool FrameParser::startFrame() {
       message_open_ = true;
       message_opcode_ = opcode_;
       message_.clear();
+      utf8_.reset();
     }
     // Checked from the header, before any payload is buffered, so a peer cannot make us
     // allocate more than the limit.
@@ -287,6 +328,12 @@ size_t FrameParser::consumePayload(const char* data, size_t n) {
   }
   mask_phase_ += take;
   remaining_ -= take;
+  if (!isControl(opcode_) && message_opcode_ == Opcode::Text && options_.validate_utf8 &&
+      !utf8_.feed(dst.data() + start, take)) {
+    // Fail fast: the rest of the message is not waited for.
+    fail(close_code::kInvalidPayload, "invalid UTF-8 in a text message");
+    return take;
+  }
   if (remaining_ == 0) finishFrame();
   return take;
 }
@@ -300,6 +347,10 @@ void FrameParser::finishFrame() {
     return;
   }
   if (fin_) {
+    if (message_opcode_ == Opcode::Text && options_.validate_utf8 && !utf8_.complete()) {
+      fail(close_code::kInvalidPayload, "text message ends inside a UTF-8 character");
+      return;
+    }
     ready_.push_back(WsMessage{message_opcode_, std::move(message_)});
     message_.clear();
     message_open_ = false;

@@ -36,6 +36,16 @@ std::string pattern(size_t n) {
   return s;
 }
 
+// Valid UTF-8 of exactly n bytes, for text frames: 1-, 2-, 3- and 4-byte characters, then ASCII
+// to fill.
+std::string textPattern(size_t n) {
+  static const std::string kUnit = "x\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";  // x é € 😀
+  std::string s;
+  while (s.size() + kUnit.size() <= n) s += kUnit;
+  while (s.size() < n) s.push_back(static_cast<char>('a' + s.size() % 26));
+  return s;
+}
+
 TEST(FrameCodecTest, Rfc6455Examples) {
   // Section 5.7: a single-frame unmasked text message and its masked form.
   EXPECT_EQ(unmasked(Opcode::Text, "Hello"), std::string("\x81\x05Hello", 7));
@@ -86,7 +96,8 @@ TEST_P(RoundTripTest, ServerParsesClientFramesAndClientParsesServerFrames) {
   FrameParser at_client({false, 1 << 20});
   const std::string up = client.binary(payload);
   ASSERT_TRUE(at_server.feed(up.data(), up.size()));
-  const std::string down = server.text(payload);
+  const std::string text = textPattern(GetParam());
+  const std::string down = server.text(text);
   ASSERT_TRUE(at_client.feed(down.data(), down.size()));
   WsMessage m;
   ASSERT_TRUE(at_server.next(m));
@@ -94,7 +105,7 @@ TEST_P(RoundTripTest, ServerParsesClientFramesAndClientParsesServerFrames) {
   EXPECT_EQ(m.payload, payload);
   ASSERT_TRUE(at_client.next(m));
   EXPECT_EQ(m.opcode, Opcode::Text);
-  EXPECT_EQ(m.payload, payload);
+  EXPECT_EQ(m.payload, text);
   EXPECT_FALSE(at_client.next(m));
 }
 
@@ -134,12 +145,13 @@ TEST(FrameParserTest, SplitAtEveryByteBoundary) {
 }
 
 TEST(FrameParserTest, ByteAtATime) {
-  const std::string stream = masked(Opcode::Text, pattern(70000));
+  // Multi-byte characters fed one byte at a time: the UTF-8 check carries over between feeds.
+  const std::string stream = masked(Opcode::Text, textPattern(70000));
   FrameParser p;
   for (char c : stream) ASSERT_TRUE(p.feed(&c, 1));
   auto msgs = drain(p);
   ASSERT_EQ(msgs.size(), 1u);
-  EXPECT_EQ(msgs[0].payload, pattern(70000));
+  EXPECT_EQ(msgs[0].payload, textPattern(70000));
 }
 
 TEST(FrameParserTest, ManyFragmentsWithControlFramesInterleaved) {
@@ -163,14 +175,83 @@ TEST(FrameParserTest, ManyFragmentsWithControlFramesInterleaved) {
   EXPECT_EQ(msgs[20].payload, expected);
 }
 
-TEST(FrameParserTest, TextIsPassedThroughByteForByte) {
+TEST(FrameParserTest, InvalidUtf8TextIsPassedThroughOnlyWhenValidationIsOff) {
   const std::string invalid = "\xff\xfe\xc0\x80 not utf-8 \xed\xa0\x80";
-  FrameParser p;
+  FrameParserOptions options;
+  options.validate_utf8 = false;
+  FrameParser p(options);
   const std::string frame = masked(Opcode::Text, invalid);
   ASSERT_TRUE(p.feed(frame.data(), frame.size()));
   WsMessage m;
   ASSERT_TRUE(p.next(m));
   EXPECT_EQ(m.payload, invalid);
+  FrameParser strict;
+  EXPECT_FALSE(strict.feed(frame.data(), frame.size()));
+  EXPECT_EQ(strict.errorCode(), close_code::kInvalidPayload);
+}
+
+TEST(Utf8ValidatorTest, AcceptsEveryWellFormedForm) {
+  EXPECT_TRUE(isValidUtf8(""));
+  EXPECT_TRUE(isValidUtf8("plain ascii\r\n"));
+  EXPECT_TRUE(isValidUtf8("\xc2\x80 \xdf\xbf"));                       // U+0080, U+07FF
+  EXPECT_TRUE(isValidUtf8("\xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80"));  // U+0800, U+D7FF, U+E000
+  EXPECT_TRUE(isValidUtf8("\xef\xbf\xbf \xf0\x90\x80\x80"));           // U+FFFF, U+10000
+  EXPECT_TRUE(isValidUtf8("\xf4\x8f\xbf\xbf"));                        // U+10FFFF
+  EXPECT_TRUE(isValidUtf8("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"));  // Autobahn 6.2
+}
+
+TEST(Utf8ValidatorTest, RefusesOverlongSurrogatesAndOutOfRange) {
+  for (const char* bad :
+       {"\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xe0\x9f\xbf", "\xed\xa0\x80",
+        "\xed\xbf\xbf", "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80", "\xfe", "\xff", "a\xc2", "\xe2\x82", "\xf0\x9f\x98",
+        "\xc2"
+        "a"}) {
+    EXPECT_FALSE(isValidUtf8(bad)) << testing::PrintToString(std::string(bad));
+  }
+}
+
+TEST(FrameParserTest, Utf8IsCheckedAcrossFragmentsAtEverySplit) {
+  // A 4-byte character (U+1F600) split between fragments at every point is fine...
+  const std::string smile = "ok \xf0\x9f\x98\x80 ok";
+  for (size_t cut = 0; cut <= smile.size(); ++cut) {
+    FrameParser p;
+    const std::string bytes = masked(Opcode::Text, smile.substr(0, cut), false) +
+                              masked(Opcode::Ping, "p") +
+                              masked(Opcode::Continuation, smile.substr(cut));
+    ASSERT_TRUE(p.feed(bytes.data(), bytes.size())) << cut;
+    auto msgs = drain(p);
+    ASSERT_EQ(msgs.size(), 2u);
+    EXPECT_EQ(msgs[1].payload, smile);
+  }
+  // ...a character cut off by the final fragment is 1007, and so is a surrogate split in two.
+  FrameParser truncated;
+  std::string bytes =
+      masked(Opcode::Text, "a\xf0\x9f", false) + masked(Opcode::Continuation, "\x98");
+  EXPECT_FALSE(truncated.feed(bytes.data(), bytes.size()));
+  EXPECT_EQ(truncated.errorCode(), close_code::kInvalidPayload);
+  FrameParser surrogate;
+  bytes = masked(Opcode::Text, "a\xed", false) + masked(Opcode::Continuation, "\xa0\x80");
+  EXPECT_FALSE(surrogate.feed(bytes.data(), bytes.size()));
+  EXPECT_EQ(surrogate.errorCode(), close_code::kInvalidPayload);
+}
+
+TEST(FrameParserTest, InvalidUtf8FailsBeforeTheMessageEnds) {
+  // Fail fast: the first fragment is already hopeless, the parser does not wait for the rest.
+  FrameParser p;
+  const std::string first = masked(Opcode::Text,
+                                   "abc\xc0\xaf"
+                                   "def",
+                                   false);
+  EXPECT_FALSE(p.feed(first.data(), first.size()));
+  EXPECT_EQ(p.errorCode(), close_code::kInvalidPayload);
+}
+
+TEST(FrameParserTest, BinaryIsNeverUtf8Checked) {
+  FrameParser p;
+  const std::string frame = masked(Opcode::Binary, "\xff\xfe\xc0\x80");
+  ASSERT_TRUE(p.feed(frame.data(), frame.size()));
+  EXPECT_EQ(drain(p).size(), 1u);
 }
 
 struct BadStream {
@@ -205,7 +286,9 @@ std::vector<BadStream> badStreams() {
        1002},
       {"binary inside fragmented text",
        masked(Opcode::Text, "a", false) + masked(Opcode::Binary, "b"), 1002},
-      {"64-bit length with top bit", len64, 1002},
+      {"64-bit length with top bit", len64, 1009},
+      {"ping with a 64-bit length", withFirstByte(len64, 0x89), 1002},
+      {"invalid UTF-8 in text", masked(Opcode::Text, "a\xff"), 1007},
       {"single frame over the limit", masked(Opcode::Binary, std::string(1025, 'x')), 1009},
       {"fragments over the limit",
        masked(Opcode::Text, std::string(600, 'x'), false) +

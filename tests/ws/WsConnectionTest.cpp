@@ -181,6 +181,61 @@ TEST_F(WsConnectionTest, UnmaskedClientFrameClosesWith1002) {
   EXPECT_EQ(handler->closeCode(), close_code::kProtocolError);
 }
 
+TEST_F(WsConnectionTest, InvalidUtf8TextClosesWith1007) {
+  auto handler = open({}, true);
+  ASSERT_TRUE(client_->sendText("fine"));
+  // The invalid byte sits in the second fragment: the check spans fragments.
+  ASSERT_TRUE(client_->sendRaw(client_->writer().encode(Opcode::Text, "caf\xc3", false)));
+  ASSERT_TRUE(client_->sendRaw(client_->writer().encode(Opcode::Continuation, "(")));
+  WsMessage m;
+  ASSERT_TRUE(client_->read(m));
+  EXPECT_EQ(m.payload, "fine");
+  ASSERT_TRUE(client_->read(m));
+  ASSERT_EQ(m.opcode, Opcode::Close);
+  EXPECT_EQ(closeCodeOf(m), close_code::kInvalidPayload);
+  client_->closeSocket();
+  ASSERT_TRUE(handler->closed_.waitFor());
+  EXPECT_EQ(handler->closeCode(), close_code::kInvalidPayload);
+  EXPECT_EQ(handler->messages().size(), 1u);
+}
+
+TEST_F(WsConnectionTest, CloseReasonThatIsNotUtf8ClosesWith1007) {
+  auto handler = open();
+  ASSERT_TRUE(
+      client_->sendRaw(client_->writer().encode(Opcode::Close, closePayload(1000, "bye \xff"))));
+  WsMessage m;
+  ASSERT_TRUE(client_->read(m));
+  ASSERT_EQ(m.opcode, Opcode::Close);
+  EXPECT_EQ(closeCodeOf(m), close_code::kInvalidPayload);
+  client_->closeSocket();
+  ASSERT_TRUE(handler->closed_.waitFor());
+}
+
+// Over its input budget a socket is read more slowly, never dropped: the whole message arrives,
+// no sooner than the budget allows, and the pause does not count as idleness.
+TEST_F(WsConnectionTest, InputBudgetSlowsReadingButLosesNothing) {
+  constexpr size_t kRate = 200 * 1024;
+  constexpr size_t kBurst = 40 * 1024;
+  constexpr size_t kSize = 300 * 1024;
+  WsConnectionOptions options;
+  options.input_budget = std::make_shared<InputBudget>(kRate, kBurst);
+  options.idle_timeout = 300ms;
+  auto handler = open(options);
+  const std::string paste = std::string(kSize, 'p');
+  const auto start = std::chrono::steady_clock::now();
+  std::thread sender([&] { client_->sendText(paste); });
+  ASSERT_TRUE(handler->message_.waitFor());
+  const auto took = std::chrono::steady_clock::now() - start;
+  sender.join();
+  ASSERT_EQ(handler->messages().size(), 1u);
+  EXPECT_TRUE(handler->messages()[0] == paste);
+  // (size - burst) / rate = 1.3 s at least; a little slack for the clock's granularity.
+  EXPECT_GE(took, std::chrono::milliseconds((kSize - kBurst) * 1000 / kRate - 50));
+  EXPECT_LT(took, 10s);
+  EXPECT_TRUE(conn_->isOpen());
+  EXPECT_EQ(handler->closed_.count(), 0);
+}
+
 TEST_F(WsConnectionTest, BackpressureAboveHighWatermarkThenDrained) {
   WsConnectionOptions options;
   options.high_watermark = 256 << 10;

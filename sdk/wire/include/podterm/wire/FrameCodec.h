@@ -53,8 +53,28 @@ inline constexpr size_t kMaxControlPayloadBytes = 125;
 // (Close/Ping/Pong), in the order it completed on the wire.
 struct WsMessage {
   Opcode opcode = Opcode::Text;
-  std::string payload;  // unmasked; text is passed through byte for byte (no UTF-8 check)
+  std::string payload;  // unmasked; text is valid UTF-8 when the parser validates it (default)
 };
+
+// Incremental UTF-8 validation (RFC 3629: no overlong forms, no surrogates, nothing above
+// U+10FFFF), for text split across frames or reads. Not thread-safe.
+class Utf8Validator {
+ public:
+  // False once the bytes so far cannot be the start of valid UTF-8 (and from then on).
+  bool feed(const char* data, size_t n) noexcept;
+  // True when everything fed is valid and no character is cut off at the end.
+  bool complete() const noexcept { return !invalid_ && need_ == 0; }
+  bool invalid() const noexcept { return invalid_; }
+  void reset() noexcept { *this = Utf8Validator(); }
+
+ private:
+  uint8_t need_ = 0;   // continuation bytes still expected
+  uint8_t lo_ = 0x80;  // bounds of the next continuation byte (narrower after E0, ED, F0, F4)
+  uint8_t hi_ = 0xBF;
+  bool invalid_ = false;
+};
+
+bool isValidUtf8(std::string_view text) noexcept;
 
 struct FrameParserOptions {
   // A server requires masked frames from its clients; a client requires unmasked ones.
@@ -62,6 +82,9 @@ struct FrameParserOptions {
   // Upper bound of a reassembled data message; exceeding it is error 1009, detected from the
   // frame header before any of its payload is buffered.
   size_t max_message_bytes = size_t{1} << 20;
+  // Text messages must be valid UTF-8 (RFC 6455 section 8.1); invalid bytes are error 1007,
+  // detected as soon as they arrive, also when a character spans two fragments.
+  bool validate_utf8 = true;
 };
 
 // Incremental parser: feed() any split of the byte stream, then pull messages with next().
@@ -80,7 +103,7 @@ class FrameParser {
   size_t pending() const noexcept { return ready_.size(); }
 
   bool failed() const noexcept { return error_code_ != 0; }
-  // The close code to send (1002 or 1009); 0 while the stream is fine.
+  // The close code to send (1002, 1007 or 1009); 0 while the stream is fine.
   uint16_t errorCode() const noexcept { return error_code_; }
   // What went wrong, short enough for a close frame's reason (< 123 bytes).
   const std::string& errorReason() const noexcept { return error_reason_; }
@@ -110,6 +133,7 @@ class FrameParser {
   bool message_open_ = false;
   Opcode message_opcode_ = Opcode::Text;
   std::string message_;
+  Utf8Validator utf8_;   // over the text message being reassembled
   std::string control_;  // payload of the control frame in progress (may interleave fragments)
   std::deque<WsMessage> ready_;
   uint16_t error_code_ = 0;
@@ -140,7 +164,7 @@ struct ClosePayload {
   std::string_view reason;                // points into the parsed payload
 };
 // Parses a received Close payload. False (a protocol error, 1002) for a 1-byte payload or a code
-// not allowed on the wire. The reason is passed through unchecked, like text messages.
+// not allowed on the wire. The reason is not checked here: see isValidUtf8 (1007).
 bool parseClosePayload(std::string_view payload, ClosePayload& out);
 
 // Builds frames for one end of a connection. A client (mask_frames = true) masks every frame
