@@ -256,6 +256,25 @@ class RestTest(FakeCase):
         st, body, _ = f.call("PATCH", f"{PODS}/{name}", {"op": "test"}, headers=jp)
         self.assertEqual(st, 400)
 
+    def test_pod_finalizer_keeps_it_terminating(self):
+        f, name = self.fake, self.pod_name()
+        f.make_pod(name)
+        mp = {"Content-Type": "application/merge-patch+json"}
+        st, _, _ = f.call("PATCH", f"{PODS}/{name}", {"metadata": {"finalizers": ["example.com/hold"]}}, headers=mp)
+        self.assertEqual(st, 200)
+        st, body, _ = f.call("DELETE", f"{PODS}/{name}", {"gracePeriodSeconds": 0})
+        self.assertEqual(st, 200)
+        time.sleep(0.5)  # well past the fake's terminate delay: it would be gone without the finalizer
+        st, body, _ = f.call("GET", f"{PODS}/{name}")
+        self.assertEqual(st, 200)
+        self.assertIn("deletionTimestamp", body["metadata"])
+        st, _, _ = f.call("PATCH", f"{PODS}/{name}", {"metadata": {"finalizers": None}}, headers=mp)
+        self.assertEqual(st, 200)
+        deadline = time.time() + 10
+        while f.call("GET", f"{PODS}/{name}")[0] != 404 and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(f.call("GET", f"{PODS}/{name}")[0], 404)
+
     def test_pvc(self):
         f, name = self.fake, self.pod_name()
         st, pvc, _ = f.call("POST", PVCS, {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "ws-" + name},

@@ -327,6 +327,10 @@ class Cluster:
         if pod is None or pod["metadata"]["uid"] != uid:
             return
         self.sandboxes.kill_pod(uid)
+        if pod["metadata"].get("finalizers"):
+            # The containers are gone, but the object stays Terminating until whoever owns its
+            # finalizers removes the last one (an update then finishes it, see _update).
+            return
         self.store.remove("pods", ns, name)
         self.sandboxes.remove_pod_dir(uid)
         for claim in _claims(pod):
@@ -456,7 +460,14 @@ class Cluster:
             result = new
         if result == obj:
             return obj
-        return self.store.put(resource, result)
+        stored = self.store.put(resource, result)
+        if (resource == "pods" and result["metadata"].get("deletionTimestamp")
+                and not result["metadata"].get("finalizers") and obj["metadata"].get("finalizers")):
+            # The last finalizer of a deleted pod went: the pod goes once its grace period ran.
+            grace = result["metadata"].get("deletionGracePeriodSeconds") or 0
+            self._spawn(self._finish_later(result["metadata"]["namespace"], name,
+                                           result["metadata"]["uid"], min(grace, self.t.terminate)))
+        return stored
 
     @staticmethod
     def _check_spec_change(resource, kind, name, old, new):
