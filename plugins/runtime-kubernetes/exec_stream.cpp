@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "exec_channel.h"
+
 namespace podterm::plugins::kubernetes {
 
 namespace {
@@ -62,35 +64,6 @@ std::string messageOf(const std::string& body) {
 }
 
 }  // namespace
-
-bool parseExecStatus(const std::string& json, int& exit_code, std::string& error) {
-  try {
-    Poco::JSON::Parser parser;
-    auto obj = parser.parse(json).extract<Poco::JSON::Object::Ptr>();
-    std::string status = obj->optValue<std::string>("status", "");
-    if (status == "Success") {
-      exit_code = 0;
-      return true;
-    }
-    std::string message = obj->optValue<std::string>("message", "");
-    if (obj->optValue<std::string>("reason", "") == "NonZeroExitCode") {
-      auto details = obj->getObject("details");
-      auto causes = details ? details->getArray("causes") : nullptr;
-      for (size_t i = 0; causes && i < causes->size(); ++i) {
-        auto cause = causes->getObject(static_cast<unsigned>(i));
-        if (cause && cause->optValue<std::string>("reason", "") == "ExitCode") {
-          exit_code = std::stoi(cause->optValue<std::string>("message", "x"));
-          if (exit_code >= 0 && exit_code <= 255) return true;
-        }
-      }
-    }
-    error = message.empty() ? "the exec failed: " + json : message;
-    return false;
-  } catch (...) {
-    error = "unreadable exec status: " + json.substr(0, 200);
-    return false;
-  }
-}
 
 ExecConnection::ExecConnection(EventLoop& loop, sdk::StreamObserver* observer, bool tty,
                                bool chunked_stdin, std::function<void(ExecProtocol)> on_protocol)
@@ -460,24 +433,11 @@ void ExecConnection::handleMessage(wire::WsMessage& msg) {
     default:
       break;
   }
-  if (msg.payload.empty()) return;
-  unsigned char channel = static_cast<unsigned char>(msg.payload[0]);
-  const char* data = msg.payload.data() + 1;
-  size_t size = msg.payload.size() - 1;
-  if (size == 0) return;  // the server's first, empty frame
-  if (channel == 1 || channel == 2) {
-    deliver(channel, data, size);
-  } else if (channel == 3) {
-    int code = -1;
-    std::string error;
-    if (parseExecStatus(std::string(data, size), code, error)) {
-      exit_.exit_code = code;
-      // Kubernetes reports a signal death as 128+N, like a shell: undo that.
-      if (code > 128 && code < 128 + 65) exit_.signal = code - 128;
-    } else {
-      exit_.exit_code = -1;
-      exit_.error = Status(ErrorCode::Internal, error);
-    }
+  const ExecFrame frame = decodeExecFrame(msg.payload);
+  if (frame.channel == kExecStdout || frame.channel == kExecStderr) {
+    deliver(frame.channel, frame.data.data(), frame.data.size());
+  } else if (frame.channel == kExecStatus) {
+    exit_ = execExitFromStatus(frame.data);
     have_status_ = true;
   }
 }
