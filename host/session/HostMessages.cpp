@@ -3,6 +3,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
+#include <cstdio>
 #include <sstream>
 
 namespace podterm::host::messages {
@@ -34,6 +35,28 @@ std::string podCreationFailed(std::string_view details) {
 
 std::string noticeLine(std::string_view text) {
   return "\r\nNotice: " + std::string(text) + "\r\n";
+}
+
+std::string formatDuration(std::chrono::milliseconds duration) {
+  const int64_t ms = duration.count();
+  if (ms > 0 && ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + " h";
+  if (ms > 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + " min";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms) / 1000.0);
+  return text;
+}
+
+std::string lifetimeEndingSoon(std::chrono::milliseconds remaining,
+                               std::chrono::milliseconds lifetime) {
+  return "this session ends in " + formatDuration(remaining) + ": sessions last at most " +
+         formatDuration(lifetime) +
+         ". Your files are saved before its pod stops; connect again for a new session.";
+}
+
+std::string lifetimeOver(std::chrono::milliseconds lifetime) {
+  return "this session reached its maximum lifetime of " + formatDuration(lifetime) +
+         ": saving your files, then stopping its pod.";
 }
 
 std::string statusEvent(std::string_view phase, std::string_view reason) {

@@ -1,6 +1,7 @@
 #pragma once
 // The exact texts the spec (docs/protocol.md) promises clients, in one place.
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,15 @@ std::string podNotReady(std::string_view status);
 std::string podCreationFailed(std::string_view details);
 // A host message outside the shell's own output, for v1 clients: "Notice: <text>" on its own line.
 std::string noticeLine(std::string_view text);
+
+// Texts of host notices (sent as noticeLine or noticeEvent).
+// "this session ends in 5 min: sessions last at most 24 h. ..." (limits.max_session_lifetime_s)
+std::string lifetimeEndingSoon(std::chrono::milliseconds remaining,
+                               std::chrono::milliseconds lifetime);
+// "this session reached its maximum lifetime of 24 h: ..."
+std::string lifetimeOver(std::chrono::milliseconds lifetime);
+// "24 h", "5 min", "90 s", "1.5 s".
+std::string formatDuration(std::chrono::milliseconds duration);
 
 // JSON events for podterm.v2 clients.
 std::string statusEvent(std::string_view phase, std::string_view reason);

@@ -2,6 +2,8 @@
 
 #include <Poco/Logger.h>
 
+#include <set>
+
 namespace podterm::host {
 namespace {
 
@@ -56,6 +58,11 @@ size_t PodReaper::reapOnce() {
   }
   size_t reaped = 0;
   const int64_t now = nowUnixMs();
+  // A kept pod that disappeared on its own (evicted, deleted by hand) stops counting against
+  // its user.
+  std::set<std::string> existing;
+  for (const auto& pod : pods.value()) existing.insert(pod.session_id);
+  sessions_.retainKeptPods(existing);
   for (const auto& pod : pods.value()) {
     if (sessions_.find(pod.session_id)) continue;
     if (now - pod.created_unix_ms < options_.ttl.count()) continue;
@@ -77,6 +84,7 @@ size_t PodReaper::reapOnce() {
     sdk::Status deleted = runtime_.deletePod(pod.session_id);
     if (deleted) {
       ++reaped;
+      sessions_.onPodDeleted(pod.session_id);
       logger().information("session=%s deleted orphaned pod %s", id->raw, pod.pod_name);
     } else {
       logger().warning("session=%s could not delete orphaned pod %s: %s", id->raw, pod.pod_name,

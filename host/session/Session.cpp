@@ -69,6 +69,18 @@ void Session::start() {
     ready_timer_ = context_.timers.runAfter(options_.ready_timeout, [self] {
       if (auto session = self.lock()) session->onReadyTimeout();
     });
+    // The lifetime counts from here, pod start-up included: it bounds what a session may hold.
+    if (options_.max_lifetime.count() > 0) {
+      lifetime_timer_ = context_.timers.runAfter(options_.max_lifetime, [self] {
+        if (auto session = self.lock()) session->onLifetimeOver();
+      });
+      const auto lead = std::min(options_.lifetime_notice, options_.max_lifetime / 10);
+      if (lead.count() > 0) {
+        lifetime_notice_timer_ = context_.timers.runAfter(options_.max_lifetime - lead, [self] {
+          if (auto session = self.lock()) session->onLifetimeNotice();
+        });
+      }
+    }
   }
   sdk::Status status = context_.runtime.ensurePod(spec, this);
   if (!status) fail(status.message());
@@ -176,6 +188,11 @@ SessionState Session::state() const {
 size_t Session::clientCount() const {
   Lock lock(mutex_);
   return clients_.size();
+}
+
+bool Session::podKept() const {
+  Lock lock(mutex_);
+  return pod_kept_;
 }
 
 void Session::onPodStatus(const sdk::PodStatus& status) {
@@ -292,6 +309,31 @@ void Session::onGraceExpired() {
   beginEnding(lock, 1001, "session ended");
 }
 
+void Session::onLifetimeNotice() {
+  {
+    Lock lock(mutex_);
+    lifetime_notice_timer_.reset();
+    if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  }
+  const auto lead = std::min(options_.lifetime_notice, options_.max_lifetime / 10);
+  broadcastNotice(messages::lifetimeEndingSoon(lead, options_.max_lifetime));
+}
+
+// Ends like a grace-period end (final sync, then the pod is deleted), but the clients are still
+// there: they hear why, stay attached through the final sync (and hear if it failed), and are
+// closed with 1001 once the pod is gone, so a reconnect starts a fresh session at once.
+void Session::onLifetimeOver() {
+  Lock lock(mutex_);
+  lifetime_timer_.reset();
+  if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  logger().information("session=%s reached its maximum lifetime (%s)", id_.raw,
+                       messages::formatDuration(options_.max_lifetime));
+  lock.unlock();
+  broadcastNotice(messages::lifetimeOver(options_.max_lifetime));
+  lock.lock();
+  beginEnding(lock, 1001, "session lifetime reached", true);
+}
+
 void Session::fail(const std::string& details) {
   logger().warning("session=%s failed to start: %s", id_.raw, details);
   broadcastText(messages::podCreationFailed(details));
@@ -300,13 +342,19 @@ void Session::fail(const std::string& details) {
   beginEnding(lock, 1011, "execution pod failed");
 }
 
-void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason) {
+void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason,
+                          bool close_after_sync) {
   if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
   state_ = SessionState::Ending;
   cancelTimer(ready_timer_);
   cancelTimer(grace_timer_);
-  auto clients = std::move(clients_);
-  clients_.clear();
+  cancelTimer(lifetime_notice_timer_);
+  cancelTimer(lifetime_timer_);
+  std::vector<std::shared_ptr<TerminalClient>> clients;
+  if (!close_after_sync) {
+    clients = std::move(clients_);
+    clients_.clear();
+  }
   sdk::ExecStreamPtr stream = std::move(stream_);
   lock.unlock();
 
@@ -316,13 +364,15 @@ void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason) 
   auto self = shared_from_this();
   // ExecStreamPtr is move-only and std::function needs a copyable callable.
   auto shared_stream = std::make_shared<sdk::ExecStreamPtr>(std::move(stream));
-  if (!context_.blocking.execute(
-          [self, shared_stream] { self->finishEnding(std::move(*shared_stream)); })) {
-    finishEnding(std::move(*shared_stream));
+  if (!context_.blocking.execute([self, shared_stream, code, reason, close_after_sync] {
+        self->finishEnding(std::move(*shared_stream), code, reason, close_after_sync);
+      })) {
+    finishEnding(std::move(*shared_stream), code, reason, close_after_sync);
   }
 }
 
-void Session::finishEnding(sdk::ExecStreamPtr stream) {
+void Session::finishEnding(sdk::ExecStreamPtr stream, uint16_t code, const std::string& reason,
+                           bool close_clients) {
   if (stream) stream->close();
   stream.reset();
   // Nothing written in the last seconds is lost: the final sync runs before the pod goes, and a
@@ -332,15 +382,25 @@ void Session::finishEnding(sdk::ExecStreamPtr stream) {
   if (saved) {
     sdk::Status deleted = context_.runtime.deletePod(id_.raw);
     if (!deleted) {
+      // Not counted as kept: the pod may well be gone already, and the reaper ends any that is
+      // not.
       logger().error("session=%s could not delete its pod: %s", id_.raw, deleted.message());
     }
   } else {
     logger().error("session=%s kept its pod: its files could not be saved to storage", id_.raw);
+    if (close_clients) {
+      broadcastNotice("your files could not be saved; the pod is kept so that they are not lost");
+    }
   }
+  std::vector<std::shared_ptr<TerminalClient>> clients;
   {
     Lock lock(mutex_);
     state_ = SessionState::Ended;
+    pod_kept_ = !saved;
+    clients = std::move(clients_);
+    clients_.clear();
   }
+  for (auto& client : clients) client->close(code, reason);
   logger().information("session=%s ended", id_.raw);
   if (on_ended_) on_ended_(id_.raw);
 }

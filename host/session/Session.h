@@ -2,11 +2,14 @@
 // One terminal session: its pod, its shell and the clients attached to it.
 //
 // States: Starting (pod on its way) -> Opening (pod ready, shell starting) -> Ready (bridging)
-// -> Ending (closing clients, deleting the pod) -> Ended. Input that arrives before Ready is
-// queued (bounded) and answered once per not-ready period with the spec's "not ready" text.
-// Threading: every public method is thread-safe. Runtime callbacks arrive on runtime threads and
-// client events on loop threads; one mutex guards the state, and no plugin call is made while it
-// is held (a runtime may call back synchronously), except the non-blocking stream calls.
+// -> Ending (closing clients, final sync, deleting the pod) -> Ended. A session with a maximum
+// lifetime tells its clients shortly before and then ends like a grace-period end, except that
+// its clients stay attached (and hear how the final sync went) until the pod is deleted. Input that
+// arrives before Ready is queued (bounded) and answered once per not-ready period with the spec's
+// "not ready" text. Threading: every public method is thread-safe. Runtime callbacks arrive on
+// runtime threads and client events on loop threads; one mutex guards the state, and no plugin call
+// is made while it is held (a runtime may call back synchronously), except the non-blocking stream
+// calls.
 
 #include <chrono>
 #include <functional>
@@ -72,6 +75,9 @@ class Session : public sdk::PodObserver,
   const SessionId& id() const { return id_; }
   SessionState state() const;
   size_t clientCount() const;
+  // After the end: the pod was kept rather than deleted (its files could not be saved, or the
+  // deletion failed). It still counts against the user's pods.
+  bool podKept() const;
 
   // sdk::PodObserver
   void onPodStatus(const sdk::PodStatus& status) override;
@@ -95,9 +101,15 @@ class Session : public sdk::PodObserver,
   void onShellOpened(sdk::Result<sdk::ExecStreamPtr> result);
   void onReadyTimeout();
   void onGraceExpired();
+  void onLifetimeNotice();
+  void onLifetimeOver();
   void fail(const std::string& details);
-  void beginEnding(Lock& lock, uint16_t code, const std::string& reason);
-  void finishEnding(sdk::ExecStreamPtr stream);
+  // close_after_sync: clients stay attached (input ignored) through the final sync and the pod's
+  // deletion, and are closed with code/reason afterwards; otherwise they are closed first.
+  void beginEnding(Lock& lock, uint16_t code, const std::string& reason,
+                   bool close_after_sync = false);
+  void finishEnding(sdk::ExecStreamPtr stream, uint16_t code, const std::string& reason,
+                    bool close_clients);
   void broadcastText(std::string_view text);
   void broadcastEvent(std::string_view json);
   void broadcastNotice(std::string_view text);
@@ -133,6 +145,9 @@ class Session : public sdk::PodObserver,
   static constexpr std::chrono::milliseconds kTypedLineSettle{500};
   std::optional<Scheduler::TimerId> ready_timer_;
   std::optional<Scheduler::TimerId> grace_timer_;
+  std::optional<Scheduler::TimerId> lifetime_notice_timer_;
+  std::optional<Scheduler::TimerId> lifetime_timer_;
+  bool pod_kept_ = false;
   std::shared_ptr<SessionSync> sync_;  // set in start() when the host syncs files
 };
 

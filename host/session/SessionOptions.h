@@ -9,7 +9,8 @@
 
 namespace podterm::host {
 
-// Session behaviour from [session] in the config; defaults are those of docs/protocol.md.
+// Session behaviour from [session] and [limits] in the config; defaults are those of
+// docs/protocol.md.
 struct SessionOptions {
   std::chrono::milliseconds ready_timeout{60'000};
   std::chrono::milliseconds grace_period{30'000};
@@ -18,6 +19,14 @@ struct SessionOptions {
   uint16_t initial_cols = 80;
   uint16_t initial_rows = 24;
   SessionSyncOptions sync;
+  // limits.sessions_per_user / limits.pods_per_user (0: unlimited), enforced by
+  // SessionManager::admit.
+  size_t sessions_per_user = 16;
+  size_t pods_per_user = 16;
+  // limits.max_session_lifetime_s: a session ends this long after it started (0: never). Its
+  // clients are told lifetime_notice before (a tenth of the lifetime when that is shorter).
+  std::chrono::milliseconds max_lifetime{86'400'000};
+  std::chrono::milliseconds lifetime_notice{300'000};
 };
 
 }  // namespace podterm::host

@@ -30,12 +30,19 @@ SyncOutcome SessionSync::load() {
   bool changed;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    changed = outcome.ok == failing_;
-    failing_ = !outcome.ok;
+    changed = noteOutcomeLocked(outcome);
   }
   if (!outcome.ok) logger().warning("session=%s load failed: %s", id_.raw, outcome.error);
   listener_.onSyncOutcome(outcome, true, changed);
   return outcome;
+}
+
+bool SessionSync::noteOutcomeLocked(const SyncOutcome& outcome) {
+  const bool quota = !outcome.ok && outcome.quota_exceeded;
+  const bool changed = outcome.ok == failing_ || (!outcome.ok && quota != failing_quota_);
+  failing_ = !outcome.ok;
+  failing_quota_ = quota;
+  return changed;
 }
 
 void SessionSync::request() {
@@ -62,8 +69,7 @@ void SessionSync::finishRun(const SyncOutcome& outcome) {
   bool changed;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    changed = outcome.ok == failing_;
-    failing_ = !outcome.ok;
+    changed = noteOutcomeLocked(outcome);
     running_ = false;
     if (outcome.ok) backoff_ = std::chrono::milliseconds(0);
     if (!stopped_ && !outcome.ok && outcome.retryable && !retry_timer_) {
@@ -148,8 +154,7 @@ bool SessionSync::finalSync() {
     bool changed;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      changed = outcome.ok == failing_;
-      failing_ = !outcome.ok;
+      changed = noteOutcomeLocked(outcome);
     }
     listener_.onSyncOutcome(outcome, false, changed);
     if (outcome.ok) return true;

@@ -55,6 +55,9 @@ class SessionSync : public std::enable_shared_from_this<SessionSync> {
   bool failing() const;
 
  private:
+  // Records an outcome (mutex_ held); true when the user should hear about it: saving started
+  // or stopped failing, or fails for another reason now (a quota after an outage).
+  bool noteOutcomeLocked(const SyncOutcome& outcome);
   void run();
   void finishRun(const SyncOutcome& outcome);
   void onIdleTimer();
@@ -73,6 +76,7 @@ class SessionSync : public std::enable_shared_from_this<SessionSync> {
   bool pending_ = false;
   bool stopped_ = false;
   bool failing_ = false;
+  bool failing_quota_ = false;  // failing_ because of a workspace quota
   std::chrono::milliseconds backoff_{0};
   std::optional<Scheduler::TimerId> retry_timer_;
   std::optional<Scheduler::TimerId> idle_timer_;

@@ -13,7 +13,10 @@ namespace podterm::host {
 struct SyncOutcome {
   bool ok = true;
   bool retryable = false;  // the database (or the pod) is unreachable for now: try again later
-  std::string error;       // for the user, when !ok
+  // Refused because the result would exceed a workspace quota (nothing was saved); not
+  // retryable: the next trigger tries again, and succeeds once the user deleted enough.
+  bool quota_exceeded = false;
+  std::string error;                 // for the user, when !ok
   std::vector<std::string> changed;  // paths created or updated in storage
   std::vector<std::string> deleted;  // paths soft-deleted in storage
   std::vector<std::string> notices;  // skipped files, conflict copies: one line each for the user

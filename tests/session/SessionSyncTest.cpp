@@ -6,6 +6,7 @@
 #include "TestDoubles.h"
 #include "podterm/testing/mocks.h"
 #include "session/Session.h"
+#include "session/SessionManager.h"
 #include "session/SessionSync.h"
 #include "session/ShellIntegration.h"
 
@@ -40,6 +41,15 @@ class ScriptedSyncer : public WorkspaceSyncer {
       outcome.ok = false;
       outcome.retryable = retryable;
       outcome.error = "database unreachable";
+      script.push_back(outcome);
+    }
+  }
+  void failQuota(int times) {
+    for (int i = 0; i < times; ++i) {
+      SyncOutcome outcome;
+      outcome.ok = false;
+      outcome.quota_exceeded = true;
+      outcome.error = "workspace quota exceeded: the files would take 12.0 KiB";
       script.push_back(outcome);
     }
   }
@@ -276,6 +286,125 @@ TEST_F(SessionSyncTest, WithoutACommandLineInTheMarkersTheTypedLineIsUsed) {
   session->onStdout(output.data(), output.size());
   blocking_.drain();
   EXPECT_EQ(syncer_.count("sync"), 1);
+}
+
+TEST_F(SessionSyncTest, AQuotaRefusalIsToldOnceEvenAfterAnOutageAndItsEndToo) {
+  auto client = std::make_shared<RecordingClient>();
+  auto session = startReady(client);
+  syncer_.failNext(1);
+  syncer_.failQuota(2);
+  session->onCommandFinished(command("a"));
+  blocking_.drain();
+  timers_.advance(1ms);  // the retry of the outage meets the quota: a new reason, told again
+  blocking_.drain();
+  EXPECT_THAT(client->text(), HasSubstr("Notice: your files are not being saved: workspace quota "
+                                        "exceeded: the files would take 12.0 KiB\r\n"));
+  timers_.advance(60s);  // a quota refusal is not retried by itself
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 2);
+  session->onCommandFinished(command("b"));  // still over: refused quietly
+  blocking_.drain();
+  session->onCommandFinished(command("rm big"));
+  blocking_.drain();
+  EXPECT_EQ(syncer_.count("sync"), 4);
+  std::string text = client->text();
+  EXPECT_EQ(text.find("quota exceeded"), text.rfind("quota exceeded"));
+  EXPECT_THAT(text, HasSubstr("Notice: your files are being saved again"));
+}
+
+// --- limits.max_session_lifetime_s ------------------------------------------------------------
+
+TEST_F(SessionSyncTest, ALifetimeEndIsNoticedThenSyncsDeletesThePodAndClosesWith1001) {
+  options_.max_lifetime = 100s;
+  options_.lifetime_notice = 5s;
+  auto client = std::make_shared<RecordingClient>();
+  bool closed_before_delete = true;
+  ON_CALL(runtime_, deletePod(_)).WillByDefault(Invoke([&](const std::string&) {
+    syncer_.calls.push_back("delete");
+    closed_before_delete = client->closed();
+    return sdk::Status::ok();
+  }));
+  auto session = startReady(client);
+  timers_.advance(94'999ms);
+  EXPECT_THAT(client->text(), ::testing::Not(HasSubstr("ends in")));
+  timers_.advance(1ms);
+  EXPECT_THAT(client->text(),
+              HasSubstr("Notice: this session ends in 5 s: sessions last at most 100 s."));
+  timers_.advance(5s);
+  EXPECT_THAT(client->text(), HasSubstr("Notice: this session reached its maximum lifetime of "
+                                        "100 s: saving your files, then stopping its pod."));
+  EXPECT_EQ(session->state(), SessionState::Ending);
+  EXPECT_FALSE(client->closed());  // still attached through the final sync
+  blocking_.drain();
+  EXPECT_EQ(syncer_.calls, (std::vector<std::string>{"load", "shell", "sync", "forget", "delete"}));
+  EXPECT_FALSE(closed_before_delete);
+  EXPECT_EQ(client->closeCode(), 1001);
+  EXPECT_EQ(client->closeReason(), "session lifetime reached");
+  EXPECT_EQ(session->state(), SessionState::Ended);
+  EXPECT_FALSE(session->podKept());
+}
+
+TEST_F(SessionSyncTest, V2ClientsGetTheLifetimeNoticesAsEvents) {
+  options_.max_lifetime = 10s;  // notice a tenth before: 1 s
+  auto client = std::make_shared<RecordingClient>(true);
+  auto session = startReady(client);
+  timers_.advance(9s);
+  EXPECT_THAT(client->events(),
+              ::testing::Contains(HasSubstr(R"("text":"this session ends in 1 s)")));
+  timers_.advance(1s);
+  blocking_.drain();
+  EXPECT_THAT(client->events(),
+              ::testing::Contains(HasSubstr(R"("text":"this session reached its maximum)")));
+  EXPECT_THAT(client->text(), ::testing::Not(HasSubstr("Notice:")));
+  EXPECT_EQ(client->closeCode(), 1001);
+}
+
+TEST_F(SessionSyncTest, ALifetimeOfZeroNeverEndsTheSession) {
+  options_.max_lifetime = 0ms;
+  auto client = std::make_shared<RecordingClient>();
+  auto session = startReady(client);
+  timers_.advance(std::chrono::hours(48));
+  blocking_.drain();
+  EXPECT_EQ(session->state(), SessionState::Ready);
+  EXPECT_EQ(syncer_.count("delete"), 0);
+}
+
+TEST_F(SessionSyncTest, AFinalSyncRefusedAtTheLifetimesEndIsToldAndThePodKept) {
+  options_.max_lifetime = 10s;
+  auto client = std::make_shared<RecordingClient>();
+  auto session = startReady(client);
+  syncer_.failQuota(1);
+  EXPECT_CALL(runtime_, deletePod(_)).Times(0);
+  timers_.advance(10s);
+  blocking_.drain();
+  EXPECT_THAT(client->text(), HasSubstr("Notice: your files are not being saved: workspace quota"));
+  EXPECT_THAT(client->text(), HasSubstr("Notice: your files could not be saved; the pod is kept"));
+  EXPECT_EQ(client->closeCode(), 1001);
+  EXPECT_TRUE(session->podKept());
+}
+
+// A pod kept because its files could not be saved still counts against its user's pods.
+TEST_F(SessionSyncTest, AKeptPodCountsAgainstTheUserUntilItIsGone) {
+  options_.pods_per_user = 1;
+  options_.sessions_per_user = 0;
+  SessionManager manager(options_,
+                         Session::Context{runtime_, timers_, blocking_, &syncer_, &policy_});
+  auto session = manager.attach(kId, std::make_shared<RecordingClient>(), std::nullopt);
+  observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
+  blocking_.drain();
+  syncer_.failQuota(2);
+  session->end(1000, "done");
+  blocking_.drain();
+  ASSERT_TRUE(session->podKept());
+  EXPECT_EQ(manager.sessionCount(), 0u);
+  EXPECT_EQ(manager.userPods("1"), 1u);
+  const SessionId other = *SessionId::parse("user_1_ws_abc123_other");
+  EXPECT_FALSE(manager.admit(other));
+  manager.retainKeptPods({kId.raw});  // the reaper still sees it
+  EXPECT_FALSE(manager.admit(other));
+  manager.onPodDeleted(kId.raw);  // the reaper saved its files and deleted it
+  EXPECT_TRUE(manager.admit(other));
+  EXPECT_EQ(manager.userPods("1"), 0u);
 }
 
 }  // namespace

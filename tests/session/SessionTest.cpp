@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "TestDoubles.h"
@@ -365,6 +366,124 @@ TEST_F(SessionManagerTest, AfterEndAllNewClientsAreTurnedAway) {
   auto late = std::make_shared<RecordingClient>();
   EXPECT_EQ(manager.attach(kId, late, std::nullopt), nullptr);
   EXPECT_EQ(late->closeCode(), 1001);
+}
+
+// --- per-user limits (limits.sessions_per_user, limits.pods_per_user) --------------------------
+
+SessionId idOf(const std::string& raw) {
+  return *SessionId::parse(raw);
+}
+
+TEST_F(SessionManagerTest, ANewSessionBeyondTheUsersLimitIsRefusedWithoutAPod) {
+  options_.sessions_per_user = 2;
+  options_.pods_per_user = 0;
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  EXPECT_CALL(runtime_, ensurePod(_, _)).Times(2);
+  ASSERT_NE(manager.attach(idOf("user_1_ws_a_1"), client_, std::nullopt), nullptr);
+  ASSERT_NE(
+      manager.attach(idOf("user_1_ws_b_1"), std::make_shared<RecordingClient>(), std::nullopt),
+      nullptr);
+  auto refused = manager.admit(idOf("user_1_ws_a_2"));
+  EXPECT_FALSE(refused);
+  EXPECT_THAT(refused.refusal(), HasSubstr("limits.sessions_per_user = 2"));
+  // A refused client given to attach anyway is closed, and still no pod is asked for.
+  auto late = std::make_shared<RecordingClient>();
+  EXPECT_EQ(manager.attach(idOf("user_1_ws_a_2"), late, std::nullopt), nullptr);
+  EXPECT_EQ(late->closeCode(), 1008);
+  EXPECT_EQ(manager.userSessions("1"), 2u);
+}
+
+TEST_F(SessionManagerTest, AttachingToALiveSessionIsNotANewSession) {
+  options_.sessions_per_user = 1;
+  options_.pods_per_user = 1;
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  auto first = manager.attach(kId, client_, std::nullopt);
+  auto again = manager.admit(kId);
+  ASSERT_TRUE(again) << again.refusal();
+  auto second =
+      manager.attach(kId, std::move(again), std::make_shared<RecordingClient>(), std::nullopt);
+  EXPECT_EQ(second, first);
+  EXPECT_EQ(first->clientCount(), 2u);
+}
+
+TEST_F(SessionManagerTest, OtherUsersAreCountedApart) {
+  options_.sessions_per_user = 1;
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  ASSERT_NE(manager.attach(idOf("user_a_ws_w_1"), client_, std::nullopt), nullptr);
+  // "a-b" shares a prefix with "a" but is another user.
+  EXPECT_TRUE(manager.admit(idOf("user_a-b_ws_w_1")));
+  EXPECT_TRUE(manager.admit(idOf("user_b_ws_w_1")));
+  EXPECT_FALSE(manager.admit(idOf("user_a_ws_w_2")));
+}
+
+TEST_F(SessionManagerTest, AnAdmissionHoldsItsPlaceUntilAttachedOrDropped) {
+  options_.sessions_per_user = 1;
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  std::optional<SessionManager::Admission> first = manager.admit(idOf("user_1_ws_a_1"));
+  ASSERT_TRUE(*first);
+  // The upgrade of a second id races the first one's: the reservation already counts.
+  EXPECT_FALSE(manager.admit(idOf("user_1_ws_b_1")));
+  // A second upgrade of the same id is the same session.
+  EXPECT_TRUE(manager.admit(idOf("user_1_ws_a_1")));
+  first.reset();  // the first handshake failed before attach
+  EXPECT_EQ(manager.userSessions("1"), 0u);
+  auto second = manager.admit(idOf("user_1_ws_b_1"));
+  ASSERT_TRUE(second);
+  ASSERT_NE(manager.attach(idOf("user_1_ws_b_1"), std::move(second), client_, std::nullopt),
+            nullptr);
+  EXPECT_EQ(manager.userSessions("1"), 1u);  // the entry took the reservation's place
+  EXPECT_FALSE(manager.admit(idOf("user_1_ws_c_1")));
+}
+
+TEST_F(SessionManagerTest, ConcurrentAdmissionsAtTheLimitGrantExactlyTheLimit) {
+  options_.sessions_per_user = 3;
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  constexpr int kThreads = 16;
+  std::vector<std::optional<SessionManager::Admission>> admissions(kThreads);
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      while (!go.load()) std::this_thread::yield();
+      admissions[i] = manager.admit(idOf("user_1_ws_w_" + std::to_string(i)));
+    });
+  }
+  go = true;
+  for (auto& thread : threads) thread.join();
+  int granted = 0;
+  for (auto& admission : admissions) granted += *admission ? 1 : 0;
+  EXPECT_EQ(granted, 3);
+  EXPECT_EQ(manager.userSessions("1"), 3u);
+}
+
+TEST_F(SessionManagerTest, AnEndingSessionStillHoldsItsPodButNotASession) {
+  options_.sessions_per_user = 1;
+  options_.pods_per_user = 1;
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  auto first = manager.attach(kId, client_, std::nullopt);
+  first->end(1000, "test");  // deleting its pod (queued on blocking_)
+  EXPECT_EQ(manager.userSessions("1"), 0u);
+  EXPECT_EQ(manager.userPods("1"), 1u);
+  auto other = manager.admit(idOf("user_1_ws_other_1"));
+  EXPECT_FALSE(other);
+  EXPECT_THAT(other.refusal(), HasSubstr("limits.pods_per_user = 1"));
+  // The same id gets a successor for the same pod name: no new pod.
+  EXPECT_TRUE(manager.admit(kId));
+  blocking_.drain();
+  EXPECT_EQ(manager.userPods("1"), 0u);
+  EXPECT_TRUE(manager.admit(idOf("user_1_ws_other_1")));
+}
+
+TEST_F(SessionManagerTest, ZeroMeansUnlimited) {
+  options_.sessions_per_user = 0;
+  options_.pods_per_user = 0;
+  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_NE(manager.attach(idOf("user_1_ws_w_" + std::to_string(i)),
+                             std::make_shared<RecordingClient>(), std::nullopt),
+              nullptr);
+  }
+  EXPECT_EQ(manager.userSessions("1"), 50u);
 }
 
 }  // namespace

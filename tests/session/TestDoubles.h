@@ -131,6 +131,10 @@ class RecordingClient : public TerminalClient {
     std::lock_guard<std::mutex> lock(mutex_);
     return close_code_;
   }
+  std::string closeReason() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return close_reason_;
+  }
   void setCongested(bool congested) { congested_ = congested; }
 
  private:
