@@ -150,6 +150,13 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
         offered.end());
   }
   const std::string protocol = chooseSubprotocol(offered);
+  // Per-user sessions and pods (limits.*_per_user): refused before the upgrade, so no pod is
+  // made; a granted admission holds the user's place until attach() below.
+  SessionManager::Admission admission = sessions_.admit(*id);
+  if (!admission) {
+    sendPlain(response, 429, admission.refusal() + "\n");
+    return;
+  }
 
   response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS);
   response.set("Upgrade", "websocket");
@@ -171,7 +178,8 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
   limits.low_watermark = options_.output_high_watermark / 4;
   auto connection = WsConnection::create(fd, loops_.next(), limits, protocol);
   auto client = std::make_shared<WsTerminalClient>(connection, protocol == "podterm.v2");
-  auto session = sessions_.attach(*id, client, initialSize(request.getURI()));
+  auto session =
+      sessions_.attach(*id, std::move(admission), client, initialSize(request.getURI()));
   client->bind(session);
   connection->start(client);
   closeWhenCredentialExpires(connection, decision.value().expires_unix_ms);
