@@ -10,10 +10,12 @@
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "app/HostRuntime.h"
 #include "config/ConfigError.h"
+#include "config/HostConfig.h"
 #include "plugin/PluginLoader.h"
 
 namespace podterm::host {
@@ -63,14 +65,23 @@ void PodtermApplication::handleOption(const std::string& name, const std::string
   }
 }
 
-int PodtermApplication::main(const std::vector<std::string>&) {
-  if (help_requested_ || config_file_.empty()) {
+int PodtermApplication::main(const std::vector<std::string>& args) {
+  const bool pluginsCommand = args.size() == 1 && args[0] == "plugins";
+  if (help_requested_ || (!args.empty() && !pluginsCommand) ||
+      (config_file_.empty() && !pluginsCommand)) {
+    if (!args.empty() && !pluginsCommand)
+      std::cerr << "podterm: unknown command " << args[0] << "\n";
     Poco::Util::HelpFormatter help(options());
-    help.setUsage("--config FILE [--plugins DIR] [--web-root DIR]");
+    help.setCommand("podterm");
+    help.setWidth(100);
+    help.setUsage(
+        "--config FILE [--plugins DIR] [--web-root DIR]\n"
+        "podterm plugins [--config FILE] [--plugins DIR]...   lists the plugins found");
     help.setHeader("podterm: a terminal server giving each session its own pod");
     help.format(std::cout);
     return help_requested_ ? EXIT_OK : EXIT_USAGE;
   }
+  if (pluginsCommand) return listPlugins();
   std::unique_ptr<HostRuntime> host;
   try {
     HostConfig config = loadHostConfig(config_file_);
@@ -101,6 +112,31 @@ int PodtermApplication::main(const std::vector<std::string>&) {
   Poco::Logger::get("podterm.host").information("shutting down");
   host->stop();
   return EXIT_OK;
+}
+
+int PodtermApplication::listPlugins() {
+  std::vector<std::string> searchPath;
+  for (const std::string& dir : extra_plugin_dirs_) {
+    searchPath.push_back(Poco::Path(dir).absolute().toString());
+  }
+  if (!config_file_.empty()) {
+    try {
+      HostConfig config = loadHostConfig(config_file_);
+      searchPath.insert(searchPath.end(), config.plugin_path.begin(), config.plugin_path.end());
+    } catch (const ConfigError& e) {
+      std::cerr << "podterm: config error: " << e.what() << "\n";
+      return EXIT_CONFIG;
+    }
+  }
+  if (searchPath.empty()) {
+    std::cerr << "podterm plugins: no search path: give --config FILE or --plugins DIR\n";
+    return EXIT_USAGE;
+  }
+  std::vector<PluginListing> listings = PluginLoader(searchPath).listAll();
+  std::cout << formatPluginListings(searchPath, listings) << std::flush;
+  bool allUsable = std::all_of(listings.begin(), listings.end(),
+                               [](const PluginListing& l) { return l.error.empty(); });
+  return allUsable ? EXIT_OK : 1;
 }
 
 }  // namespace podterm::host

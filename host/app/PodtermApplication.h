@@ -3,11 +3,17 @@
 // (refusing with one clear line on any error), then starts the loops and the HTTP server.
 // Shutdown reverses it: unready, stop accepting, end sessions (deleting their pods), stop loops,
 // destroy plugin objects, and only then release the plugin libraries.
+//
+// `podterm plugins [--config FILE] [--plugins DIR]...` lists instead every plugin file on the
+// search path (the --plugins directories, then the config's [plugins] path) with its kind, name,
+// version and SDK ABI version, and why the host would refuse any of them; it exits 0 when every
+// file is usable, 1 when one is refused, and starts nothing.
 
 #include <Poco/Util/ServerApplication.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace podterm::host {
 
@@ -22,6 +28,8 @@ class PodtermApplication : public Poco::Util::ServerApplication {
   int main(const std::vector<std::string>& args) override;
 
  private:
+  int listPlugins();
+
   std::string config_file_;
   std::vector<std::string> extra_plugin_dirs_;
   std::string web_root_;  // --web-root: replaces server.web_root

@@ -3,8 +3,10 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/dll/shared_library.hpp>
 #include <filesystem>
+#include <sstream>
 #include <utility>
 
 namespace podterm::host {
@@ -107,6 +109,61 @@ std::string join(const std::vector<std::string>& parts, const char* separator) {
   return joined;
 }
 
+// One file of the search path, as listAll() reports it; `earlier` are the files listed before it.
+PluginListing describe(const fs::path& path, const std::vector<PluginListing>& earlier) {
+  PluginListing listing;
+  listing.file = path.string();
+  const std::string fileName = path.filename().string();
+  // The host takes the first <kind>-<name>.so of the search path: a later file of the same name
+  // is never loaded.
+  auto first = std::find_if(earlier.begin(), earlier.end(), [&](const PluginListing& l) {
+    return fs::path(l.file).filename() == fileName;
+  });
+  if (first != earlier.end()) {
+    listing.error = "duplicate of " + first->file + ", which comes first in the plugin path";
+    return listing;
+  }
+  Opened opened = open(listing.file);
+  if (!opened.error.empty()) {
+    listing.error = opened.error;
+    return listing;
+  }
+  const sdk::PluginDescriptor& d = *opened.descriptor;
+  listing.abi_version = d.abi_version;
+  if (d.abi_version != sdk::kAbiVersion) {
+    // Nothing else is read: another ABI may lay the descriptor out differently.
+    listing.error = refusal(d, d.kind, "");
+    return listing;
+  }
+  // Copy the strings now: they live in the library, which closes when `opened` goes.
+  listing.name = orEmpty(d.name);
+  listing.version = orEmpty(d.version);
+  if (kindName(d.kind).rfind("unknown", 0) == 0) {
+    listing.error = "declares " + kindName(d.kind) + " (known: runtime, storage, sync, auth)";
+    return listing;
+  }
+  listing.kind = kindName(d.kind);
+  if (!isPluginName(listing.name)) {
+    listing.error = "declares an invalid name (letters, digits, '-' and '_' only)";
+    return listing;
+  }
+  // The host finds a plugin by its file name, so the name must say what the descriptor declares.
+  const std::string stem = path.stem().string();
+  const size_t dash = stem.find('-');
+  const std::string fileKind = stem.substr(0, dash);
+  const std::string namePart = dash == std::string::npos ? std::string() : stem.substr(dash + 1);
+  for (auto k : {sdk::PluginKind::Runtime, sdk::PluginKind::Storage, sdk::PluginKind::SyncPolicy,
+                 sdk::PluginKind::Auth}) {
+    if (fileKind == sdk::pluginKindName(k)) {
+      listing.error = refusal(d, k, namePart);
+      return listing;
+    }
+  }
+  listing.error = "the host looks for this plugin as " + listing.kind + "-" + listing.name +
+                  ".so; rename the file";
+  return listing;
+}
+
 }  // namespace
 
 PluginLoader::PluginLoader(std::vector<std::string> searchPath)
@@ -165,52 +222,71 @@ std::vector<PluginListing> PluginLoader::listAll() const {
   for (const std::string& dir : searchPath_) {
     std::error_code ec;
     std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      if (entry.path().extension() == ".so" && entry.is_regular_file(ec)) {
+    fs::directory_iterator entries(dir, ec);
+    if (ec) {
+      PluginListing unreadable;
+      unreadable.file = fs::absolute(dir).lexically_normal().string();
+      unreadable.error = "cannot read this directory of the plugin path: " + ec.message();
+      listings.push_back(std::move(unreadable));
+      continue;
+    }
+    for (const auto& entry : entries) {
+      std::error_code typeError;
+      if (entry.path().extension() == ".so" && entry.is_regular_file(typeError)) {
         files.push_back(fs::absolute(entry.path()).lexically_normal());
       }
     }
     std::sort(files.begin(), files.end());
-    for (const fs::path& path : files) {
-      PluginListing listing;
-      listing.file = path.string();
-      std::string fileName = path.filename().string();
-      auto earlier = std::find_if(listings.begin(), listings.end(), [&](const PluginListing& l) {
-        return fs::path(l.file).filename() == fileName;
-      });
-      if (earlier != listings.end()) {
-        listing.error = "shadowed by " + earlier->file;
-        listings.push_back(std::move(listing));
-        continue;
-      }
-      Opened opened = open(listing.file);
-      if (!opened.error.empty()) {
-        listing.error = opened.error;
-      } else {
-        const sdk::PluginDescriptor& d = *opened.descriptor;
-        listing.abi_version = d.abi_version;
-        if (d.abi_version == sdk::kAbiVersion) {
-          // Copy the strings now: they live in the library, which closes below.
-          listing.kind = kindName(d.kind);
-          listing.name = orEmpty(d.name);
-          listing.version = orEmpty(d.version);
-        }
-        // A file is found by its name, so the name must match what the descriptor declares.
-        std::string stem = path.stem().string();
-        size_t dash = stem.find('-');
-        std::string fileKind = stem.substr(0, dash);
-        sdk::PluginKind expected = d.kind;
-        for (auto k : {sdk::PluginKind::Runtime, sdk::PluginKind::Storage,
-                       sdk::PluginKind::SyncPolicy, sdk::PluginKind::Auth}) {
-          if (fileKind == sdk::pluginKindName(k)) expected = k;
-        }
-        listing.error =
-            refusal(d, expected, dash == std::string::npos ? std::string() : stem.substr(dash + 1));
-      }
-      listings.push_back(std::move(listing));
-    }
+    for (const fs::path& path : files) listings.push_back(describe(path, listings));
   }
   return listings;
+}
+
+std::string formatPluginListings(const std::vector<std::string>& searchPath,
+                                 const std::vector<PluginListing>& listings) {
+  std::ostringstream out;
+  out << "plugin search path (this host: SDK ABI " << sdk::kAbiVersion << "):\n";
+  if (searchPath.empty()) out << "  (empty)\n";
+  for (const std::string& dir : searchPath) out << "  " << dir << "\n";
+
+  std::vector<std::array<std::string, 5>> rows{{"KIND", "NAME", "VERSION", "ABI", "FILE"}};
+  std::vector<const PluginListing*> refused;
+  for (const PluginListing& l : listings) {
+    if (l.error.empty()) {
+      rows.push_back({l.kind, l.name, l.version, std::to_string(l.abi_version), l.file});
+    } else {
+      refused.push_back(&l);
+    }
+  }
+  out << "\n";
+  if (rows.size() == 1) {
+    out << "no usable plugin\n";
+  } else {
+    std::array<size_t, 5> width{};
+    for (const auto& row : rows) {
+      for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    }
+    for (const auto& row : rows) {
+      for (size_t i = 0; i + 1 < row.size(); ++i) {
+        out << row[i] << std::string(width[i] - row[i].size() + 2, ' ');
+      }
+      out << row.back() << "\n";
+    }
+  }
+  if (!refused.empty()) {
+    out << "\nrefused (the host will not load these):\n";
+    for (const PluginListing* l : refused) {
+      out << "  " << l->file;
+      if (!l->kind.empty()) {
+        out << " (" << l->kind << " " << l->name << " " << l->version << ", SDK ABI "
+            << l->abi_version << ")";
+      } else if (l->abi_version != 0) {
+        out << " (SDK ABI " << l->abi_version << ")";
+      }
+      out << ": " << l->error << "\n";
+    }
+  }
+  return out.str();
 }
 
 }  // namespace podterm::host

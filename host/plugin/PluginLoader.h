@@ -46,15 +46,21 @@ template <>
 struct PluginKindOf<sdk::Authenticator>
     : std::integral_constant<sdk::PluginKind, sdk::PluginKind::Auth> {};
 
-// One *.so of the search path, for `podterm plugins`.
+// One *.so of the search path (or a directory of it that cannot be read), for `podterm plugins`.
 struct PluginListing {
   std::string file;  // absolute path
-  std::string kind;  // "runtime", ...; empty when the descriptor could not be read
+  std::string
+      kind;  // "runtime", ...; empty when the descriptor could not be read or is another ABI's
   std::string name;
   std::string version;
   int32_t abi_version = 0;  // 0 when the descriptor could not be read
   std::string error;        // why the host would refuse it; empty when it is usable
 };
+
+// What `podterm plugins` prints for a listing: the search path and host ABI, a table of the usable
+// plugins (kind, name, version, SDK ABI, file), then every refused file with why.
+std::string formatPluginListings(const std::vector<std::string>& searchPath,
+                                 const std::vector<PluginListing>& listings);
 
 class PluginLoader {
  public:
@@ -75,7 +81,11 @@ class PluginLoader {
   }
 
   // Every *.so in the search path (by directory, then file name), with its descriptor or why it
-  // would be refused. Loads each library briefly; creates nothing.
+  // would be refused: not a library (the dlopen error), not a plugin (no descriptor), another SDK
+  // ABI (both numbers), an unknown kind, a name that does not match its file name (the host finds
+  // a plugin by <kind>-<name>.so), or a duplicate of a file found earlier in the search path. A
+  // directory of the path that cannot be read is listed with its error too. Loads each library
+  // briefly (running its static constructors); creates nothing.
   std::vector<PluginListing> listAll() const;
 
   const std::vector<std::string>& searchPath() const { return searchPath_; }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -96,6 +98,12 @@ TEST(PluginLoader, RefusesAnotherName) {
                 "runtime-other.so)");
 }
 
+TEST(PluginLoader, RefusesAnUnknownKind) {
+  EXPECT_EQ(refusalOf("unknownkind"), "plugin runtime-unknownkind (" +
+                                          fixture("runtime-unknownkind.so") +
+                                          "): declares unknown kind 7, expected runtime");
+}
+
 TEST(PluginLoader, RefusesALibraryWithoutDescriptor) {
   EXPECT_EQ(refusalOf("nodescriptor"), "plugin runtime-nodescriptor (" +
                                            fixture("runtime-nodescriptor.so") +
@@ -131,7 +139,7 @@ TEST(PluginLoader, ListsEveryLibraryWithItsDescriptorOrItsRefusal) {
   auto listings = PluginLoader({kFixtureDir}).listAll();
   std::map<std::string, PluginListing> byFile;
   for (const auto& l : listings) byFile[l.file.substr(kFixtureDir.size() + 1)] = l;
-  ASSERT_EQ(byFile.size(), 7u);
+  ASSERT_EQ(byFile.size(), 8u);
 
   const PluginListing& good = byFile["runtime-good.so"];
   EXPECT_EQ(good.file, fixture("runtime-good.so"));
@@ -141,25 +149,103 @@ TEST(PluginLoader, ListsEveryLibraryWithItsDescriptorOrItsRefusal) {
   EXPECT_EQ(good.abi_version, sdk::kAbiVersion);
   EXPECT_EQ(good.error, "");
   EXPECT_EQ(byFile["runtime-throwing.so"].error, "");
+  EXPECT_EQ(byFile["runtime-createfails.so"].error, "");  // create() is never called by a listing
 
-  EXPECT_EQ(byFile["runtime-oldabi.so"].abi_version, sdk::kAbiVersion + 1);
-  EXPECT_EQ(byFile["runtime-oldabi.so"].kind, "");  // not read: another ABI's layout
-  const std::string abiRefusal = "built for SDK ABI " + std::to_string(sdk::kAbiVersion + 1) + ",";
-  EXPECT_EQ(byFile["runtime-oldabi.so"].error.substr(0, abiRefusal.size()), abiRefusal);
+  const PluginListing& old = byFile["runtime-oldabi.so"];
+  EXPECT_EQ(old.abi_version, sdk::kAbiVersion + 1);
+  EXPECT_EQ(old.kind, "");  // not read: another ABI's layout
+  EXPECT_EQ(old.name, "");
+  EXPECT_EQ(old.error, "built for SDK ABI " + std::to_string(sdk::kAbiVersion + 1) +
+                           ", this host has ABI " + std::to_string(sdk::kAbiVersion) +
+                           "; rebuild it against this SDK");
   EXPECT_EQ(byFile["runtime-wrongkind.so"].kind, "auth");
   EXPECT_EQ(byFile["runtime-wrongkind.so"].error, "is an auth plugin, expected runtime");
+  EXPECT_EQ(byFile["runtime-unknownkind.so"].kind, "");
+  EXPECT_EQ(byFile["runtime-unknownkind.so"].name, "unknownkind");
+  EXPECT_EQ(byFile["runtime-unknownkind.so"].error,
+            "declares unknown kind 7 (known: runtime, storage, sync, auth)");
   EXPECT_EQ(byFile["runtime-misnamed.so"].name, "other");
-  EXPECT_NE(byFile["runtime-misnamed.so"].error, "");
+  EXPECT_EQ(byFile["runtime-misnamed.so"].error,
+            "declares the name \"other\", expected \"misnamed\" (its file must be named "
+            "runtime-other.so)");
   EXPECT_EQ(byFile["runtime-nodescriptor.so"].error,
             "no symbol podterm_plugin_descriptor (not a podterm plugin)");
+  EXPECT_EQ(byFile["runtime-nodescriptor.so"].abi_version, 0);
   // Listing creates nothing and keeps nothing loaded.
   EXPECT_FALSE(isLoaded(fixture("runtime-good.so")));
+  EXPECT_EQ(liveObjects(fixture("runtime-good.so")), 0);
 }
 
-TEST(PluginLoader, ListingMarksShadowedFiles) {
-  auto listings = PluginLoader({kFixtureDir, kFixtureDir + "/."}).listAll();
-  ASSERT_EQ(listings.size(), 14u);
-  EXPECT_EQ(listings[7].error, "shadowed by " + listings[0].file);
+TEST(PluginLoader, ListingMarksDuplicatesTheHostNeverLoads) {
+  TempDir first;
+  std::filesystem::copy_file(fixture("runtime-good.so"), first.path() + "/runtime-good.so");
+  auto listings = PluginLoader({first.path(), kFixtureDir}).listAll();
+  ASSERT_EQ(listings.size(), 9u);
+  EXPECT_EQ(listings[0].file, first.path() + "/runtime-good.so");
+  EXPECT_EQ(listings[0].error, "");
+  auto later = std::find_if(listings.begin() + 1, listings.end(), [](const PluginListing& l) {
+    return l.file == fixture("runtime-good.so");
+  });
+  ASSERT_NE(later, listings.end());
+  EXPECT_EQ(later->error, "duplicate of " + first.path() +
+                              "/runtime-good.so, which comes first in the plugin path");
+}
+
+TEST(PluginLoader, ListingRefusesAFileTheHostWouldNotFindByItsName) {
+  TempDir dir;
+  std::filesystem::copy_file(fixture("runtime-good.so"), dir.path() + "/good.so");
+  std::filesystem::copy_file(fixture("runtime-good.so"), dir.path() + "/podterm-good.so");
+  auto listings = PluginLoader({dir.path()}).listAll();
+  ASSERT_EQ(listings.size(), 2u);
+  for (const PluginListing& l : listings) {
+    EXPECT_EQ(l.kind, "runtime");
+    EXPECT_EQ(l.name, "good");
+    EXPECT_EQ(l.error, "the host looks for this plugin as runtime-good.so; rename the file")
+        << l.file;
+  }
+}
+
+TEST(PluginLoader, ListingGivesTheLoadErrorOfAFileThatIsNotALibrary) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/auth-junk.so") << "not an ELF file\n";
+  std::ofstream(dir.path() + "/README.txt") << "not a .so: not listed\n";
+  auto listings = PluginLoader({dir.path()}).listAll();
+  ASSERT_EQ(listings.size(), 1u);
+  const std::string prefix = "cannot load it: " + dir.path() + "/auth-junk.so: ";
+  EXPECT_EQ(listings[0].error.substr(0, prefix.size()), prefix) << listings[0].error;
+}
+
+TEST(PluginLoader, ListingNamesADirectoryItCannotRead) {
+  TempDir dir;
+  auto listings = PluginLoader({dir.path() + "/missing", dir.path()}).listAll();
+  ASSERT_EQ(listings.size(), 1u);
+  EXPECT_EQ(listings[0].file, dir.path() + "/missing");
+  EXPECT_EQ(listings[0].error,
+            "cannot read this directory of the plugin path: No such file or directory");
+}
+
+TEST(PluginLoader, FormatsTheListingAsATableThenTheRefusals) {
+  std::vector<PluginListing> listings(4);
+  listings[0] = {"/p/runtime-fakepod.so", "runtime", "fakepod", "0.1.0", 3, ""};
+  listings[1] = {"/p/auth-apikey.so", "auth", "apikey", "12.0.1", 3, ""};
+  listings[2] = {"/p/runtime-old.so", "", "", "", 2, "built for SDK ABI 2, this host has ABI 3"};
+  listings[3] = {"/p/sync-x.so", "auth", "x", "1", 3, "is an auth plugin, expected sync"};
+  const std::string abi = std::to_string(sdk::kAbiVersion);
+  EXPECT_EQ(formatPluginListings({"/p", "/q"}, listings),
+            "plugin search path (this host: SDK ABI " + abi +
+                "):\n"
+                "  /p\n"
+                "  /q\n"
+                "\n"
+                "KIND     NAME     VERSION  ABI  FILE\n"
+                "runtime  fakepod  0.1.0    3    /p/runtime-fakepod.so\n"
+                "auth     apikey   12.0.1   3    /p/auth-apikey.so\n"
+                "\n"
+                "refused (the host will not load these):\n"
+                "  /p/runtime-old.so (SDK ABI 2): built for SDK ABI 2, this host has ABI 3\n"
+                "  /p/sync-x.so (auth x 1, SDK ABI 3): is an auth plugin, expected sync\n");
+  EXPECT_EQ(formatPluginListings({}, {}), "plugin search path (this host: SDK ABI " + abi +
+                                              "):\n  (empty)\n\nno usable plugin\n");
 }
 
 TEST(AuthNone, AllowsTheUserOfTheSessionId) {
