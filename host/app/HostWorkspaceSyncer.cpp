@@ -84,6 +84,7 @@ SyncOutcome HostWorkspaceSyncer::toOutcome(const SyncReport& report) const {
   outcome.retryable = report.status.code() == sdk::ErrorCode::Unavailable ||
                       report.status.code() == sdk::ErrorCode::Timeout;
   outcome.error = report.status.message();
+  outcome.quota_exceeded = report.quota_exceeded.has_value();
   outcome.changed = report.created;
   outcome.changed.insert(outcome.changed.end(), report.changed.begin(), report.changed.end());
   outcome.deleted = report.deleted;

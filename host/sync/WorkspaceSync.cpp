@@ -507,6 +507,33 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
   }
 
   // 6. One batch; on a lost compare-and-swap, resolve against the fresh manifest, retry once.
+  //
+  // Quotas are checked on the manifest read under the workspace lease, which we still hold (it is
+  // renewed right here). That is as atomic as the batch: every writer that can grow a workspace
+  // (the syncs of every session on every replica, and the files API's PUT and restore) holds the
+  // same lease from its manifest read to its batch, so nothing grows the workspace in between; a
+  // delete through the API takes no lease but only shrinks it, so the check can only err on the
+  // safe side; and a row that changed under our feet fails the batch's compare-and-swap, after
+  // which the check runs again on the fresh manifest. The SDK's applyBatch has no quota of its
+  // own, and needs none.
+  auto quotaRefusal = [&](const auto& rows, bool rows_have_deleted) -> sdk::Status {
+    if (!options_.quota.enabled()) return {};
+    WorkspaceUsage now;
+    for (const auto& [path, meta] : rows) {
+      if (meta.deleted) continue;
+      now.bytes += storedBytes(meta);
+      now.files += 1;
+    }
+    WorkspaceUsage after = usageAfter(now, changes, [&](const std::string& path) {
+      auto it = rows.find(path);
+      const sdk::ItemMeta* live = it != rows.end() ? &it->second : nullptr;
+      return live != nullptr && !(rows_have_deleted && live->deleted) ? live : nullptr;
+    });
+    auto exceeded = checkQuota(options_.quota, now, after);
+    if (!exceeded) return {};
+    report.quota_exceeded = exceeded;
+    return {sdk::ErrorCode::PermissionDenied, describe(*exceeded)};
+  };
   std::vector<int64_t> versions;
   std::vector<std::string> forget;  // deletes that lost to a change elsewhere
   if (!changes.empty()) {
@@ -515,6 +542,7 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
     if (!renewed.value().acquired) {
       return {sdk::ErrorCode::Unavailable, "lost the workspace lease during a long sync"};
     }
+    if (sdk::Status refused = quotaRefusal(manifest, false); !refused) return refused;
     auto applied = storage_.applyBatch(ws, changes);
     if (!applied && applied.status().code() == sdk::ErrorCode::Conflict) {
       auto fresh_result = storage_.listManifest(ws, true);
@@ -580,6 +608,8 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
       for (auto& copy : copies) changes.push_back(std::move(copy));
       if (changes.empty()) {
         applied = sdk::BatchResult{};
+      } else if (sdk::Status refused = quotaRefusal(fresh, true); !refused) {
+        return refused;  // conflict copies count too
       } else {
         applied = storage_.applyBatch(ws, changes);
       }

@@ -14,12 +14,14 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "podterm/result.h"
 #include "podterm/runtime.h"
 #include "podterm/storage.h"
+#include "sync/WorkspaceQuota.h"
 
 namespace podterm::host {
 
@@ -31,6 +33,8 @@ struct SyncOptions {
   std::chrono::milliseconds lease_ttl{60000};     // longer than one sync's execs
   std::chrono::milliseconds lease_wait{10000};    // how long to wait for another sync's lease
   std::chrono::milliseconds exec_timeout{30000};  // per exec in the pod
+  // A sync whose result would exceed it is refused as a whole (see WorkspaceQuota.h).
+  WorkspaceQuota quota;
 };
 
 // What the pod held at a path when this session last loaded or listed it.
@@ -70,8 +74,10 @@ struct ConflictCopy {
 
 struct SyncReport {
   // Ok, or why nothing was applied: Unavailable (storage down or the lease busy: retry and tell
-  // the user), Timeout / Internal (the pod's exec failed), Conflict (lost twice).
+  // the user), Timeout / Internal (the pod's exec failed), Conflict (lost twice),
+  // PermissionDenied (a workspace quota: quota_exceeded says which).
   sdk::Status status;
+  std::optional<QuotaExceeded> quota_exceeded;
   std::vector<std::string> created;  // new rows
   std::vector<std::string> changed;  // updated rows
   std::vector<std::string> deleted;  // soft-deleted rows
