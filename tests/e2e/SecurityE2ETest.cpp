@@ -163,8 +163,19 @@ TEST(SecurityE2E, NoCredentialOrKeyReachesTheLogOrAResponse) {
   const std::string expired = mint("carol", -3600s);
   const std::string other = mint("dave");
   const std::string forged = valid.substr(0, valid.rfind('.') + 1) + "Zm9yZ2VkLXNpZ25hdHVyZQ";
+  // The valid token as a query parameter and a subprotocol (the upgrade succeeds)...
   std::vector<std::string> responses;
-  for (const std::string& token : {valid, expired, other, forged}) {
+  {
+    TerminalClient query(host.port(), "/api/terminal/ws/user_carol_ws_w_s2?token=" + valid);
+    TerminalClient protocol(host.port(), "/api/terminal/ws/user_carol_ws_w_s3",
+                            "podterm.v2, bearer." + valid);
+    // A subprotocol credential is answered with the protocol, never the token.
+    EXPECT_EQ(protocol.protocol(), "podterm.v2");
+    query.send("echo via-query\n");
+    EXPECT_TRUE(query.waitFor("via-query"));
+  }
+  // ...and the refused ones, whose answers are whole HTTP responses.
+  for (const std::string& token : {expired, other, forged}) {
     responses.push_back(upgrade(host.port(), "/api/terminal/ws/user_carol_ws_w_s1",
                                 "Authorization: Bearer " + token + "\r\n"));
     responses.push_back(
@@ -173,17 +184,21 @@ TEST(SecurityE2E, NoCredentialOrKeyReachesTheLogOrAResponse) {
                                 "Sec-WebSocket-Protocol: podterm.v2, bearer." + token + "\r\n"));
     responses.push_back(upgrade(host.port(), "/api/terminal/ws/user_carol_ws_w_s4",
                                 "Cookie: theme=dark; podterm_token=" + token + "\r\n"));
+  }
+  for (const std::string& token : {valid, expired, other, forged}) {
     responses.push_back(
         get(host.port(), "/api/workspaces/user_carol_ws_w/items?token=" + token, ""));
     responses.push_back(get(host.port(), "/api/workspaces/user_carol_ws_w/items",
                             "Authorization: Bearer " + token + "\r\n"));
+    responses.push_back(get(host.port(), "/api/workspaces/user_carol_ws_w/items",
+                            "Cookie: podterm_token=" + token + "\r\n"));
     responses.push_back(get(host.port(), "/no/such/route?token=" + token, ""));
   }
-  // A valid subprotocol credential is answered with the protocol, never the token.
-  EXPECT_NE(responses[2].find("Sec-WebSocket-Protocol: podterm.v2"), std::string::npos)
-      << responses[2];
+  for (const auto& response : responses) EXPECT_NE(statusOf(response), "none");
   std::string log = host.log();
-  ASSERT_FALSE(log.empty());
+  // The requests did reach the log (refusals are logged with their session id)...
+  ASSERT_NE(log.find("user_carol_ws_w_s1"), std::string::npos) << log;
+  // ...without their credentials.
   for (const std::string& token : {valid, expired, other, forged}) {
     const std::string signature = token.substr(token.rfind('.') + 1);
     EXPECT_EQ(log.find(signature), std::string::npos) << "a token's signature is in the log";
