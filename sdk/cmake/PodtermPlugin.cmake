@@ -4,8 +4,8 @@
 # name), linked against podterm::sdk and Boost's headers (BOOST_DLL_ALIAS), with
 #   - hidden visibility: only the descriptor alias is exported, so two plugins' private symbols
 #     (or a plugin's copy of a library and the host's) never resolve to each other;
-#   - -fno-gnu-unique: Boost.DLL's headers otherwise create STB_GNU_UNIQUE symbols that keep glibc
-#     from ever unloading the library;
+#   - -fno-gnu-unique (GCC): Boost.DLL's headers otherwise create STB_GNU_UNIQUE symbols that keep
+#     glibc from ever unloading the library;
 #   - -Wl,-z,defs: an unresolved symbol fails the build rather than the host's dlopen (not under
 #     sanitizers, whose runtime the executable provides).
 # KIND is runtime, storage, sync or auth. The output goes to CMAKE_LIBRARY_OUTPUT_DIRECTORY when
@@ -21,7 +21,8 @@ function(podterm_sdk_add_plugin target)
       "'_', not '${arg_NAME}'")
   endif()
   add_library(${target} MODULE ${arg_SOURCES})
-  target_compile_options(${target} PRIVATE -fno-gnu-unique)
+  # GCC only: Clang emits no STB_GNU_UNIQUE symbols (and refuses the flag).
+  target_compile_options(${target} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-fno-gnu-unique>)
   set_target_properties(${target} PROPERTIES PREFIX "" SUFFIX ".so"
     OUTPUT_NAME "${arg_KIND}-${arg_NAME}"
     CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
