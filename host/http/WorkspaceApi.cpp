@@ -11,7 +11,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <optional>
+#include <random>
+#include <thread>
+#include <unordered_map>
 
 #include "http/ApiJson.h"
 #include "http/SseStream.h"
@@ -193,6 +197,58 @@ std::optional<uint32_t> parseMode(std::string_view text) {
   return mode;
 }
 
+// The workspace's lease for one write through the API while a quota is set, released when it
+// goes out of scope. Its holder is unique to this request, so it never renews someone else's.
+class WriteLease {
+ public:
+  WriteLease(sdk::Storage& storage, sdk::WorkspaceId ws) : storage_(storage), ws_(std::move(ws)) {
+    thread_local std::mt19937_64 random{std::random_device{}()};
+    char holder[32];
+    std::snprintf(holder, sizeof holder, "api-%016llx", static_cast<unsigned long long>(random()));
+    holder_ = holder;
+  }
+  WriteLease(const WriteLease&) = delete;
+  WriteLease& operator=(const WriteLease&) = delete;
+  ~WriteLease() {
+    if (held_) storage_.releaseLease(ws_, holder_);  // an expired lease frees itself if this fails
+  }
+
+  // Waits (backing off) while a sync holds it; Unavailable when it stays busy past `wait`.
+  sdk::Status acquire(std::chrono::milliseconds ttl, std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    auto backoff = std::chrono::milliseconds(2);
+    for (;;) {
+      auto grant = storage_.acquireLease(ws_, holder_, ttl.count());
+      if (!grant) return grant.status();
+      if (grant.value().acquired) {
+        held_ = true;
+        return {};
+      }
+      if (std::chrono::steady_clock::now() + backoff > deadline) {
+        return {sdk::ErrorCode::Unavailable, "the workspace lease stayed busy"};
+      }
+      std::this_thread::sleep_for(backoff);  // leases have no notification
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
+    }
+  }
+
+ private:
+  sdk::Storage& storage_;
+  const sdk::WorkspaceId ws_;
+  std::string holder_;
+  bool held_ = false;
+};
+
+std::string quotaJson(const QuotaExceeded& exceeded) {
+  Poco::JSON::Object::Ptr object = new Poco::JSON::Object;
+  object->set("error", describe(exceeded));
+  object->set("quota", exceeded.key());
+  object->set("limit", exceeded.limit);
+  object->set("stored", exceeded.current);
+  object->set("needed", exceeded.needed);
+  return toJsonText(object);
+}
+
 // A JSON answer naming one item and its version.
 std::string versionJson(const std::string& path, int64_t version, bool deleted) {
   Poco::JSON::Object::Ptr object = new Poco::JSON::Object;
@@ -336,6 +392,27 @@ void WorkspaceApi::notifyWritten(const sdk::WorkspaceId& ws, const std::vector<s
   }
 }
 
+bool WorkspaceApi::refusedByQuota(const WorkspaceRoute& route,
+                                  const std::vector<sdk::ItemMeta>& rows,
+                                  const std::vector<sdk::ItemChange>& changes,
+                                  HTTPServerResponse& response) {
+  std::unordered_map<std::string, const sdk::ItemMeta*> live;
+  for (const auto& row : rows) {
+    if (!row.deleted) live[row.path] = &row;
+  }
+  const WorkspaceUsage now = usageOf(rows);
+  const WorkspaceUsage after =
+      usageAfter(now, changes, [&live](const std::string& path) -> const sdk::ItemMeta* {
+        auto it = live.find(path);
+        return it != live.end() ? it->second : nullptr;
+      });
+  auto exceeded = checkQuota(options_.quota, now, after);
+  if (!exceeded) return false;
+  logger().information("workspace=%s write refused: %s", route.workspace.raw, describe(*exceeded));
+  sendJson(response, 507, quotaJson(*exceeded));
+  return true;
+}
+
 void WorkspaceApi::getTree(const WorkspaceRoute& route, HTTPServerResponse& response) {
   const bool with_deleted = queryValue(route.query, "deleted").value_or("0") == "1";
   auto manifest = storage_.listManifest(workspaceId(route), with_deleted);
@@ -454,6 +531,24 @@ void WorkspaceApi::putItem(const WorkspaceRoute& route, HTTPServerRequest& reque
   // The whole body was read: the connection may serve another request.
   response.setKeepAlive(request.getKeepAlive());
 
+  // With a quota, the manifest read, the check and the batch happen under the workspace lease
+  // (taken only now: a slow upload never holds it). See WorkspaceApiOptions::quota.
+  std::optional<WriteLease> lease;
+  std::vector<sdk::ItemMeta> manifest;
+  if (options_.quota.enabled()) {
+    lease.emplace(storage_, ws);
+    if (sdk::Status held = lease->acquire(options_.lease_ttl, options_.lease_wait); !held) {
+      sendStorageError(response, held, false);
+      return;
+    }
+    auto rows = storage_.listManifest(ws, false);
+    if (!rows) {
+      sendStorageError(response, rows.status(), false);
+      return;
+    }
+    manifest = std::move(rows).value();
+  }
+
   // The current row keeps its mode unless the client names one (an editor saving a script must
   // not drop its executable bit), and a directory is never silently replaced by a file.
   auto current = storage_.readItems(ws, {route.item_path});
@@ -489,6 +584,7 @@ void WorkspaceApi::putItem(const WorkspaceRoute& route, HTTPServerRequest& reque
   item.meta.content_hash = sha256Hex(body);
   item.content = std::move(body);
   const bool created = existing == nullptr;
+  if (options_.quota.enabled() && refusedByQuota(route, manifest, {change}, response)) return;
 
   auto applied = storage_.applyBatch(ws, {change});
   if (!applied) {
@@ -541,6 +637,28 @@ void WorkspaceApi::deleteItem(const WorkspaceRoute& route, HTTPServerRequest& re
 
 void WorkspaceApi::restoreItem(const WorkspaceRoute& route, HTTPServerResponse& response) {
   const sdk::WorkspaceId ws = workspaceId(route);
+  // A restore brings a row back: with a quota it is checked like a PUT, under the lease.
+  std::optional<WriteLease> lease;
+  if (options_.quota.enabled()) {
+    lease.emplace(storage_, ws);
+    if (sdk::Status held = lease->acquire(options_.lease_ttl, options_.lease_wait); !held) {
+      sendStorageError(response, held, false);
+      return;
+    }
+    auto rows = storage_.listManifest(ws, true);
+    if (!rows) {
+      sendStorageError(response, rows.status(), false);
+      return;
+    }
+    auto deleted = std::find_if(rows.value().begin(), rows.value().end(), [&](const auto& row) {
+      return row.deleted && row.path == route.item_path;
+    });
+    if (deleted != rows.value().end()) {
+      sdk::ItemChange change;
+      change.item.meta = *deleted;
+      if (refusedByQuota(route, rows.value(), {change}, response)) return;
+    }
+  }
   auto restored = storage_.restore(ws, route.item_path);
   if (!restored) {
     sendStorageError(response, restored.status(), false);

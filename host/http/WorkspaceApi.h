@@ -26,6 +26,7 @@
 #include "http/WorkspaceWriter.h"
 #include "podterm/auth.h"
 #include "podterm/storage.h"
+#include "sync/WorkspaceQuota.h"
 #include "ws/EventLoop.h"
 
 namespace podterm::host {
@@ -44,6 +45,14 @@ struct WorkspaceApiOptions {
   size_t sse_max_buffered_bytes = size_t{256} << 10;
   // Sent as Retry-After with 503.
   int retry_after_seconds = 5;
+  // Workspace quotas (limits.workspace_max_bytes / limits.workspace_max_files): a PUT or restore
+  // whose result would exceed one is refused with 507. While a quota is set, those two hold the
+  // workspace's lease (the one syncs hold) from their manifest read to their batch, so the check
+  // and the write are atomic with respect to every other writer that can grow the workspace.
+  WorkspaceQuota quota;
+  std::chrono::milliseconds lease_ttl{30000};
+  // How long a write waits for a sync that holds the lease; then 503 with Retry-After.
+  std::chrono::milliseconds lease_wait{5000};
 };
 
 class WorkspaceApi {
@@ -80,6 +89,11 @@ class WorkspaceApi {
   void sendStorageError(Poco::Net::HTTPServerResponse& response, const sdk::Status& status,
                         bool precondition);
   void notifyWritten(const sdk::WorkspaceId& ws, const std::vector<sdk::Item>& items);
+  // With a quota: answers 507 when applying changes to the workspace whose manifest is rows
+  // (deleted rows may be among them) would exceed it. True when it answered.
+  bool refusedByQuota(const WorkspaceRoute& route, const std::vector<sdk::ItemMeta>& rows,
+                      const std::vector<sdk::ItemChange>& changes,
+                      Poco::Net::HTTPServerResponse& response);
 
   WorkspaceApiOptions options_;
   OriginPolicy origins_;

@@ -134,11 +134,30 @@ class FakeStorage : public sdk::Storage {
     return it->second.item.meta;
   }
   sdk::Result<int64_t> purgeDeleted(int64_t) override { return int64_t{0}; }
-  sdk::Result<sdk::LeaseGrant> acquireLease(const sdk::WorkspaceId&, const std::string&,
+  // One lease for every workspace (the tests use one): free, or held by one holder.
+  sdk::Result<sdk::LeaseGrant> acquireLease(const sdk::WorkspaceId&, const std::string& holder,
                                             int64_t) override {
-    return sdk::LeaseGrant{true, "", 0};
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++lease_calls;
+    if (!lease_holder.empty() && lease_holder != holder) {
+      return sdk::LeaseGrant{false, lease_holder, 0};
+    }
+    lease_holder = holder;
+    return sdk::LeaseGrant{true, holder, 0};
   }
-  sdk::Status releaseLease(const sdk::WorkspaceId&, const std::string&) override { return {}; }
+  sdk::Status releaseLease(const sdk::WorkspaceId&, const std::string& holder) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (lease_holder == holder) lease_holder.clear();
+    return {};
+  }
+  std::string leaseHolder() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lease_holder;
+  }
+  void holdLease(const std::string& holder) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lease_holder = holder;
+  }
 
   // Test setup, bypassing the API.
   int64_t seed(const std::string& path, sdk::ItemKind kind, const std::string& content,
@@ -156,12 +175,14 @@ class FakeStorage : public sdk::Storage {
 
   std::atomic<bool> down{false};
   std::atomic<int> calls{0};
+  std::atomic<int> lease_calls{0};
 
  private:
   static std::string key(const sdk::WorkspaceId& ws) { return ws.user + "/" + ws.workspace; }
   std::mutex mutex_;
   std::map<std::string, std::map<std::string, Row>> rows_;
   int64_t version_ = 0;
+  std::string lease_holder;
 };
 
 class RecordingWriter : public WorkspaceWriter {
@@ -827,6 +848,92 @@ TEST_F(WorkspaceApiTest, ExportOverTheCapIs413) {
   options.max_export_bytes = 50000;
   Server server(storage, auth, options);
   EXPECT_EQ(request(server.port(), "GET", kBase + "/export").status, 413);
+}
+
+}  // namespace
+}  // namespace podterm::host
+
+namespace podterm::host {
+namespace {
+
+// --- workspace quotas (limits.workspace_max_bytes / limits.workspace_max_files) ---------------
+
+WorkspaceApiOptions quotaOptions(uint64_t max_bytes, uint64_t max_files) {
+  WorkspaceApiOptions options;
+  options.quota = {max_bytes, max_files};
+  options.lease_wait = std::chrono::milliseconds(200);
+  return options;
+}
+
+TEST_F(WorkspaceApiTest, APutOverTheByteQuotaIs507AndStoresNothing) {
+  storage.seed("a", sdk::ItemKind::File, std::string(60, 'a'));
+  Server server(storage, auth, quotaOptions(100, 0));
+  const int calls_before = storage.calls;
+  Reply refused = request(server.port(), "PUT", kBase + "/items/b", std::string(41, 'b'));
+  ASSERT_EQ(refused.status, 507) << refused.body;
+  EXPECT_EQ(refused.header("Content-Type"), "application/json; charset=utf-8");
+  auto error = parseObject(refused.body);
+  EXPECT_EQ(error->getValue<std::string>("quota"), "limits.workspace_max_bytes");
+  EXPECT_EQ(error->getValue<uint64_t>("limit"), 100u);
+  EXPECT_EQ(error->getValue<uint64_t>("stored"), 60u);
+  EXPECT_EQ(error->getValue<uint64_t>("needed"), 101u);
+  EXPECT_THAT(error->getValue<std::string>("error"),
+              ::testing::HasSubstr("more than the workspace quota of 100 bytes"));
+  EXPECT_EQ(request(server.port(), "GET", kBase + "/items/b").status, 404);
+  EXPECT_TRUE(server.writer.written.empty());
+  EXPECT_GT(storage.calls, calls_before);
+  EXPECT_EQ(storage.leaseHolder(), "");  // released after the refusal too
+
+  // Exactly at the quota, and replacing a file by a larger one within it, are fine.
+  EXPECT_EQ(request(server.port(), "PUT", kBase + "/items/b", std::string(40, 'b')).status, 201);
+  EXPECT_EQ(request(server.port(), "PUT", kBase + "/items/b", std::string(41, 'b')).status, 507);
+  EXPECT_EQ(request(server.port(), "PUT", kBase + "/items/a", std::string(10, 'a')).status, 200);
+  EXPECT_EQ(request(server.port(), "PUT", kBase + "/items/b", std::string(90, 'b')).status, 200);
+}
+
+TEST_F(WorkspaceApiTest, APutOverTheFileQuotaIs507) {
+  storage.seed("d", sdk::ItemKind::Directory, "", 0755);
+  storage.seed("d/1", sdk::ItemKind::File, "1");
+  Server server(storage, auth, quotaOptions(0, 2));
+  Reply refused = request(server.port(), "PUT", kBase + "/items/d/2", "2");
+  ASSERT_EQ(refused.status, 507) << refused.body;
+  EXPECT_EQ(parseObject(refused.body)->getValue<std::string>("quota"),
+            "limits.workspace_max_files");
+  // Replacing an existing file adds no entry.
+  EXPECT_EQ(request(server.port(), "PUT", kBase + "/items/d/1", "one").status, 200);
+}
+
+TEST_F(WorkspaceApiTest, ARestoreOverTheQuotaIs507) {
+  storage.seed("old", sdk::ItemKind::File, std::string(50, 'o'));
+  Server server(storage, auth, quotaOptions(80, 0));
+  ASSERT_EQ(request(server.port(), "DELETE", kBase + "/items/old").status, 200);
+  ASSERT_EQ(request(server.port(), "PUT", kBase + "/items/new", std::string(50, 'n')).status, 201);
+  Reply refused = request(server.port(), "POST", kBase + "/items/old:restore");
+  ASSERT_EQ(refused.status, 507) << refused.body;
+  EXPECT_EQ(request(server.port(), "GET", kBase + "/items/old").status, 404);
+  ASSERT_EQ(request(server.port(), "DELETE", kBase + "/items/new").status, 200);
+  EXPECT_EQ(request(server.port(), "POST", kBase + "/items/old:restore").status, 200);
+}
+
+// The check and the write hold the lease syncs hold: while a sync has it, a write waits, and
+// gives up with 503 rather than write past a check the sync could invalidate.
+TEST_F(WorkspaceApiTest, AQuotaCheckedWriteWaitsForTheWorkspaceLease) {
+  Server server(storage, auth, quotaOptions(1000, 0));
+  storage.holdLease("user_u1_ws_w1_sync");
+  Reply busy = request(server.port(), "PUT", kBase + "/items/x", "x");
+  EXPECT_EQ(busy.status, 503) << busy.body;
+  EXPECT_EQ(busy.header("Retry-After"), "5");
+  EXPECT_EQ(request(server.port(), "GET", kBase + "/items/x").status, 404);
+  storage.holdLease("");
+  EXPECT_EQ(request(server.port(), "PUT", kBase + "/items/x", "x").status, 201);
+  EXPECT_EQ(storage.leaseHolder(), "");
+}
+
+TEST_F(WorkspaceApiTest, WithoutAQuotaWritesTakeNoLease) {
+  Server server(storage, auth);
+  storage.holdLease("user_u1_ws_w1_sync");
+  EXPECT_EQ(request(server.port(), "PUT", kBase + "/items/x", std::string(5000, 'x')).status, 201);
+  EXPECT_EQ(storage.lease_calls, 0);
 }
 
 }  // namespace
