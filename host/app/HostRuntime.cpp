@@ -40,6 +40,9 @@ SessionOptions sessionOptions(const HostConfig& config) {
   options.input_queue_bytes = config.session.input_queue_bytes;
   options.shell = config.session.shell;
   options.sync.retry_max = config.workspace.retry_max;
+  options.sessions_per_user = config.limits.sessions_per_user;
+  options.pods_per_user = config.limits.pods_per_user;
+  options.max_lifetime = config.limits.max_session_lifetime;
   return options;
 }
 
@@ -77,6 +80,7 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
     options.max_file_bytes = static_cast<int64_t>(config_.workspace.max_file_bytes);
     options.excludes = config_.workspace.excludes;
     options.lease_ttl = config_.workspace.lease_ttl;
+    options.quota = {config_.limits.workspace_max_bytes, config_.limits.workspace_max_files};
     syncer_ =
         std::make_unique<HostWorkspaceSyncer>(*runtime_, *storage_, options, events_, *workers_);
     context.syncer = syncer_.get();
@@ -97,6 +101,7 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   if (storage_) {
     WorkspaceApiOptions api;
     api.origins = terminal.origins;
+    api.quota = {config_.limits.workspace_max_bytes, config_.limits.workspace_max_files};
     workspaces_ =
         std::make_unique<WorkspaceApi>(api, *auth_, *storage_, events_, *loops_, syncer_.get());
   }
