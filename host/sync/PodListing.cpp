@@ -1,6 +1,7 @@
 #include "sync/PodListing.h"
 
 #include <cstdlib>
+#include <limits>
 
 namespace podterm::host {
 
@@ -8,10 +9,15 @@ namespace {
 
 bool parseInt(const std::string& text, int base, int64_t* out) {
   if (text.empty() || text.size() > 20) return false;
+  int64_t value = 0;
   for (char c : text) {
     if (c < '0' || c > (base == 8 ? '7' : '9')) return false;
+    const int digit = c - '0';
+    // Past int64 is refused, not saturated: no real size, time or mode is that large.
+    if (value > (std::numeric_limits<int64_t>::max() - digit) / base) return false;
+    value = value * base + digit;
   }
-  *out = std::strtoll(text.c_str(), nullptr, base);
+  *out = value;
   return true;
 }
 
@@ -53,6 +59,9 @@ bool parseFindTime(const std::string& text, int64_t* mtime_ms) {
     frac.resize(3, '0');
     ms = std::strtoll(frac.c_str(), nullptr, 10);
   }
+  // A time whose milliseconds do not fit in int64 is refused (found by the pod_listing fuzz
+  // target: the multiplication overflowed).
+  if (sec > (std::numeric_limits<int64_t>::max() - ms) / 1000) return false;
   *mtime_ms = negative ? -(sec * 1000 + ms) : sec * 1000 + ms;
   return true;
 }

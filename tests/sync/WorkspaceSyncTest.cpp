@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 #include "SyncFixture.h"
 #include "sync/PodListing.h"
@@ -597,6 +598,28 @@ TEST(PodListingTest, ParsesRecordsAndRefusesPartialOnes) {
   EXPECT_FALSE(
       host::parseListing("1\n" + std::string("x\0notanumber\0", 13) + std::string(4, '\0')));
   EXPECT_FALSE(host::parseListing(out.substr(20)));  // no clock
+}
+
+TEST(PodListingTest, RefusesNumbersBeyondInt64InsteadOfOverflowing) {
+  // Found by the pod_listing fuzz target (tests/fuzz): 5200002000000000000 s overflowed in ms.
+  int64_t ms = 0;
+  EXPECT_FALSE(host::parseFindTime("5200002000000000000", &ms));
+  EXPECT_FALSE(host::parseFindTime("-99999999999999999999.5", &ms));
+  EXPECT_FALSE(host::parseFindTime("9223372036854775.808", &ms));
+  ASSERT_TRUE(host::parseFindTime("9223372036854775.807", &ms));
+  EXPECT_EQ(ms, std::numeric_limits<int64_t>::max());
+  ASSERT_TRUE(host::parseFindTime("-1.5", &ms));
+  EXPECT_EQ(ms, -1500);
+  // A size past int64 is refused, not saturated to INT64_MAX.
+  auto entry = [](const std::string& size) {
+    const std::string nul(1, '\0');
+    return "1\nf" + nul + size + nul + "1700000000.0" + nul + "644" + nul + "a" + nul + nul;
+  };
+  ASSERT_TRUE(host::parseListing(entry("9223372036854775807")));
+  EXPECT_EQ(host::parseListing(entry("9223372036854775807")).value().entries.at(0).size,
+            std::numeric_limits<int64_t>::max());
+  EXPECT_FALSE(host::parseListing(entry("9223372036854775808")));
+  EXPECT_FALSE(host::parseListing(entry("99999999999999999999")));
 }
 
 }  // namespace
