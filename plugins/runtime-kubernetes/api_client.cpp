@@ -197,7 +197,8 @@ void ApiClient::giveBack(std::unique_ptr<Handle> handle) {
 }
 
 void ApiClient::configure(Handle& h, const std::string& method, const std::string& path,
-                          const std::string& body, long timeout_s) {
+                          const std::string& body, long timeout_s,
+                          const std::string& content_type) {
   CURL* e = h.easy;
   curl_easy_reset(e);  // keeps the connection cache
   std::string url = creds_.server + path;
@@ -231,9 +232,11 @@ void ApiClient::configure(Handle& h, const std::string& method, const std::strin
     h.headers = nullptr;
   }
   h.headers = curl_slist_append(h.headers, "Accept: application/json");
-  h.headers =
-      curl_slist_append(h.headers, method == "PATCH" ? "Content-Type: application/merge-patch+json"
-                                                     : "Content-Type: application/json");
+  const std::string type =
+      "Content-Type: " + (!content_type.empty() ? content_type
+                          : method == "PATCH"   ? std::string("application/merge-patch+json")
+                                                : std::string("application/json"));
+  h.headers = curl_slist_append(h.headers, type.c_str());
   h.headers = curl_slist_append(h.headers, "User-Agent: podterm-runtime-kubernetes/0.1");
   std::string token = tokens_.token();
   if (!token.empty()) {
@@ -265,7 +268,8 @@ bool ApiClient::sleepFor(std::chrono::milliseconds delay) {
 }
 
 sdk::Result<HttpResponse> ApiClient::call(const std::string& method, const std::string& path,
-                                          const std::string& body) {
+                                          const std::string& body,
+                                          const std::string& content_type) {
   thread_local std::mt19937 rng{std::random_device{}()};
   const auto deadline = std::chrono::steady_clock::now() + retry_budget_;
   auto backoff = base_backoff_;
@@ -273,7 +277,7 @@ sdk::Result<HttpResponse> ApiClient::call(const std::string& method, const std::
   std::string last_error;
   for (int attempt = 0;; ++attempt) {
     auto h = take();
-    configure(*h, method, path, body, request_timeout_s_);
+    configure(*h, method, path, body, request_timeout_s_, content_type);
     HttpResponse response;
     HeaderState headers;
     curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, &onBody);

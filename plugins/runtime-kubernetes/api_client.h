@@ -24,6 +24,8 @@
 
 namespace podterm::plugins::kubernetes {
 
+inline constexpr const char* kJsonPatch = "application/json-patch+json";
+
 struct HttpResponse {
   long status = 0;  // HTTP status; 0 when the request never got an answer
   std::string body;
@@ -45,10 +47,13 @@ class ApiClient {
   ApiClient(const ApiClient&) = delete;
   ApiClient& operator=(const ApiClient&) = delete;
 
-  // method: GET, POST, PATCH (merge patch), DELETE; path from "/api/...". An error Status only
-  // when no HTTP answer came (after retries); HTTP errors come back as responses.
+  // method: GET, POST, PATCH, DELETE; path from "/api/...". content_type: the body's media type;
+  // empty means application/json, or application/merge-patch+json for PATCH (pass
+  // kJsonPatch for an RFC 6902 patch). An error Status only when no HTTP answer came (after
+  // retries); HTTP errors come back as responses.
   sdk::Result<HttpResponse> call(const std::string& method, const std::string& path,
-                                 const std::string& body = {});
+                                 const std::string& body = {},
+                                 const std::string& content_type = {});
 
   // A streaming GET (watch): on_data gets the body in pieces as it arrives; returns the status
   // line's code (the body of an error reply is passed to on_data too), or an error when the
@@ -70,7 +75,7 @@ class ApiClient {
   std::unique_ptr<Handle> take();
   void giveBack(std::unique_ptr<Handle> handle);
   void configure(Handle& h, const std::string& method, const std::string& path,
-                 const std::string& body, long timeout_s);
+                 const std::string& body, long timeout_s, const std::string& content_type = {});
   bool sleepFor(std::chrono::milliseconds delay);
 
   const Credentials creds_;

@@ -65,6 +65,29 @@ std::string selector() {
   return urlEncode(std::string(kManagedByLabel) + "=" + kManagedByValue);
 }
 
+// The claim name of the pod's workspace volume; "" for an ephemeral one.
+std::string claimNameOf(const Object::Ptr& pod) {
+  auto spec = pod ? pod->getObject("spec") : nullptr;
+  auto volumes = spec ? spec->getArray("volumes") : nullptr;
+  for (size_t i = 0; volumes && i < volumes->size(); ++i) {
+    auto v = volumes->getObject(static_cast<unsigned>(i));
+    if (!v || v->optValue<std::string>("name", "") != "workspace") continue;
+    auto claim = v->getObject("persistentVolumeClaim");
+    return claim ? claim->optValue<std::string>("claimName", "") : "";
+  }
+  return "";
+}
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr int kMaxClaimAttempts = 5;
+constexpr auto kPoolBackoffMin = 500ms;
+constexpr auto kPoolBackoffMax = 30000ms;
+
 bool loadPem(SSL_CTX* ctx, const Credentials& c, std::string& error) {
   if (!c.ca_pem.empty()) {
     BIO* bio = BIO_new_mem_buf(c.ca_pem.data(), static_cast<int>(c.ca_pem.size()));
@@ -127,7 +150,10 @@ std::vector<std::string> KubernetesPodRuntime::execArgv(const sdk::StreamSpec& s
 }
 
 KubernetesPodRuntime::KubernetesPodRuntime(const KubeSettings& settings, Credentials creds)
-    : settings_(settings), api_(std::move(creds), settings) {}
+    : settings_(settings),
+      api_(std::move(creds), settings),
+      template_hash_(poolTemplateHash(settings)),
+      instance_(randomToken(10)) {}
 
 sdk::Result<std::unique_ptr<KubernetesPodRuntime>> KubernetesPodRuntime::create(
     const KubeSettings& settings) {
@@ -152,6 +178,7 @@ Status KubernetesPodRuntime::init() {
   if (auto st = loop_.start(); !st) return st;
   worker_ = std::thread([this] { workerLoop(); });
   watcher_ = std::thread([this] { watchLoop(); });
+  if (settings_.warm_pool > 0) pooler_ = std::thread([this] { poolLoop(); });
   return {};
 }
 
@@ -160,6 +187,7 @@ KubernetesPodRuntime::~KubernetesPodRuntime() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     shutting_down_ = true;
+    pool_stop_ = true;
     for (auto& kv : sessions_) {
       for (auto& w : kv.second.streams) {
         if (auto c = w.lock()) streams.push_back(c);
@@ -173,9 +201,27 @@ KubernetesPodRuntime::~KubernetesPodRuntime() {
     work_stop_ = true;
   }
   work_cv_.notify_all();
+  pool_cv_.notify_all();
   watch_stop_.store(true);
   if (worker_.joinable()) worker_.join();
   if (watcher_.joinable()) watcher_.join();
+  if (pooler_.joinable()) pooler_.join();
+  // Unclaimed pool pods this instance made go with it: each reserves a node's CPU and memory
+  // (requests == limits) and a volume for nobody, and the other replicas' pools refill
+  // themselves. The delete carries the pod's resourceVersion, so a pod another replica claimed
+  // a moment ago is left alone (409). One attempt each (retries are aborted): what a failed
+  // delete or a crashed host leaves keeps its pool label, and the next host or any replica with
+  // the same settings adopts it into its pool and claims it first (oldest first).
+  std::vector<std::pair<std::string, PoolPod>> mine;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& kv : pool_) {
+      if (kv.second.mine && !kv.second.terminating) mine.emplace_back(kv.first, kv.second);
+    }
+  }
+  for (const auto& kv : mine) {
+    deletePoolPod(kv.first, kv.second.uid, kv.second.rv, kv.second.pvc);
+  }
   for (auto& c : streams) c->close();
   loop_.stop();
   if (tls_ != nullptr) SSL_CTX_free(tls_);
@@ -218,11 +264,39 @@ void KubernetesPodRuntime::failStreamsLocked(Session& s, const Status& error) {
   s.streams.clear();
 }
 
-KubernetesPodRuntime::Session* KubernetesPodRuntime::byPodNameLocked(const std::string& name) {
-  for (auto& kv : sessions_) {
-    if (kv.second.names.pod == name) return &kv.second;
+bool KubernetesPodRuntime::adoptLocked(Session& s, const Object::Ptr& pod) {
+  const std::string uid = podString(pod, "metadata.uid");
+  if (!s.uid.empty() && s.uid != uid) return false;
+  s.uid = uid;
+  s.pod = podString(pod, "metadata.name");
+  s.pvc = claimNameOf(pod);
+  s.created_ms = podCreatedMs(pod);
+  if (s.created_ms == 0) s.created_ms = nowMs();
+  PodStatus st = classifyPod(pod);
+  // The watch may already have told us more than this answer.
+  if (!s.gave_up && s.status.reason == "Creating") setStatusLocked(s, st);
+  return true;
+}
+
+sdk::Result<KubernetesPodRuntime::FoundPod> KubernetesPodRuntime::findSessionPod(
+    const std::string& session_id, const PodNames& names) {
+  std::string path = podsPath() + "?labelSelector=" +
+                     urlEncode(std::string(kManagedByLabel) + "=" + kManagedByValue + "," +
+                               kSessionHashLabel + "=" + names.hash);
+  auto r = api_.call("GET", path);
+  if (!r) return r.status();
+  if (r.value().status != 200) return statusFor(r.value(), "kubernetes: find the session's pod");
+  auto list = parse(r.value().body);
+  if (!list) return Status(ErrorCode::Internal, "kubernetes: unreadable pod list");
+  auto items = list->getArray("items");
+  for (size_t i = 0; items && i < items->size(); ++i) {
+    auto pod = items->getObject(static_cast<unsigned>(i));
+    // The annotation, not the label, says whose it is (a hash can collide).
+    if (podAnnotation(pod, kSessionIdAnnotation) == session_id && !podTerminating(pod)) {
+      return FoundPod{pod};
+    }
   }
-  return nullptr;
+  return FoundPod{};
 }
 
 // --- ensurePod ---------------------------------------------------------------------------------
@@ -237,6 +311,8 @@ Status KubernetesPodRuntime::ensurePod(const sdk::PodSpec& spec, sdk::PodObserve
   if (start) {
     s.id = spec.session_id;
     s.names = podNamesFor(spec.session_id);
+    s.pod = s.names.pod;
+    s.pvc = settings_.volume == VolumeMode::Pvc ? s.names.pvc : "";
     s.spec = spec;
     s.uid.clear();
     s.deleted = false;
@@ -327,6 +403,19 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
   auto refused = [&](const HttpResponse& r) {
     failCreate(session_id, gen, "CreateFailed", apiMessage(r));
   };
+  // Another replica or an earlier host may run the session's pod already, cold or claimed from a
+  // pool (a claimed pod does not have the session's name, so the cold create's 409 would miss it).
+  auto found = findSessionPod(session_id, names);
+  if (!found) return failCreate(session_id, gen, "CreateFailed", found.status().message());
+  if (found.value().pod) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sessions_.find(session_id);
+    if (it != sessions_.end() && it->second.create_gen == gen && !it->second.deleted) {
+      adoptLocked(it->second, found.value().pod);
+    }
+    return;
+  }
+  if (settings_.warm_pool > 0 && claimWarm(session_id, gen, names, spec)) return;
   if (settings_.volume == VolumeMode::Pvc) {
     auto r = api_.call("POST", pvcsPath(), toJson(pvcManifest(settings_, names, spec)));
     if (!r) return failCreate(session_id, gen, "CreateFailed", r.status().message());
@@ -372,22 +461,246 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(session_id);
     if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return;
-    Session& s = it->second;
-    std::string uid = podString(pod, "metadata.uid");
-    if (s.uid.empty() || s.uid == uid) {
-      s.uid = uid;
-      s.created_ms = podCreatedMs(pod);
-      if (s.created_ms == 0) {
-        s.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-      }
-      PodStatus st = classifyPod(pod);
-      // The watch may already have told us more than the create's answer.
-      if (!s.gave_up && s.status.reason == "Creating") setStatusLocked(s, st);
+    adoptLocked(it->second, pod);
+    return;
+  }
+}
+
+// --- warm pool ---------------------------------------------------------------------------------
+
+void KubernetesPodRuntime::trackPoolLocked(const std::string& type, const Object::Ptr& pod) {
+  // Pools of other settings (another template) are not ours to count or claim.
+  if (settings_.warm_pool <= 0 || podLabel(pod, kPoolLabel) != template_hash_) return;
+  const std::string name = podString(pod, "metadata.name");
+  const std::string uid = podString(pod, "metadata.uid");
+  if (type == "DELETED") {
+    auto it = pool_.find(name);
+    if (it != pool_.end() && it->second.uid == uid) {
+      pool_.erase(it);
+      pool_cv_.notify_all();
     }
     return;
   }
+  auto [it, fresh] = pool_.try_emplace(name);
+  PoolPod& p = it->second;
+  if (!fresh && p.uid != uid) p = PoolPod{};
+  const bool was_ready = p.status.phase == PodPhase::Ready;
+  p.uid = uid;
+  p.rv = podString(pod, "metadata.resourceVersion");
+  p.pvc = claimNameOf(pod);
+  p.status = classifyPod(pod);
+  p.terminating = podTerminating(pod);
+  p.created_ms = podCreatedMs(pod);
+  p.mine = podAnnotation(pod, kPoolOwnerAnnotation) == instance_;
+  p.seen_relist = relist_gen_;
+  if (!was_ready && p.status.phase == PodPhase::Ready) ++pool_ready_;
+  pool_cv_.notify_all();
+}
+
+bool KubernetesPodRuntime::claimWarm(const std::string& session_id, uint64_t gen,
+                                     const PodNames& names, const sdk::PodSpec& spec) {
+  struct Candidate {
+    std::string name, uid;
+    int64_t created_ms;
+  };
+  std::vector<Candidate> candidates;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& kv : pool_) {
+      if (kv.second.status.phase == PodPhase::Ready && !kv.second.terminating) {
+        candidates.push_back({kv.first, kv.second.uid, kv.second.created_ms});
+      }
+    }
+  }
+  // Oldest first: what a crashed host left behind is used up before fresh pods.
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.name < b.name;
+  });
+  int attempts = 0;
+  for (const auto& c : candidates) {
+    if (++attempts > kMaxClaimAttempts) break;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = sessions_.find(session_id);
+      if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return true;
+    }
+    const std::string path = podsPath() + "/" + c.name;
+    auto r = api_.call("PATCH", path, claimPatch(c.uid, template_hash_, names, spec), kJsonPatch);
+    Object::Ptr pod;
+    bool lost = false;
+    if (r && r.value().status == 200) {
+      pod = parse(r.value().body);
+    } else if (r &&
+               (r.value().status == 404 || r.value().status == 409 || r.value().status == 422)) {
+      // 422: a "test" failed: another claimer was first, or the pod is another now; 404: it was
+      // deleted under us. Or our own claim went through and only its answer was lost (the retry
+      // then fails its test): the pod says whose it is.
+      lost = true;
+      auto got = api_.call("GET", path);
+      if (got && got.value().status == 200) {
+        auto p = parse(got.value().body);
+        if (p && podString(p, "metadata.uid") == c.uid &&
+            podAnnotation(p, kSessionIdAnnotation) == session_id &&
+            podLabel(p, kSessionHashLabel) == names.hash) {
+          pod = p;
+        }
+      }
+    }
+    if (!pod) {
+      if (lost) {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = pool_.find(c.name);
+        if (it != pool_.end() && it->second.uid == c.uid) {
+          pool_.erase(it);
+          pool_cv_.notify_all();
+        }
+      }
+      continue;  // the next one; after the last, a cold pod
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    pool_.erase(c.name);
+    pool_cv_.notify_all();
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) {
+      // deletePod ran while we claimed: nobody will use this pod, and the delete may have looked
+      // for it before it carried the session's label.
+      lock.unlock();
+      deletePoolPod(c.name, c.uid, "", claimNameOf(pod));
+      return true;
+    }
+    adoptLocked(it->second, pod);
+    return true;
+  }
+  return false;
+}
+
+size_t KubernetesPodRuntime::readyPoolPods() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(std::count_if(pool_.begin(), pool_.end(), [](const auto& kv) {
+    return kv.second.status.phase == PodPhase::Ready && !kv.second.terminating;
+  }));
+}
+
+bool KubernetesPodRuntime::poolWait(std::chrono::milliseconds delay) {
+  std::unique_lock<std::mutex> lock(mu_);
+  pool_cv_.wait_for(lock, delay, [this] { return pool_stop_; });
+  return !pool_stop_;
+}
+
+void KubernetesPodRuntime::poolLoop() {
+  std::mt19937 rng{std::random_device{}()};
+  std::chrono::milliseconds backoff = kPoolBackoffMin;
+  uint64_t ready_seen = 0;
+  for (;;) {
+    struct Failed {
+      std::string name, uid, rv, pvc;
+    };
+    std::vector<Failed> failed;
+    int64_t live = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      for (;;) {
+        if (pool_stop_) return;
+        if (pool_ready_ != ready_seen) {  // the template works: no reason to hold back
+          ready_seen = pool_ready_;
+          backoff = kPoolBackoffMin;
+        }
+        live = 0;
+        for (auto& kv : pool_) {
+          PoolPod& p = kv.second;
+          if (p.terminating) continue;
+          if (p.status.phase == PodPhase::Failed) {
+            if (!p.reported) {
+              p.reported = true;
+              failed.push_back({kv.first, p.uid, p.rv, p.pvc});
+            }
+            continue;
+          }
+          ++live;
+        }
+        if (!failed.empty() || live < settings_.warm_pool) break;
+        // Every pool change and stop notify; the timeout only bounds what a missed one costs.
+        pool_cv_.wait_for(lock, 5s);
+      }
+    }
+    bool ok = true;
+    // A pool pod that failed (image pull, crash) is replaced, but only after a backoff: the next
+    // one would likely fail the same way.
+    for (const auto& f : failed) {
+      deletePoolPod(f.name, f.uid, f.rv, f.pvc);
+      ok = false;
+    }
+    if (ok && live < settings_.warm_pool) ok = createPoolPod();
+    if (ok) continue;
+    std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
+    if (!poolWait(std::chrono::milliseconds(jitter(rng)))) return;
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, kPoolBackoffMax);
+  }
+}
+
+bool KubernetesPodRuntime::createPoolPod() {
+  const PodNames names = poolPodNames(randomToken(10));
+  if (settings_.volume == VolumeMode::Pvc) {
+    auto r = api_.call("POST", pvcsPath(),
+                       toJson(poolPvcManifest(settings_, names, template_hash_, instance_)));
+    if (!r || (r.value().status != 201 && r.value().status != 200)) return false;
+  }
+  auto r = api_.call("POST", podsPath(),
+                     toJson(poolPodManifest(settings_, names, template_hash_, instance_)));
+  Object::Ptr pod;
+  if (r && (r.value().status == 201 || r.value().status == 200)) pod = parse(r.value().body);
+  if (!pod) {
+    if (settings_.volume == VolumeMode::Pvc) api_.call("DELETE", pvcsPath() + "/" + names.pvc);
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  // Counted at once, so the loop does not create another before the watch shows this one; an
+  // entry the watch already made is newer than this answer.
+  if (pool_.count(names.pod) == 0) trackPoolLocked("ADDED", pod);
+  return true;
+}
+
+bool KubernetesPodRuntime::deletePoolPod(const std::string& name, const std::string& uid,
+                                         const std::string& rv, const std::string& pvc) {
+  const std::string path = podsPath() + "/" + name;
+  std::string version = rv;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Object::Ptr options(new Object());
+    options->set("apiVersion", std::string("v1"));
+    options->set("kind", std::string("DeleteOptions"));
+    options->set("gracePeriodSeconds", 5);
+    options->set("propagationPolicy", std::string("Background"));
+    Object::Ptr pre(new Object());
+    pre->set("uid", uid);
+    // With the version we saw unclaimed: a claim since then changed it, and the delete gets 409.
+    if (!version.empty()) pre->set("resourceVersion", version);
+    options->set("preconditions", pre);
+    auto r = api_.call("DELETE", path, toJson(options));
+    if (!r) return false;
+    const long code = r.value().status;
+    if (code == 409 && !version.empty()) {
+      // Claimed, or only updated (status): delete it only if it is still an unclaimed pool pod.
+      auto got = api_.call("GET", path);
+      if (!got || got.value().status != 200) return false;
+      auto pod = parse(got.value().body);
+      if (!pod || podString(pod, "metadata.uid") != uid ||
+          !podAnnotation(pod, kSessionIdAnnotation).empty() ||
+          podLabel(pod, kPoolLabel) != template_hash_) {
+        return false;
+      }
+      version = podString(pod, "metadata.resourceVersion");
+      continue;
+    }
+    if (code != 200 && code != 202 && code != 404) return false;
+    // The claim stays Terminating until the pod is gone (pvc-protection), then goes.
+    if (!pvc.empty()) {
+      api_.call("DELETE", pvcsPath() + "/" + pvc,
+                "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":"
+                "\"Background\"}");
+    }
+    return true;
+  }
+  return false;
 }
 
 // --- watch -------------------------------------------------------------------------------------
@@ -395,13 +708,26 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
 void KubernetesPodRuntime::handlePod(const std::string& type, const Object::Ptr& pod) {
   const std::string name = podString(pod, "metadata.name");
   const std::string uid = podString(pod, "metadata.uid");
+  const std::string id = podAnnotation(pod, kSessionIdAnnotation);
   std::lock_guard<std::mutex> lock(mu_);
-  Session* s = byPodNameLocked(name);
-  if (s == nullptr || s->deleted) return;
-  if (podAnnotation(pod, kSessionIdAnnotation) != s->id) return;
+  if (id.empty()) {
+    trackPoolLocked(type, pod);
+    return;
+  }
+  if (auto p = pool_.find(name); p != pool_.end()) {  // claimed, by us or another replica
+    pool_.erase(p);
+    pool_cv_.notify_all();
+  }
+  auto found = sessions_.find(id);
+  if (found == sessions_.end()) return;
+  Session* s = &found->second;
+  if (s->deleted || podLabel(pod, kSessionHashLabel) != s->names.hash) return;
   if (s->uid.empty()) {
-    if (type == "DELETED") return;
-    s->uid = uid;  // the watch was faster than the create's answer
+    // The watch was faster than the create's (or the claim's) answer.
+    if (type == "DELETED" || podTerminating(pod)) return;
+    s->uid = uid;
+    s->pod = name;
+    s->pvc = claimNameOf(pod);
     s->created_ms = podCreatedMs(pod);
   }
   if (s->uid != uid) return;  // an earlier pod of the same name
@@ -421,6 +747,11 @@ void KubernetesPodRuntime::handlePod(const std::string& type, const Object::Ptr&
 bool KubernetesPodRuntime::relist(std::string& rv) {
   std::string cont;
   std::set<std::string> seen;
+  uint64_t gen = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    gen = ++relist_gen_;
+  }
   do {
     std::string path = podsPath() + "?labelSelector=" + selector() + "&limit=500";
     if (!cont.empty()) path += "&continue=" + urlEncode(cont);
@@ -439,6 +770,15 @@ bool KubernetesPodRuntime::relist(std::string& rv) {
   } while (!cont.empty());
   // Pods that went away while nobody watched.
   std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = pool_.begin(); it != pool_.end();) {
+    // Not in this list, and not added (by the pool thread's create) since it began.
+    if (it->second.seen_relist < gen) {
+      it = pool_.erase(it);
+      pool_cv_.notify_all();
+    } else {
+      ++it;
+    }
+  }
   for (auto& kv : sessions_) {
     Session& s = kv.second;
     if (!s.deleted && !s.uid.empty() && seen.count(s.uid) == 0 &&
@@ -522,17 +862,12 @@ sdk::Result<PodStatus> KubernetesPodRuntime::podStatus(const std::string& sessio
       return it->second.status;
     }
   }
-  // Not ours in memory (e.g. after a host restart): ask the cluster.
-  PodNames names = podNamesFor(session_id);
-  auto r = api_.call("GET", podsPath() + "/" + names.pod);
-  if (!r) return r.status();
-  if (r.value().status == 404) return status(PodPhase::Gone, "NotFound");
-  if (r.value().status != 200) return statusFor(r.value(), "kubernetes: pod status");
-  auto pod = parse(r.value().body);
-  if (!pod || podAnnotation(pod, kSessionIdAnnotation) != session_id) {
-    return status(PodPhase::Gone, "NotFound");
-  }
-  return classifyPod(pod);
+  // Not ours in memory (e.g. after a host restart): ask the cluster, by the session's label (the
+  // pod may be a claimed pool pod with another name).
+  auto found = findSessionPod(session_id, podNamesFor(session_id));
+  if (!found) return found.status();
+  if (!found.value().pod) return status(PodPhase::Gone, "NotFound");
+  return classifyPod(found.value().pod);
 }
 
 sdk::Result<sdk::ExecStreamPtr> KubernetesPodRuntime::openStream(const std::string& session_id,
@@ -559,7 +894,7 @@ sdk::Result<sdk::ExecStreamPtr> KubernetesPodRuntime::openStream(const std::stri
       return Status(ErrorCode::Unavailable,
                     "kubernetes: the pod is not ready (" + it->second.status.reason + ")");
     }
-    pod_name = it->second.names.pod;
+    pod_name = it->second.pod;
   }
   const auto known = static_cast<ExecProtocol>(protocol_.load());
   const bool v4_only = settings_.exec_protocols == ExecProtocols::V4Only;
@@ -627,12 +962,18 @@ sdk::Result<sdk::ExecStreamPtr> KubernetesPodRuntime::openStream(const std::stri
 Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
   PodNames names = podNamesFor(session_id);
   std::string uid;
+  std::string pod_name = names.pod;
+  std::string pvc_name = settings_.volume == VolumeMode::Pvc ? names.pvc : "";
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(session_id);
     if (it != sessions_.end()) {
       Session& s = it->second;
       uid = s.uid;
+      if (!uid.empty()) {
+        pod_name = s.pod;
+        pvc_name = s.pvc;
+      }
       s.deleted = true;
       ++s.create_gen;  // a create in flight gives up
       failStreamsLocked(s, {ErrorCode::Unavailable, "the pod was deleted"});
@@ -642,7 +983,6 @@ Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
       }
     }
   }
-  const std::string pod_path = podsPath() + "/" + names.pod;
   auto finishDelete = [&](const Status& st) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(session_id);
@@ -652,17 +992,16 @@ Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
     return st;
   };
   if (uid.empty()) {
-    auto got = api_.call("GET", pod_path);
-    if (!got) return got.status();
-    if (got.value().status == 200) {
-      auto pod = parse(got.value().body);
-      if (pod && podAnnotation(pod, kSessionIdAnnotation) == session_id) {
-        uid = podString(pod, "metadata.uid");
-      }
-    } else if (got.value().status != 404) {
-      return statusFor(got.value(), "kubernetes: delete pod");
+    // Found by label: cold or claimed, whichever replica made it.
+    auto found = findSessionPod(session_id, names);
+    if (!found) return found.status();
+    if (auto pod = found.value().pod) {
+      uid = podString(pod, "metadata.uid");
+      pod_name = podString(pod, "metadata.name");
+      pvc_name = claimNameOf(pod);
     }
   }
+  const std::string pod_path = podsPath() + "/" + pod_name;
   if (!uid.empty()) {
     auto body = new Object();
     Object::Ptr options(body);
@@ -677,7 +1016,7 @@ Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
     if (!r) return r.status();
     long code = r.value().status;
     if (code != 200 && code != 202 && code != 404 && code != 409) {
-      return statusFor(r.value(), "kubernetes: delete pod " + names.pod);
+      return statusFor(r.value(), "kubernetes: delete pod " + pod_name);
     }
     // Gone only after a 404 (or a new pod of the same name): the volume can go then.
     const auto deadline =
@@ -689,20 +1028,20 @@ Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
       auto pod = parse(got.value().body);
       if (!pod || podString(pod, "metadata.uid") != uid) break;
       if (std::chrono::steady_clock::now() > deadline) {
-        return {ErrorCode::Timeout, "kubernetes: pod " + names.pod + " did not go away within " +
+        return {ErrorCode::Timeout, "kubernetes: pod " + pod_name + " did not go away within " +
                                         std::to_string(settings_.delete_timeout_s) + " s"};
       }
       std::this_thread::sleep_for(200ms);
     }
   }
-  if (settings_.volume == VolumeMode::Pvc && settings_.delete_pvc) {
-    auto r = api_.call("DELETE", pvcsPath() + "/" + names.pvc,
+  if (!pvc_name.empty() && settings_.delete_pvc) {
+    auto r = api_.call("DELETE", pvcsPath() + "/" + pvc_name,
                        "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":"
                        "\"Background\"}");
     if (!r) return finishDelete(r.status());
     long code = r.value().status;
     if (code != 200 && code != 202 && code != 404) {
-      return finishDelete(statusFor(r.value(), "kubernetes: delete volume " + names.pvc));
+      return finishDelete(statusFor(r.value(), "kubernetes: delete volume " + pvc_name));
     }
   }
   return finishDelete({});
@@ -740,7 +1079,7 @@ sdk::Result<std::vector<sdk::PodInfo>> KubernetesPodRuntime::listPods() {
 
 sdk::RuntimeCapabilities KubernetesPodRuntime::capabilities() const {
   sdk::RuntimeCapabilities caps;
-  caps.warm_pool = false;
+  caps.warm_pool = settings_.warm_pool > 0;
   caps.resource_limits = true;
   caps.network_isolation = false;  // a NetworkPolicy's job (deploy/kubernetes)
   caps.failure_injection = false;

@@ -197,8 +197,13 @@ Status readSettings(const ConfigView& view, KubeSettings& c) {
   }
 
   if (auto st = readInt(view, "ready_timeout_s", 1, 3600, c.ready_timeout_s); !st) return st;
-  if (auto st = readInt(view, "warm_pool", 0, 0, c.warm_pool); !st) {
-    return invalid(view, "warm_pool", "must be 0: the warm pool is not implemented yet");
+  if (auto st = readInt(view, "warm_pool", 0, 100, c.warm_pool); !st) return st;
+  // A warm pod's volume is made before its session is known, so it cannot be a volume a session
+  // kept from an earlier pod (delete_pvc = false keeps one per session).
+  if (c.warm_pool > 0 && c.volume == VolumeMode::Pvc && !c.delete_pvc) {
+    return invalid(view, "warm_pool",
+                   "needs delete_pvc = true or volume = \"ephemeral\": a warm pod's volume "
+                   "cannot be the one a session kept from its previous pod");
   }
   if (auto st = readInt(view, "request_timeout_s", 1, 600, c.request_timeout_s); !st) return st;
   if (auto st = readInt(view, "retry_budget_s", 0, 600, c.retry_budget_s); !st) return st;

@@ -19,14 +19,18 @@ Array::Ptr arr() {
   return new Array();
 }
 
+// The host's labels we pass on: invalid ones are dropped rather than refused by the API, and
+// ours cannot be overridden.
+bool hostLabel(const std::string& key, const std::string& value) {
+  return isLabelKey(key) && isLabelValue(value) && key.rfind("podterm.io/", 0) != 0 &&
+         key != kManagedByLabel;
+}
+
 Object::Ptr metadata(const std::string& name, const PodNames& names, const sdk::PodSpec& spec) {
   auto labels = obj();
-  // The host's labels first, so ours win; invalid ones are dropped rather than refused by the API.
+  // The host's labels first, so ours win.
   for (const auto& kv : spec.labels) {
-    if (isLabelKey(kv.first) && isLabelValue(kv.second) && kv.first.rfind("podterm.io/", 0) != 0 &&
-        kv.first != kManagedByLabel) {
-      labels->set(kv.first, kv.second);
-    }
+    if (hostLabel(kv.first, kv.second)) labels->set(kv.first, kv.second);
   }
   labels->set(kManagedByLabel, std::string(kManagedByValue));
   labels->set(kSessionHashLabel, names.hash);
@@ -202,6 +206,105 @@ Object::Ptr podManifest(const KubeSettings& settings, const PodNames& names,
   pod->set("metadata", metadata(names.pod, names, spec));
   pod->set("spec", s);
   return pod;
+}
+
+namespace {
+
+Object::Ptr poolMetadata(const std::string& name, const std::string& template_hash,
+                         const std::string& owner) {
+  auto labels = obj();
+  labels->set(kManagedByLabel, std::string(kManagedByValue));
+  labels->set(kPoolLabel, template_hash);
+  // Non-empty, so the claim can add the session's annotations one key at a time (an empty map is
+  // not stored, and a JSON patch "add" needs the parent to exist).
+  auto annotations = obj();
+  annotations->set(kPoolOwnerAnnotation, owner);
+  auto meta = obj();
+  meta->set("name", name);
+  meta->set("labels", labels);
+  meta->set("annotations", annotations);
+  return meta;
+}
+
+Object::Ptr op(const std::string& kind, const std::string& path, const std::string& value,
+               bool with_value = true) {
+  auto o = obj();
+  o->set("op", kind);
+  o->set("path", path);
+  if (with_value) o->set("value", value);
+  return o;
+}
+
+}  // namespace
+
+std::string poolTemplateHash(const KubeSettings& settings) {
+  sdk::PodSpec none;
+  PodNames fixed;
+  fixed.pod = "exec-template";
+  fixed.pvc = "ws-template";
+  auto pod = podManifest(settings, fixed, none);
+  std::string text = toJson(pod->getObject("spec"));
+  if (settings.volume == VolumeMode::Pvc) {
+    text += "|pvc|" + settings.pvc_size + "|" + settings.storage_class;
+  }
+  return shortHash(text);
+}
+
+Object::Ptr poolPodManifest(const KubeSettings& settings, const PodNames& names,
+                            const std::string& template_hash, const std::string& owner) {
+  sdk::PodSpec none;
+  auto pod = podManifest(settings, names, none);
+  pod->set("metadata", poolMetadata(names.pod, template_hash, owner));
+  return pod;
+}
+
+Object::Ptr poolPvcManifest(const KubeSettings& settings, const PodNames& names,
+                            const std::string& template_hash, const std::string& owner) {
+  sdk::PodSpec none;
+  auto pvc = pvcManifest(settings, names, none);
+  pvc->set("metadata", poolMetadata(names.pvc, template_hash, owner));
+  return pvc;
+}
+
+std::string jsonPointerToken(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string claimPatch(const std::string& uid, const std::string& template_hash,
+                       const PodNames& session_names, const sdk::PodSpec& spec) {
+  const std::string labels = "/metadata/labels/";
+  const std::string annotations = "/metadata/annotations/";
+  const std::string pool = labels + jsonPointerToken(kPoolLabel);
+  auto ops = arr();
+  ops->add(op("test", "/metadata/uid", uid));
+  ops->add(op("test", pool, template_hash));
+  ops->add(op("remove", pool, "", false));
+  for (const auto& kv : spec.labels) {
+    if (hostLabel(kv.first, kv.second)) {
+      ops->add(op("add", labels + jsonPointerToken(kv.first), kv.second));
+    }
+  }
+  ops->add(op("add", labels + jsonPointerToken(kSessionHashLabel), session_names.hash));
+  ops->add(op("add", annotations + jsonPointerToken(kSessionIdAnnotation), spec.session_id));
+  if (!spec.user.empty()) {
+    ops->add(op("add", annotations + jsonPointerToken(kUserAnnotation), spec.user));
+  }
+  if (!spec.workspace.empty()) {
+    ops->add(op("add", annotations + jsonPointerToken(kWorkspaceAnnotation), spec.workspace));
+  }
+  std::ostringstream out;
+  ops->stringify(out);
+  return out.str();
 }
 
 std::string toJson(const Object::Ptr& object) {

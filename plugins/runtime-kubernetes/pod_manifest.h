@@ -26,6 +26,23 @@ Poco::JSON::Object::Ptr podManifest(const KubeSettings& settings, const PodNames
 Poco::JSON::Object::Ptr pvcManifest(const KubeSettings& settings, const PodNames& names,
                                     const sdk::PodSpec& spec);
 
+// Warm pool. The template hash covers every setting that shapes the pod (image, resources,
+// security, volume, scheduling): a pool pod is claimable only by a replica with the same one.
+std::string poolTemplateHash(const KubeSettings& settings);
+// An unclaimed pool pod (and its claim): managed-by and kPoolLabel=template, the owner annotation,
+// no session label or annotation; otherwise exactly a session's pod.
+Poco::JSON::Object::Ptr poolPodManifest(const KubeSettings& settings, const PodNames& names,
+                                        const std::string& template_hash, const std::string& owner);
+Poco::JSON::Object::Ptr poolPvcManifest(const KubeSettings& settings, const PodNames& names,
+                                        const std::string& template_hash, const std::string& owner);
+// The claim: an RFC 6902 JSON patch that tests the pod's uid and its pool label (so of two
+// claimers only the first succeeds: the second's test fails with 422), removes the pool label and
+// adds the session's hash label, the host's labels and the session annotations a cold pod has.
+std::string claimPatch(const std::string& uid, const std::string& template_hash,
+                       const PodNames& session_names, const sdk::PodSpec& spec);
+// RFC 6901: "~" -> "~0", "/" -> "~1".
+std::string jsonPointerToken(const std::string& key);
+
 std::string toJson(const Poco::JSON::Object::Ptr& object);
 
 }  // namespace podterm::plugins::kubernetes

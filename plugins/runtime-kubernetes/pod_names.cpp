@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <cctype>
+#include <random>
 
 namespace podterm::plugins::kubernetes {
 
@@ -20,11 +21,12 @@ bool alnumAnyCase(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0;
 }
 
+constexpr const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+
 std::string hashOf(const std::string& id) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(id.data(), id.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
   std::string out;
   uint64_t bits = 0;
   for (int i = 0; i < 8; ++i) bits = (bits << 8) | digest[i];
@@ -35,6 +37,24 @@ std::string hashOf(const std::string& id) {
 }
 
 }  // namespace
+
+std::string shortHash(const std::string& text) {
+  return hashOf(text);
+}
+
+std::string randomToken(size_t n) {
+  std::random_device rd;
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += kAlphabet[rd() % 32];
+  return out;
+}
+
+PodNames poolPodNames(const std::string& token) {
+  PodNames n;
+  n.pod = std::string(kPodPrefix) + "warm-" + token;
+  n.pvc = "ws-warm-" + token;
+  return n;
+}
 
 PodNames podNamesFor(const std::string& session_id) {
   PodNames n;

@@ -16,6 +16,12 @@ inline constexpr const char* kSessionHashLabel = "podterm.io/session-hash";
 inline constexpr const char* kSessionIdAnnotation = "podterm.io/session-id";
 inline constexpr const char* kUserAnnotation = "podterm.io/user";
 inline constexpr const char* kWorkspaceAnnotation = "podterm.io/workspace";
+// Warm pool: an unclaimed pod carries kPoolLabel (its value: the hash of the pod template, so a
+// replica only claims pods built from its own settings) and no session label or annotation; a
+// claim removes kPoolLabel and adds the session's. kPoolOwnerAnnotation names the plugin instance
+// that made it (clean shutdown deletes its own).
+inline constexpr const char* kPoolLabel = "podterm.io/pool";
+inline constexpr const char* kPoolOwnerAnnotation = "podterm.io/pool-owner";
 
 struct PodNames {
   std::string hash;  // 12 characters of [a-z2-7]: 60 bits of SHA-256 over the raw id
@@ -24,6 +30,12 @@ struct PodNames {
 };
 
 PodNames podNamesFor(const std::string& session_id);
+// A warm-pool pod's names: exec-warm-<token>, ws-warm-<token> (hash empty: no session yet).
+PodNames poolPodNames(const std::string& token);
+// 12 characters of [a-z2-7]: 60 bits of SHA-256 over text (a label value).
+std::string shortHash(const std::string& text);
+// n random characters of [a-z2-7].
+std::string randomToken(size_t n);
 
 // Kubernetes syntax checks.
 bool isDnsLabel(const std::string& s);      // RFC 1123 label, at most 63

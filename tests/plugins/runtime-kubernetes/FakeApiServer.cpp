@@ -144,13 +144,26 @@ FakeApiServer::~FakeApiServer() {
 
 long FakeApiServer::control(const std::string& method, const std::string& path,
                             const std::string& json, std::string* body) {
+  return request(method, path, json, body, "application/json", false);
+}
+
+long FakeApiServer::api(const std::string& method, const std::string& path, const std::string& json,
+                        std::string* body, const std::string& content_type) {
+  return request(method, path, json, body, content_type, true);
+}
+
+long FakeApiServer::request(const std::string& method, const std::string& path,
+                            const std::string& json, std::string* body,
+                            const std::string& content_type, bool authorize) {
   CURL* e = curl_easy_init();
   std::string url = url_ + path;
   std::string response;
   curl_easy_setopt(e, CURLOPT_URL, url.c_str());
   curl_easy_setopt(e, CURLOPT_CAINFO, ca_.c_str());
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  const std::string type = "Content-Type: " + content_type;
+  curl_slist* headers = curl_slist_append(nullptr, type.c_str());
+  if (authorize) headers = curl_slist_append(headers, "Authorization: Bearer test-token");
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
   if (!json.empty()) curl_easy_setopt(e, CURLOPT_POSTFIELDS, json.c_str());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &append);

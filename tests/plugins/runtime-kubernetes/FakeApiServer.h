@@ -28,10 +28,15 @@ class FakeApiServer {
   // A control call (/_fake/...): returns the HTTP status, body in *body.
   long control(const std::string& method, const std::string& path, const std::string& json = {},
                std::string* body = nullptr);
+  // A Kubernetes API call with the fake's bearer token (as another client would make it).
+  long api(const std::string& method, const std::string& path, const std::string& json = {},
+           std::string* body = nullptr, const std::string& content_type = "application/json");
 
  private:
   FakeApiServer() = default;
   bool start(std::string& why);
+  long request(const std::string& method, const std::string& path, const std::string& json,
+               std::string* body, const std::string& content_type, bool authorize);
 
   pid_t pid_ = -1;
   std::string dir_;

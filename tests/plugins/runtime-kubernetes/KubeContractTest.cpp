@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "FakeApiServer.h"
+#include "kube_runtime.h"
+#include "kube_settings.h"
 #include "podterm/testing/runtime_contract.h"
 
 namespace podterm::tests::kubernetes {
@@ -93,12 +95,56 @@ std::shared_ptr<sdk::PodRuntime> make(const ContractOptions& o,
   return std::make_shared<FaultInjectingRuntime>(created.runtime);
 }
 
+// The warm pool: built from the plugin's static library (the same code as the .so) so that a case
+// without faults can start once the runtime's watch shows the pool Ready, and its sessions claim
+// warm pods rather than race the pool's start. Cases with faults start at once (the faults hold
+// the pool's pods back as well, so those sessions are cold).
+std::shared_ptr<sdk::PodRuntime> makeWarm(const ContractOptions& o) {
+  auto* fake = FakeApiServer::instance();
+  if (fake == nullptr) {
+    ADD_FAILURE() << FakeApiServer::whyUnavailable();
+    return nullptr;
+  }
+  auto cold = make(o, {});  // sets the faults up; this runtime is not used
+  if (!cold) return nullptr;
+  cold.reset();
+  auto config = baseConfig();
+  config["credentials"] = std::string("kubeconfig");
+  config["kubeconfig"] = fake->kubeconfig();
+  config["warm_pool"] = int64_t{2};
+  TestConfigView view(std::move(config), "/tmp");
+  plugins::kubernetes::KubeSettings settings;
+  if (auto st = plugins::kubernetes::readSettings(view, settings); !st) {
+    ADD_FAILURE() << st.message();
+    return nullptr;
+  }
+  auto created = plugins::kubernetes::KubernetesPodRuntime::create(settings);
+  if (!created) {
+    ADD_FAILURE() << created.status().message();
+    return nullptr;
+  }
+  std::shared_ptr<plugins::kubernetes::KubernetesPodRuntime> rt(created.value().release());
+  const bool faults = !o.fail_create.empty() || o.never_ready || o.start_delay_ms > 0;
+  if (!faults) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (rt->readyPoolPods() < 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_GE(rt->readyPoolPods(), 2u) << "the warm pool did not fill";
+  }
+  return std::make_shared<FaultInjectingRuntime>(rt);
+}
+
 std::vector<RuntimeContractParam> params() {
   if (!FakeApiServer::installed()) return {};
   return {RuntimeContractParam{"kubernetes", [](const ContractOptions& o) { return make(o, {}); }},
-          RuntimeContractParam{"kubernetes_v4", [](const ContractOptions& o) {
+          RuntimeContractParam{"kubernetes_v4",
+                               [](const ContractOptions& o) {
                                  return make(o, {{"exec_protocols", std::string("v4")}});
-                               }}};
+                               }},
+          // Sessions claim warm pods when the pool has a Ready one, cold pods otherwise (a
+          // case's faults hold the pool's pods back too).
+          RuntimeContractParam{"kubernetes_warm", makeWarm}};
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(RuntimeContractTest);

@@ -211,6 +211,9 @@ TEST(KubeSettingsTest, ErrorsNameTheKeyAndPosition) {
       {{{"ready_timeout_s", int64_t{0}}}, "ready_timeout_s"},
       {{{"kubeconfig", std::string("x")}}, "kubeconfig"},  // without credentials = kubeconfig
       {{{"exec_protocols", std::string("spdy")}}, "exec_protocols"},
+      {{{"warm_pool", int64_t{-1}}}, "warm_pool"},
+      {{{"warm_pool", int64_t{101}}}, "warm_pool"},
+      {{{"warm_pool", int64_t{2}}, {"delete_pvc", false}}, "warm_pool"},
   };
   for (const auto& c : cases) {
     KubeSettings s;
@@ -222,6 +225,71 @@ TEST(KubeSettingsTest, ErrorsNameTheKeyAndPosition) {
   }
   KubeSettings s;
   EXPECT_TRUE(read({{"run_as_user", int64_t{0}}, {"restricted", false}}, s));
+  EXPECT_TRUE(read({{"warm_pool", int64_t{3}}}, s));
+  EXPECT_EQ(s.warm_pool, 3);
+  EXPECT_TRUE(read(
+      {{"warm_pool", int64_t{3}}, {"delete_pvc", false}, {"volume", std::string("ephemeral")}}, s));
+}
+
+// --- warm pool ---------------------------------------------------------------------------------
+
+TEST(WarmPoolManifestTest, PoolPodsCarryNoSessionAndTheirTemplate) {
+  KubeSettings s;
+  const auto names = poolPodNames("abc234");
+  EXPECT_EQ(names.pod, "exec-warm-abc234");
+  EXPECT_TRUE(isDnsLabel(names.pod));
+  const std::string tmpl = poolTemplateHash(s);
+  EXPECT_TRUE(isLabelValue(tmpl));
+  auto pod = poolPodManifest(s, names, tmpl, "me");
+  EXPECT_EQ(podLabel(pod, kPoolLabel), tmpl);
+  EXPECT_EQ(podLabel(pod, kManagedByLabel), kManagedByValue);
+  EXPECT_EQ(podLabel(pod, kSessionHashLabel), "");
+  EXPECT_EQ(podAnnotation(pod, kSessionIdAnnotation), "");
+  EXPECT_EQ(podAnnotation(pod, kPoolOwnerAnnotation), "me");
+  // The same pod spec as a session's cold pod, volume name aside.
+  sdk::PodSpec none;
+  auto cold = podManifest(s, names, none);
+  EXPECT_EQ(toJson(pod->getObject("spec")), toJson(cold->getObject("spec")));
+  EXPECT_EQ(podLabel(poolPvcManifest(s, names, tmpl, "me"), kPoolLabel), tmpl);
+  // Any setting that shapes the pod changes the template; the pool size does not.
+  KubeSettings other = s;
+  other.image = "example.com/other:1";
+  EXPECT_NE(poolTemplateHash(other), tmpl);
+  other = s;
+  other.memory = "1Gi";
+  EXPECT_NE(poolTemplateHash(other), tmpl);
+  other = s;
+  other.warm_pool = 7;
+  EXPECT_EQ(poolTemplateHash(other), tmpl);
+}
+
+TEST(WarmPoolManifestTest, ClaimPatchTestsFirstThenRelabels) {
+  sdk::PodSpec spec;
+  spec.session_id = "Alice/ws~1";
+  spec.user = "alice";
+  spec.workspace = "ws";
+  spec.labels = {{"team", "blue"}, {"podterm.io/session-hash", "forged"}, {"bad key!", "x"}};
+  const auto names = podNamesFor(spec.session_id);
+  Poco::JSON::Parser parser;
+  auto ops =
+      parser.parse(claimPatch("uid-1", "tmpl", names, spec)).extract<Poco::JSON::Array::Ptr>();
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < ops->size(); ++i) {
+    auto o = ops->getObject(static_cast<unsigned>(i));
+    lines.push_back(o->getValue<std::string>("op") + " " + o->getValue<std::string>("path") +
+                    (o->has("value") ? " " + o->getValue<std::string>("value") : ""));
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "test /metadata/uid uid-1",
+                       "test /metadata/labels/podterm.io~1pool tmpl",
+                       "remove /metadata/labels/podterm.io~1pool",
+                       "add /metadata/labels/team blue",
+                       "add /metadata/labels/podterm.io~1session-hash " + names.hash,
+                       "add /metadata/annotations/podterm.io~1session-id Alice/ws~1",
+                       "add /metadata/annotations/podterm.io~1user alice",
+                       "add /metadata/annotations/podterm.io~1workspace ws",
+                   }));
+  EXPECT_EQ(jsonPointerToken("a~b/c"), "a~0b~1c");
 }
 
 TEST(KubeSettingsTest, Quantities) {

@@ -1,0 +1,407 @@
+// The warm pool against the fake API server: a claim is a JSON patch (not a create), two replicas
+// never get the same pod, the pool refills, a claim that loses its pod falls back to a cold pod,
+// listPods leaves pool and terminating pods out, clean shutdown deletes the pool and a crashed
+// host's pool is adopted. The runtimes are built from the plugin's static library, so a test can
+// wait for the pool it means (readyPoolPods()) instead of sleeping.
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "FakeApiServer.h"
+#include "kube_runtime.h"
+#include "pod_manifest.h"
+#include "pod_names.h"
+#include "pod_status.h"
+#include "podterm/testing/runtime_contract.h"
+
+namespace podterm::tests::kubernetes {
+namespace {
+
+using namespace std::chrono_literals;
+using Poco::JSON::Object;
+using podterm::plugins::kubernetes::KubernetesPodRuntime;
+using podterm::plugins::kubernetes::KubeSettings;
+using podterm::testing::RecordingPodObserver;
+using podterm::testing::RecordingStreamObserver;
+using sdk::PodPhase;
+namespace k8s = podterm::plugins::kubernetes;
+
+constexpr const char* kPods = "/api/v1/namespaces/default/pods";
+
+Object::Ptr parse(const std::string& body) {
+  try {
+    Poco::JSON::Parser parser;
+    return parser.parse(body).extract<Object::Ptr>();
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+// Polls cond until it holds or the deadline passes (a bounded wait on a condition).
+bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+class WarmPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fake_ = FakeApiServer::instance();
+    if (fake_ == nullptr) GTEST_SKIP() << FakeApiServer::whyUnavailable();
+    fake_->control("DELETE", "/_fake/faults");
+  }
+  void TearDown() override { runtimes_.clear(); }
+
+  KubeSettings settings(int64_t warm_pool) {
+    KubeSettings s;
+    s.credentials = k8s::CredentialsMode::Kubeconfig;
+    s.kubeconfig = fake_->kubeconfig();
+    s.ready_timeout_s = 30;
+    s.delete_timeout_s = 20;
+    s.retry_budget_s = 15;
+    s.warm_pool = warm_pool;
+    return s;
+  }
+  KubernetesPodRuntime* make(int64_t warm_pool) { return make(settings(warm_pool)); }
+  KubernetesPodRuntime* make(const KubeSettings& s) {
+    auto created = KubernetesPodRuntime::create(s);
+    EXPECT_TRUE(created) << created.status().message();
+    if (!created) return nullptr;
+    runtimes_.push_back(std::move(created.value()));
+    return runtimes_.back().get();
+  }
+  // Waits until the runtime's watch shows at least n Ready pool pods.
+  void waitPool(KubernetesPodRuntime* rt, size_t n) {
+    ASSERT_TRUE(waitUntil([&] { return rt->readyPoolPods() >= n; }, 30s))
+        << "the pool never had " << n << " ready pods (has " << rt->readyPoolPods() << ")";
+  }
+  sdk::PodSpec spec(const std::string& id) {
+    sdk::PodSpec s;
+    s.session_id = id;
+    s.user = "u";
+    s.workspace = "w";
+    s.labels["team"] = "blue";
+    return s;
+  }
+  void ready(sdk::PodRuntime* rt, const std::string& id) {
+    auto& o = observers_.emplace_back();
+    ASSERT_TRUE(rt->ensurePod(spec(id), &o));
+    sdk::PodStatus st;
+    ASSERT_TRUE(o.waitFor(
+        [](const sdk::PodStatus& s) {
+          return s.phase == PodPhase::Ready || s.phase == PodPhase::Failed;
+        },
+        40s, &st));
+    ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
+  }
+  std::string podName(sdk::PodRuntime* rt, const std::string& id) {
+    auto pods = rt->listPods();
+    EXPECT_TRUE(pods);
+    for (const auto& p : pods.value()) {
+      if (p.session_id == id) return p.pod_name;
+    }
+    return "";
+  }
+  Object::Ptr getPod(const std::string& name) {
+    std::string body;
+    if (fake_->api("GET", std::string(kPods) + "/" + name, {}, &body) != 200) return nullptr;
+    return parse(body);
+  }
+  // Pool pods (claimed ones lose the label), by name.
+  std::vector<std::string> poolPodNames() {
+    std::string body;
+    fake_->api("GET", std::string(kPods) + "?labelSelector=podterm.io%2Fpool", {}, &body);
+    std::vector<std::string> out;
+    auto list = parse(body);
+    auto items = list ? list->getArray("items") : nullptr;
+    for (size_t i = 0; items && i < items->size(); ++i) {
+      out.push_back(k8s::podString(items->getObject(static_cast<unsigned>(i)), "metadata.name"));
+    }
+    return out;
+  }
+  // The fake's request log since the last clear: (method, path, status, content type) lines.
+  std::vector<Object::Ptr> requests() {
+    std::string body;
+    fake_->control("GET", "/_fake/requests", {}, &body);
+    std::vector<Object::Ptr> out;
+    auto log = parse(body);
+    auto items = log ? log->getArray("requests") : nullptr;
+    for (size_t i = 0; items && i < items->size(); ++i) {
+      out.push_back(items->getObject(static_cast<unsigned>(i)));
+    }
+    return out;
+  }
+  void run(sdk::PodRuntime* rt, const std::string& id, std::vector<std::string> argv,
+           RecordingStreamObserver& o) {
+    sdk::StreamSpec s;
+    s.argv = std::move(argv);
+    auto stream = rt->openStream(id, s, &o);
+    ASSERT_TRUE(stream) << stream.status().message();
+    ASSERT_TRUE(stream.value()->closeStdin());
+    ASSERT_TRUE(o.waitForExit(30s)) << o.out();
+  }
+
+  FakeApiServer* fake_ = nullptr;
+  std::deque<RecordingPodObserver> observers_;  // outlive the runtimes
+  std::vector<std::unique_ptr<KubernetesPodRuntime>> runtimes_;
+};
+
+TEST_F(WarmPoolTest, ClaimIsALabelPatchNotACreateAndThePoolRefills) {
+  auto* rt = make(1);
+  ASSERT_NE(rt, nullptr);
+  EXPECT_TRUE(rt->capabilities().warm_pool);
+  ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
+  auto pool = poolPodNames();
+  ASSERT_EQ(pool.size(), 1u);
+  const std::string warm = pool[0];
+  fake_->control("DELETE", "/_fake/requests");
+
+  const std::string id = "Warm_Session-1";
+  ASSERT_NO_FATAL_FAILURE(ready(rt, id));
+  EXPECT_EQ(podName(rt, id), warm);
+  const auto names = k8s::podNamesFor(id);
+  bool patched = false;
+  for (const auto& r : requests()) {
+    const std::string method = r->optValue<std::string>("method", "");
+    const std::string path = r->optValue<std::string>("path", "");
+    auto body = r->isObject("body") ? r->getObject("body") : nullptr;
+    // No pod is created for the session: its cold name is never posted...
+    if (method == "POST" && path == kPods) {
+      EXPECT_NE(k8s::podString(body, "metadata.name"), names.pod);
+      EXPECT_EQ(k8s::podLabel(body, k8s::kSessionHashLabel), "");  // only pool refills
+    }
+    // ...it is the warm pod's patch, a JSON patch guarded by tests.
+    if (method == "PATCH" && path == std::string(kPods) + "/" + warm) {
+      patched = true;
+      EXPECT_EQ(r->getObject("headers")->optValue<std::string>("content-type", ""),
+                "application/json-patch+json");
+      EXPECT_EQ(r->optValue<int>("status", 0), 200);
+      auto ops = r->isArray("body") ? r->getArray("body") : nullptr;
+      ASSERT_TRUE(ops);
+      EXPECT_EQ(ops->getObject(0)->optValue<std::string>("op", ""), "test");
+      EXPECT_EQ(ops->getObject(1)->optValue<std::string>("path", ""),
+                "/metadata/labels/podterm.io~1pool");
+    }
+  }
+  EXPECT_TRUE(patched);
+
+  // The claimed pod carries exactly what a cold pod of the session carries.
+  auto pod = getPod(warm);
+  ASSERT_TRUE(pod);
+  EXPECT_EQ(k8s::podLabel(pod, k8s::kSessionHashLabel), names.hash);
+  EXPECT_EQ(k8s::podLabel(pod, k8s::kPoolLabel), "");
+  EXPECT_EQ(k8s::podLabel(pod, "team"), "blue");
+  EXPECT_EQ(k8s::podAnnotation(pod, k8s::kSessionIdAnnotation), id);
+  EXPECT_EQ(k8s::podAnnotation(pod, k8s::kUserAnnotation), "u");
+  EXPECT_EQ(k8s::podAnnotation(pod, k8s::kWorkspaceAnnotation), "w");
+
+  RecordingStreamObserver out;
+  ASSERT_NO_FATAL_FAILURE(run(rt, id, {"sh", "-c", "echo warm > f; cat f; pwd"}, out));
+  EXPECT_EQ(out.out(), "warm\n/app/workspace\n");
+
+  // The pool refills with a new pod.
+  ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
+  pool = poolPodNames();
+  ASSERT_EQ(pool.size(), 1u);
+  EXPECT_NE(pool[0], warm);
+
+  // Any replica finds the claimed pod by its label: status, adoption, no second pod.
+  auto* other = make(0);
+  ASSERT_NE(other, nullptr);
+  auto st = other->podStatus(id);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st.value().phase, PodPhase::Ready);
+  ASSERT_NO_FATAL_FAILURE(ready(other, id));
+  RecordingStreamObserver again;
+  ASSERT_NO_FATAL_FAILURE(run(other, id, {"cat", "f"}, again));
+  EXPECT_EQ(again.out(), "warm\n");
+  EXPECT_EQ(getPod(names.pod), nullptr);  // never a cold pod
+
+  // Deleting the session (from the other replica) removes the warm pod and its volume.
+  ASSERT_TRUE(other->deletePod(id));
+  EXPECT_EQ(getPod(warm), nullptr);
+  const std::string claim = "ws-" + warm.substr(std::string("exec-").size());
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        return fake_->api("GET", "/api/v1/namespaces/default/persistentvolumeclaims/" + claim) ==
+               404;
+      },
+      10s))
+      << claim;
+}
+
+TEST_F(WarmPoolTest, TwoReplicasNeverClaimTheSamePod) {
+  auto* a = make(3);
+  auto* b = make(3);
+  ASSERT_TRUE(a && b);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_NO_FATAL_FAILURE(waitPool(a, 2));
+    ASSERT_NO_FATAL_FAILURE(waitPool(b, 2));
+    const std::string ida = "race-a-" + std::to_string(round);
+    const std::string idb = "race-b-" + std::to_string(round);
+    auto& oa = observers_.emplace_back();
+    auto& ob = observers_.emplace_back();
+    // Both replicas see the same pool and try its oldest pod first, at the same time.
+    std::thread ta([&] { EXPECT_TRUE(a->ensurePod(spec(ida), &oa)); });
+    std::thread tb([&] { EXPECT_TRUE(b->ensurePod(spec(idb), &ob)); });
+    ta.join();
+    tb.join();
+    for (auto* o : {&oa, &ob}) {
+      ASSERT_TRUE(
+          o->waitFor([](const sdk::PodStatus& s) { return s.phase == PodPhase::Ready; }, 40s));
+    }
+    const std::string pa = podName(a, ida);
+    const std::string pb = podName(b, idb);
+    ASSERT_FALSE(pa.empty());
+    ASSERT_FALSE(pb.empty());
+    EXPECT_NE(pa, pb) << "round " << round;
+    // Both were warm: the loser of a claim took the next pool pod rather than a cold start.
+    EXPECT_EQ(pa.rfind("exec-warm-", 0), 0u) << pa;
+    EXPECT_EQ(pb.rfind("exec-warm-", 0), 0u) << pb;
+    EXPECT_EQ(k8s::podAnnotation(getPod(pa), k8s::kSessionIdAnnotation), ida);
+    EXPECT_EQ(k8s::podAnnotation(getPod(pb), k8s::kSessionIdAnnotation), idb);
+  }
+  // A claim that comes second fails its test (422) and changes nothing.
+  ASSERT_NO_FATAL_FAILURE(waitPool(a, 1));
+  auto pool = poolPodNames();
+  ASSERT_FALSE(pool.empty());
+  auto pod = getPod(pool[0]);
+  ASSERT_TRUE(pod);
+  const std::string uid = k8s::podString(pod, "metadata.uid");
+  const std::string tmpl = k8s::podLabel(pod, k8s::kPoolLabel);
+  auto first = k8s::claimPatch(uid, tmpl, k8s::podNamesFor("first"), spec("first"));
+  auto second = k8s::claimPatch(uid, tmpl, k8s::podNamesFor("second"), spec("second"));
+  const std::string path = std::string(kPods) + "/" + pool[0];
+  ASSERT_EQ(fake_->api("PATCH", path, first, nullptr, "application/json-patch+json"), 200);
+  EXPECT_EQ(fake_->api("PATCH", path, second, nullptr, "application/json-patch+json"), 422);
+  EXPECT_EQ(k8s::podAnnotation(getPod(pool[0]), k8s::kSessionIdAnnotation), "first");
+}
+
+TEST_F(WarmPoolTest, AClaimWhosePodIsDeletedFallsBackToACold) {
+  auto* rt = make(1);
+  ASSERT_NE(rt, nullptr);
+  ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
+  const std::string warm = poolPodNames().at(0);
+  // Another client deletes the warm pod just before the claim's patch reaches the API.
+  ASSERT_EQ(fake_->control("POST", "/_fake/faults",
+                           R"({"type":"vanish","verb":"patch","resource":"pods","count":1})"),
+            201);
+  const std::string id = "falls-back";
+  ASSERT_NO_FATAL_FAILURE(ready(rt, id));
+  EXPECT_EQ(podName(rt, id), k8s::podNamesFor(id).pod);  // cold
+  EXPECT_EQ(getPod(warm), nullptr);
+  std::string fired;
+  fake_->control("GET", "/_fake/faults", {}, &fired);
+  EXPECT_NE(fired.find("vanish"), std::string::npos) << fired;
+  RecordingStreamObserver out;
+  ASSERT_NO_FATAL_FAILURE(run(rt, id, {"echo", "cold"}, out));
+  EXPECT_EQ(out.out(), "cold\n");
+  // The vanished pod is replaced.
+  ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
+  EXPECT_NE(poolPodNames().at(0), warm);
+}
+
+TEST_F(WarmPoolTest, ListPodsLeavesOutPoolAndTerminatingPods) {
+  auto* rt = make(2);
+  ASSERT_NE(rt, nullptr);
+  ASSERT_NO_FATAL_FAILURE(waitPool(rt, 2));
+  ASSERT_NO_FATAL_FAILURE(ready(rt, "listed"));
+  ASSERT_NO_FATAL_FAILURE(ready(rt, "leaving"));
+  ASSERT_NO_FATAL_FAILURE(waitPool(rt, 2));
+  // "leaving" is being deleted by someone else, held Terminating by a finalizer.
+  const std::string leaving = podName(rt, "leaving");
+  ASSERT_FALSE(leaving.empty());
+  const std::string path = std::string(kPods) + "/" + leaving;
+  ASSERT_EQ(fake_->api("PATCH", path, R"({"metadata":{"finalizers":["example.com/hold"]}})",
+                       nullptr, "application/merge-patch+json"),
+            200);
+  ASSERT_EQ(fake_->api("DELETE", path, R"({"gracePeriodSeconds":0})"), 200);
+  ASSERT_TRUE(k8s::podTerminating(getPod(leaving)));
+
+  auto pods = rt->listPods();
+  ASSERT_TRUE(pods);
+  std::set<std::string> ids;
+  for (const auto& p : pods.value()) {
+    ids.insert(p.session_id);
+    EXPECT_FALSE(p.session_id.empty()) << p.pod_name;
+  }
+  EXPECT_EQ(ids.count("listed"), 1u);
+  EXPECT_EQ(ids.count("leaving"), 0u);
+  auto pool = poolPodNames();
+  EXPECT_GE(pool.size(), 2u);  // they exist, they are just not sessions
+
+  ASSERT_EQ(fake_->api("PATCH", path, R"({"metadata":{"finalizers":null}})", nullptr,
+                       "application/merge-patch+json"),
+            200);
+}
+
+TEST_F(WarmPoolTest, CleanShutdownDeletesItsPoolAndACrashedHostsPoolIsAdopted) {
+  // Clean shutdown: the unclaimed pool pods go; a claimed one stays.
+  {
+    auto* rt = make(2);
+    ASSERT_NE(rt, nullptr);
+    ASSERT_NO_FATAL_FAILURE(waitPool(rt, 2));
+    ASSERT_NO_FATAL_FAILURE(ready(rt, "survivor"));
+    runtimes_.clear();
+  }
+  EXPECT_TRUE(waitUntil([&] { return poolPodNames().empty(); }, 10s));
+  {
+    auto* rt = make(0);
+    EXPECT_EQ(rt->podStatus("survivor").value().phase, PodPhase::Ready);
+    ASSERT_TRUE(rt->deletePod("survivor"));
+    runtimes_.clear();
+  }
+  // A host that crashed leaves its pool pods behind (made here as it would have made them).
+  const KubeSettings s = settings(1);
+  const auto names = k8s::poolPodNames("crashedhost1");
+  ASSERT_EQ(
+      fake_->api("POST", "/api/v1/namespaces/default/persistentvolumeclaims",
+                 k8s::toJson(k8s::poolPvcManifest(s, names, k8s::poolTemplateHash(s), "deadhost"))),
+      201);
+  ASSERT_EQ(
+      fake_->api("POST", kPods,
+                 k8s::toJson(k8s::poolPodManifest(s, names, k8s::poolTemplateHash(s), "deadhost"))),
+      201);
+  // A pool pod of other settings is not ours to claim.
+  KubeSettings other = s;
+  other.image = "example.com/other:1";
+  const auto foreign = k8s::poolPodNames("otherconfig1");
+  ASSERT_EQ(fake_->api("POST", kPods,
+                       k8s::toJson(k8s::poolPodManifest(other, foreign,
+                                                        k8s::poolTemplateHash(other), "x"))),
+            201);
+  // The next host adopts the leftover into its pool (no second pod for a pool of one) and
+  // claims it first.
+  auto* rt = make(s);
+  ASSERT_NE(rt, nullptr);
+  ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
+  EXPECT_EQ(rt->readyPoolPods(), 1u);
+  ASSERT_NO_FATAL_FAILURE(ready(rt, "adopter"));
+  EXPECT_EQ(podName(rt, "adopter"), names.pod);
+  // At shutdown the pool this host made goes; the foreign template's pod is left alone.
+  ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
+  ASSERT_TRUE(rt->deletePod("adopter"));
+  runtimes_.clear();
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto left = poolPodNames();
+        return left == std::vector<std::string>{foreign.pod};
+      },
+      10s));
+  fake_->api("DELETE", std::string(kPods) + "/" + foreign.pod, R"({"gracePeriodSeconds":0})");
+}
+
+}  // namespace
+}  // namespace podterm::tests::kubernetes
