@@ -60,8 +60,14 @@ inline std::string formatBytes(uint64_t bytes) {
 // For the user and the operator: names the quota, the stored size and what saving would need.
 inline std::string describe(const QuotaExceeded& q) {
   if (q.kind == QuotaExceeded::Kind::Bytes) {
-    return "workspace quota exceeded: the files would take " + formatBytes(q.needed) +
-           ", more than the workspace quota of " + formatBytes(q.limit) +
+    std::string needed = formatBytes(q.needed);
+    std::string limit = formatBytes(q.limit);
+    if (needed == limit) {  // "1.0 GiB, more than ... 1.0 GiB": show the bytes
+      needed += " (" + std::to_string(q.needed) + " bytes)";
+      limit += " (" + std::to_string(q.limit) + " bytes)";
+    }
+    return "workspace quota exceeded: the files would take " + needed +
+           ", more than the workspace quota of " + limit +
            " (limits.workspace_max_bytes); stored now: " + formatBytes(q.current) +
            ". Nothing was saved; delete files to save again";
   }

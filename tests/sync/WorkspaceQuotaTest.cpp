@@ -83,6 +83,11 @@ TEST(WorkspaceQuotaTest, TheMessageNamesTheQuotaAndTheStoredSize) {
             "workspace quota exceeded: the files would take 1.2 GiB, more than the workspace quota "
             "of 1.0 GiB (limits.workspace_max_bytes); stored now: 900.0 MiB. Nothing was saved; "
             "delete files to save again");
+  QuotaExceeded close{QuotaExceeded::Kind::Bytes, uint64_t{1} << 30, 1070000000, 1075242880};
+  EXPECT_EQ(host::describe(close),
+            "workspace quota exceeded: the files would take 1.0 GiB (1075242880 bytes), more "
+            "than the workspace quota of 1.0 GiB (1073741824 bytes) (limits.workspace_max_bytes); "
+            "stored now: 1020.4 MiB. Nothing was saved; delete files to save again");
   QuotaExceeded files{QuotaExceeded::Kind::Files, 3, 2, 4};
   EXPECT_EQ(host::describe(files),
             "workspace quota exceeded: 4 files and folders, more than the workspace quota of 3 "
