@@ -3,10 +3,11 @@
 #  1. installs the SDK alone (cmake --install --component sdk) into a fresh prefix in the build tree;
 #  2. configures and builds sdk/examples against that prefix only (no package registry, nothing of
 #     the build tree), with this build's compiler and flags;
-#  3. runs the example's tests: the SDK's auth contract suite over the built plugin;
-#  4. runs the real host with the example plugin selected: `podterm plugins` lists it, a bad key
-#     table is refused at start with the plugin's message, and the files API answers 401, 403 or
-#     200 as the plugin decides.
+#  3. runs the examples' tests: the SDK's auth and sync policy contract suites over the built
+#     plugins;
+#  4. runs the real host with both example plugins selected: `podterm plugins` lists them, a bad
+#     key table is refused at start with the plugin's message, and the files API answers 401, 403
+#     or 200/201 as the auth plugin decides.
 # Idempotent: the prefix and the host's state are fresh each run; the example's build tree is
 # reused (only what changed is rebuilt).
 set -euo pipefail
@@ -46,16 +47,19 @@ grep -q -- "-- podterm-sdk ABI $abi from $prefix/lib/cmake/podterm-sdk$" "$work/
 "$cmake" --build "$examples" -j 2 || fail "building the examples failed"
 plugin=$examples/plugins/auth-apikey.so
 [ -f "$plugin" ] || fail "no $plugin"
-# Hidden visibility: the plugin's own code exports nothing but the descriptor.
-if nm -DC --defined-only "$plugin" | grep -q "podterm::"; then
-  nm -DC --defined-only "$plugin" | grep "podterm::"
-  fail "the example plugin exports podterm:: symbols: not built with hidden visibility"
-fi
+# Hidden visibility: a plugin's own code exports nothing but the descriptor.
+for so in "$examples"/plugins/*.so; do
+  if nm -DC --defined-only "$so" | grep -q "podterm::"; then
+    nm -DC --defined-only "$so" | grep "podterm::"
+    fail "$so exports podterm:: symbols: not built with hidden visibility"
+  fi
+  nm -D --defined-only "$so" | grep -q " podterm_plugin_descriptor$" || fail "$so exports no descriptor"
+done
 
-step "the example's tests (the SDK's auth contract suite)"
-"$ctest" --test-dir "$examples" --output-on-failure -j 2 || fail "the example's tests failed"
+step "the examples' tests (the SDK's auth and sync policy contract suites)"
+"$ctest" --test-dir "$examples" --output-on-failure -j 2 || fail "the examples' tests failed"
 count=$("$ctest" --test-dir "$examples" -N | sed -n 's/^Total Tests: //p')
-[ "${count:-0}" -ge 10 ] || fail "only ${count:-0} tests in the example: the contract suite did not run"
+[ "${count:-0}" -ge 20 ] || fail "only ${count:-0} tests in the examples: a contract suite did not run"
 
 step "a real host with the example plugin"
 state=$(mktemp -d /tmp/podterm-sdk-example.XXXXXX)
@@ -94,6 +98,12 @@ plugin = "sqlite"
 [storage.sqlite]
 path = "$state/podterm.db"
 
+[sync]
+plugin = "skipreads"
+
+[sync.skipreads]
+commands = ["ls", "git status"]
+
 [auth]
 plugin = "apikey"
 
@@ -109,7 +119,9 @@ config "alice:$alice_key" "bob:$bob_key" >"$state/host.toml"
 listing=$("$podterm" plugins --config "$state/host.toml") || { echo "$listing"; fail "podterm plugins refused a file"; }
 echo "$listing"
 grep -Eq "^auth +apikey +0\.1\.0 +$abi +$plugin\$" <<<"$listing" ||
-  fail "podterm plugins does not list the example plugin"
+  fail "podterm plugins does not list the example auth plugin"
+grep -Eq "^sync +skipreads +0\.1\.0 +$abi +$examples/plugins/sync-skipreads\.so\$" <<<"$listing" ||
+  fail "podterm plugins does not list the example sync policy"
 
 config "alice:short" >"$state/bad.toml"
 set +e
