@@ -3,6 +3,8 @@
 #include <archive_entry.h>
 #include <sys/stat.h>
 
+#include <limits>
+
 namespace podterm::host {
 
 namespace {
@@ -144,8 +146,15 @@ sdk::Status TarReader::next(TarEntry& entry, bool* end) {
   const char* name = archive_entry_pathname(ae);
   entry.path = name != nullptr ? name : "";
   entry.mode = archive_entry_perm(ae) & 0777;
-  entry.mtime_ms =
-      static_cast<int64_t>(archive_entry_mtime(ae)) * 1000 + archive_entry_mtime_nsec(ae) / 1000000;
+  // A pax mtime may be any number of seconds (libarchive saturates at int64): one whose
+  // milliseconds do not fit is refused, not overflowed (found by the sync_tar fuzz target).
+  const int64_t mtime_s = static_cast<int64_t>(archive_entry_mtime(ae));
+  constexpr int64_t kMaxMtimeS = std::numeric_limits<int64_t>::max() / 1000 - 1;
+  if (mtime_s > kMaxMtimeS || mtime_s < -kMaxMtimeS) {
+    return {sdk::ErrorCode::Internal, "tar stream: entry '" + entry.path + "' has an mtime of " +
+                                          std::to_string(mtime_s) + " s, out of range"};
+  }
+  entry.mtime_ms = mtime_s * 1000 + archive_entry_mtime_nsec(ae) / 1000000;
   entry.size = archive_entry_size(ae);
   if (const char* hard = archive_entry_hardlink(ae); hard != nullptr) {
     entry.type = TarEntry::Type::Hardlink;

@@ -10,6 +10,7 @@
 
 #include "SyncFixture.h"
 #include "sync/PodListing.h"
+#include "sync/SyncTar.h"
 
 namespace podterm::tests::sync {
 namespace {
@@ -620,6 +621,63 @@ TEST(PodListingTest, RefusesNumbersBeyondInt64InsteadOfOverflowing) {
             std::numeric_limits<int64_t>::max());
   EXPECT_FALSE(host::parseListing(entry("9223372036854775808")));
   EXPECT_FALSE(host::parseListing(entry("99999999999999999999")));
+}
+
+// One file "a" whose pax header says it was modified `seconds` after the epoch.
+std::string tarWithMtime(time_t seconds) {
+  std::string out;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax(a);
+  archive_write_open2(
+      a, &out, nullptr,
+      [](struct archive*, void* self, const void* buf, size_t n) -> la_ssize_t {
+        static_cast<std::string*>(self)->append(static_cast<const char*>(buf), n);
+        return static_cast<la_ssize_t>(n);
+      },
+      nullptr, nullptr);
+  struct archive_entry* e = archive_entry_new();
+  archive_entry_copy_pathname(e, "a");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  archive_entry_set_size(e, 1);
+  archive_entry_set_mtime(e, seconds, 5000000);
+  archive_write_header(a, e);
+  archive_write_data(a, "x", 1);
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  return out;
+}
+
+TEST(SyncTarTest, AnMtimePastInt64MillisecondsIsRefusedNotOverflowed) {
+  // Found by the sync_tar fuzz target (tests/fuzz): a pax mtime of 10^20 s overflowed.
+  auto first = [](const std::string& tar, host::TarEntry& entry) {
+    bool given = false;
+    host::TarReader reader(
+        [&](std::string& chunk) {
+          if (given) return false;
+          given = true;
+          chunk = tar;
+          return true;
+        },
+        1024);
+    bool end = false;
+    return reader.next(entry, &end);
+  };
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1000 - 1;
+  for (time_t seconds : {std::numeric_limits<time_t>::max(), time_t{kMax + 1}, time_t{-kMax - 1}}) {
+    host::TarEntry entry;
+    auto status = first(tarWithMtime(seconds), entry);
+    EXPECT_FALSE(status) << seconds;
+    EXPECT_NE(status.message().find("out of range"), std::string::npos) << status.message();
+  }
+  for (time_t seconds : {time_t{kMax}, time_t{-kMax}, time_t{1700000000}}) {
+    host::TarEntry entry;
+    auto status = first(tarWithMtime(seconds), entry);
+    ASSERT_TRUE(status) << status.message();
+    EXPECT_EQ(entry.mtime_ms, int64_t{seconds} * 1000 + 5);
+    EXPECT_EQ(entry.content, "x");
+  }
 }
 
 }  // namespace
