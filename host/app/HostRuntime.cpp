@@ -95,6 +95,11 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   terminal.origins = {config_.server.allowed_origins, config_.server.allow_loopback_origins};
   terminal.max_message_bytes = config_.server.max_message_bytes;
   terminal.output_high_watermark = config_.session.output_high_watermark;
+  terminal.max_connections = config_.limits.max_connections;
+  terminal.ping_interval = config_.limits.ping_interval;
+  terminal.idle_timeout = config_.limits.socket_idle_timeout;
+  terminal.input_bytes_per_s = config_.limits.input_bytes_per_s;
+  terminal.input_burst_bytes = config_.limits.input_burst_bytes;
   terminal_ = std::make_unique<TerminalEndpoint>(terminal, *auth_, *sessions_, *loops_);
 
   // Files API.
@@ -112,6 +117,7 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   http.http_threads = config_.server.http_threads;
   http.origins = terminal.origins;
   http.web_root = config_.server.web_root;
+  http.handshake_timeout = config_.limits.handshake_timeout;
   http_ = std::make_unique<HttpFront>(http, *terminal_, readiness_, workspaces_.get());
 }
 

@@ -3,10 +3,18 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerConnection.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <sys/socket.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "http/PlainResponse.h"
 #include "http/StaticFiles.h"
@@ -14,7 +22,175 @@
 #include "http/WorkspaceApi.h"
 
 namespace podterm::host {
+
+// Bounds the time a connection may take to deliver the headers of a request. Poco reads them
+// with blocking reads on an HTTP thread, and its timeout applies to each read, so a client that
+// sends one byte every few seconds (or nothing, on keep-alive) would hold that thread for as long
+// as it likes. Past the deadline this thread answers 408 and shuts the socket down; the blocked
+// read then returns and the HTTP thread is free.
+// Threading: all methods are thread-safe.
+class HandshakeWatchdog {
+ public:
+  explicit HandshakeWatchdog(std::chrono::milliseconds timeout)
+      : timeout_(timeout), thread_([this] { run(); }) {}
+  ~HandshakeWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // Starts watching fd (armed). The caller keeps owning fd and calls remove() before closing it.
+  uint64_t add(int fd) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const uint64_t id = next_id_++;
+    entries_[id] = Entry{fd, Clock::now() + timeout_, true};
+    cv_.notify_all();
+    return id;
+  }
+  // The headers arrived: no deadline while the request is handled.
+  void disarm(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(id);
+    if (it != entries_.end()) it->second.armed = false;
+  }
+  // Waiting for the next request on the same connection: a new deadline.
+  void rearm(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    it->second.armed = true;
+    it->second.deadline = Clock::now() + timeout_;
+    cv_.notify_all();
+  }
+  void remove(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.erase(id);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Entry {
+    int fd;
+    Clock::time_point deadline;
+    bool armed;
+  };
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!quit_) {
+      auto next = Clock::time_point::max();
+      const auto now = Clock::now();
+      for (auto& [id, entry] : entries_) {
+        if (!entry.armed) continue;
+        if (entry.deadline <= now) {
+          // Still under the lock: remove() cannot return (and the fd be closed and reused)
+          // while this runs.
+          static constexpr char kTimeout[] =
+              "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+              "Content-Length: 32\r\n\r\nrequest took too long to arrive\n";
+          ::send(entry.fd, kTimeout, sizeof kTimeout - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+          ::shutdown(entry.fd, SHUT_RDWR);
+          entry.armed = false;
+          continue;
+        }
+        next = std::min(next, entry.deadline);
+      }
+      if (next == Clock::time_point::max()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_until(lock, next);
+      }
+    }
+  }
+
+  const std::chrono::milliseconds timeout_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::map<uint64_t, Entry> entries_;
+  uint64_t next_id_ = 1;
+  bool quit_ = false;
+  std::thread thread_;  // last: starts after everything it uses
+};
+
 namespace {
+
+// The watchdog entry of the connection this HTTP thread is serving (set for the duration of
+// TimedConnection::run), so the router can disarm it once a request's headers are parsed.
+struct WatchedConnection {
+  HandshakeWatchdog* watchdog = nullptr;
+  uint64_t id = 0;
+};
+thread_local WatchedConnection t_watched;
+
+// Poco's HTTP connection, watched from accept to the end of each request's headers.
+class TimedConnection : public Poco::Net::HTTPServerConnection {
+ public:
+  TimedConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
+                  Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
+                  std::shared_ptr<HandshakeWatchdog> watchdog)
+      : HTTPServerConnection(socket, params, factory), watchdog_(std::move(watchdog)) {}
+
+  void run() override {
+    if (!watchdog_) {
+      HTTPServerConnection::run();
+      return;
+    }
+    const uint64_t id = watchdog_->add(socket().impl()->sockfd());
+    t_watched = {watchdog_.get(), id};
+    try {
+      HTTPServerConnection::run();
+    } catch (...) {
+      t_watched = {};
+      watchdog_->remove(id);
+      throw;
+    }
+    t_watched = {};
+    watchdog_->remove(id);
+  }
+
+ private:
+  std::shared_ptr<HandshakeWatchdog> watchdog_;
+};
+
+class TimedConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  TimedConnectionFactory(Poco::Net::HTTPServerParams::Ptr params,
+                         Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
+                         std::shared_ptr<HandshakeWatchdog> watchdog)
+      : params_(std::move(params)), factory_(std::move(factory)), watchdog_(std::move(watchdog)) {}
+
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    return new TimedConnection(socket, params_, factory_, watchdog_);
+  }
+
+ private:
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
+  std::shared_ptr<HandshakeWatchdog> watchdog_;
+};
+
+// Runs a handler, then puts the connection's deadline back for its next request, unless the
+// socket was upgraded (it then belongs to an event loop, and shutting it down would end the
+// WebSocket).
+class RearmingHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  RearmingHandler(Poco::Net::HTTPRequestHandler* inner, WatchedConnection watched)
+      : inner_(inner), watched_(watched) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    inner_->handleRequest(request, response);
+    if (response.getStatus() != Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS) {
+      watched_.watchdog->rearm(watched_.id);
+    }
+  }
+
+ private:
+  std::unique_ptr<Poco::Net::HTTPRequestHandler> inner_;
+  WatchedConnection watched_;
+};
 
 // /healthz: the process serves HTTP. /readyz: it may be sent new sessions (plugins loaded, not
 // draining).
@@ -52,7 +228,9 @@ class NotFoundHandler : public Poco::Net::HTTPRequestHandler {
   }
 };
 
-class Router : public Poco::Net::HTTPRequestHandlerFactory {
+}  // namespace
+
+class HttpFront::Router : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   Router(TerminalEndpoint* terminal, Readiness& readiness, WorkspaceApi* workspaces,
          const StaticFiles* static_files)
@@ -63,6 +241,19 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
 
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest& request) override {
+    // The headers are in: the handshake deadline stops here (a request's body and its handling
+    // have their own bounds).
+    const WatchedConnection watched = t_watched;
+    if (!watched.watchdog) return route(request);
+    watched.watchdog->disarm(watched.id);
+    return new RearmingHandler(route(request), watched);
+  }
+
+  // What HTTPServer::stopAll does besides stopping the listener: tells the open connections.
+  void notifyStopped(bool abort_current) { serverStopped.notify(this, abort_current); }
+
+ private:
+  Poco::Net::HTTPRequestHandler* route(const Poco::Net::HTTPServerRequest& request) {
     std::string path = request.getURI().substr(0, request.getURI().find('?'));
     if (terminal_ && path.rfind(TerminalEndpoint::kPathPrefix, 0) == 0) {
       return terminal_->newHandler();
@@ -78,14 +269,11 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
     return new NotFoundHandler();
   }
 
- private:
   TerminalEndpoint* terminal_;
   Readiness& readiness_;
   WorkspaceApi* workspaces_;
   const StaticFiles* static_files_;
 };
-
-}  // namespace
 
 HttpFront::HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness,
                      WorkspaceApi* workspaces)
@@ -102,8 +290,14 @@ HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEnd
   params->setMaxQueued(1024);
   params->setKeepAlive(true);
   params->setTimeout(Poco::Timespan(10, 0));
-  server_ = std::make_unique<Poco::Net::HTTPServer>(
-      new Router(terminal, readiness, workspaces, static_files_.get()), socket, params);
+  if (options_.handshake_timeout.count() > 0) {
+    watchdog_ = std::make_shared<HandshakeWatchdog>(options_.handshake_timeout);
+  }
+  router_ = new Router(terminal, readiness, workspaces, static_files_.get());
+  // Poco's HTTPServer with our connection class (HTTPServer itself offers no way to watch the
+  // connections it reads from).
+  server_ = std::make_unique<Poco::Net::TCPServer>(
+      new TimedConnectionFactory(params, router_, watchdog_), socket, params);
 }
 
 HttpFront::~HttpFront() {
@@ -115,7 +309,9 @@ void HttpFront::start() {
 }
 
 void HttpFront::stop() {
-  if (server_) server_->stopAll(false);
+  if (!server_) return;
+  server_->stop();
+  router_->notifyStopped(false);
 }
 
 uint16_t HttpFront::port() const {

@@ -2,9 +2,10 @@
 // The HTTP side of the host: Poco's server for requests and WebSocket handshakes. After a 101 the
 // socket leaves Poco for an event loop (TerminalEndpoint), so HTTP threads never wait on a session.
 
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/TCPServer.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,7 @@
 
 namespace podterm::host {
 
+class HandshakeWatchdog;
 class StaticFiles;
 class TerminalEndpoint;
 class WorkspaceApi;
@@ -22,6 +24,11 @@ struct HttpFrontOptions {
   int http_threads = 8;
   OriginConfig origins;
   std::string web_root;  // empty: `/` answers a line of text; else the page (StaticFiles)
+  // How long a connection may take to deliver a request's headers, from its first byte's
+  // wait on (and again between keep-alive requests). Past it the connection gets 408 and is
+  // closed, which frees its HTTP thread: a client trickling its request (slowloris) or sending
+  // nothing holds a thread at most this long. Zero: only Poco's per-read timeout applies.
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 // What /readyz reports.
@@ -52,8 +59,11 @@ class HttpFront {
 
  private:
   HttpFrontOptions options_;
-  std::unique_ptr<StaticFiles> static_files_;  // before server_: its handlers point here
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<StaticFiles> static_files_;    // before server_: its handlers point here
+  std::shared_ptr<HandshakeWatchdog> watchdog_;  // shared with the connections it watches
+  class Router;
+  Poco::SharedPtr<Router> router_;  // also the connections' handler factory
+  std::unique_ptr<Poco::Net::TCPServer> server_;
 };
 
 }  // namespace podterm::host

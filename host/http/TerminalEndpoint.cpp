@@ -100,6 +100,36 @@ TerminalEndpoint::TerminalEndpoint(TerminalEndpointOptions options, sdk::Authent
       sessions_(sessions),
       loops_(loops) {}
 
+std::shared_ptr<void> TerminalEndpoint::takeConnectionSlot() {
+  auto counter = open_connections_;
+  const size_t limit = options_.max_connections;
+  size_t open = counter->load();
+  do {
+    if (limit != 0 && open >= limit) return nullptr;
+  } while (!counter->compare_exchange_weak(open, open + 1));
+  // The slot is the counter itself, with a deleter that gives the place back.
+  return std::shared_ptr<void>(counter.get(), [counter](void*) { counter->fetch_sub(1); });
+}
+
+InputBudgetPtr TerminalEndpoint::inputBudgetFor(const std::string& session_id) {
+  if (options_.input_bytes_per_s == 0) return nullptr;
+  std::lock_guard<std::mutex> lock(budgets_mutex_);
+  auto& weak = budgets_[session_id];
+  InputBudgetPtr budget = weak.lock();
+  if (!budget) {
+    budget = std::make_shared<InputBudget>(options_.input_bytes_per_s, options_.input_burst_bytes);
+    weak = budget;
+  }
+  // Budgets live as long as a socket of their session; forget the dead ones now and then.
+  if (budgets_.size() >= prune_budgets_at_) {
+    for (auto it = budgets_.begin(); it != budgets_.end();) {
+      it = it->second.expired() ? budgets_.erase(it) : std::next(it);
+    }
+    prune_budgets_at_ = std::max<size_t>(64, 2 * budgets_.size());
+  }
+  return budget;
+}
+
 Poco::Net::HTTPRequestHandler* TerminalEndpoint::newHandler() {
   return new Handler(*this);
 }
@@ -157,6 +187,14 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
     sendPlain(response, 429, admission.refusal() + "\n");
     return;
   }
+  std::shared_ptr<void> slot = takeConnectionSlot();
+  if (!slot) {
+    logger().warning("session=%s refused: %z connections open (limits.max_connections)", id->raw,
+                     openConnections());
+    response.set("Retry-After", "5");
+    sendPlain(response, 503, "too many connections to this host; try again shortly\n");
+    return;
+  }
 
   response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS);
   response.set("Upgrade", "websocket");
@@ -176,8 +214,12 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
   limits.max_message_bytes = options_.max_message_bytes;
   limits.high_watermark = options_.output_high_watermark;
   limits.low_watermark = options_.output_high_watermark / 4;
+  limits.ping_interval = options_.ping_interval;
+  limits.idle_timeout = options_.idle_timeout;
+  limits.input_budget = inputBudgetFor(id->raw);
   auto connection = WsConnection::create(fd, loops_.next(), limits, protocol);
   auto client = std::make_shared<WsTerminalClient>(connection, protocol == "podterm.v2");
+  client->holdUntilClosed(std::move(slot));
   auto session =
       sessions_.attach(*id, std::move(admission), client, initialSize(request.getURI()));
   client->bind(session);

@@ -21,6 +21,11 @@ void WsTerminalClient::bind(std::shared_ptr<Session> session) {
   session_ = std::move(session);
 }
 
+void WsTerminalClient::holdUntilClosed(std::shared_ptr<void> resource) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  held_ = std::move(resource);
+}
+
 std::shared_ptr<Session> WsTerminalClient::session() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return session_;
@@ -81,9 +86,11 @@ void WsTerminalClient::onControl(std::string_view json) {
 
 void WsTerminalClient::onClosed(WsConnection&, uint16_t code, std::string_view) {
   std::shared_ptr<Session> s;
+  std::shared_ptr<void> held;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     s = std::move(session_);
+    held = std::move(held_);
   }
   if (s) s->detach(this);
 }

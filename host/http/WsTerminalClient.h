@@ -18,6 +18,9 @@ class WsTerminalClient : public TerminalClient, public WsConnectionHandler {
 
   // The session this client feeds; set once, right after attaching.
   void bind(std::shared_ptr<Session> session);
+  // Keeps resource (e.g. a slot of the host's connection limit) until the socket closes, or
+  // until this client is destroyed if it never opened.
+  void holdUntilClosed(std::shared_ptr<void> resource);
 
   // TerminalClient
   bool sendText(std::string_view utf8) override;
@@ -43,6 +46,7 @@ class WsTerminalClient : public TerminalClient, public WsConnectionHandler {
   const bool wants_events_;
   mutable std::mutex mutex_;
   std::shared_ptr<Session> session_;
+  std::shared_ptr<void> held_;
 };
 
 }  // namespace podterm::host

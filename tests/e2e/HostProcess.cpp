@@ -70,7 +70,7 @@ HostProcess::HostProcess(const HostOptions& options) {
   const std::string config = dir_ + "/host.toml";
   std::ofstream(config)
       << "[server]\nlisten = \"127.0.0.1:" << port_ << "\"\nevent_loops = 2\n"
-      << options.extra_server << "\n[session]\ngrace_period_s = 0\n"
+      << options.extra_server << "\n[session]\ngrace_period_s = " << options.grace_period_s << "\n"
       << options.extra_session << "\n[plugins]\npath = [\"" PODTERM_PLUGIN_DIR << "\"]\n"
       << (options.runtime.empty()
               ? "[runtime]\nplugin = \"fakepod\"\n[runtime.fakepod]\ndata_dir = \"" + dir_ +

@@ -16,6 +16,7 @@ struct HostOptions {
   std::string extra_tables;   // more tables at the end ("{dir}" becomes the host's temp dir)
   std::string runtime;        // [runtime] and its plugin's table instead of fakepod's
   std::string auth;           // [auth] and its plugin's table instead of auth-none
+  int grace_period_s = 0;     // session.grace_period_s: by default a session ends with its client
 };
 
 class HostProcess {
