@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPServerConnection.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
@@ -122,6 +123,7 @@ namespace {
 struct WatchedConnection {
   HandshakeWatchdog* watchdog = nullptr;
   uint64_t id = 0;
+  int fd = -1;
 };
 thread_local WatchedConnection t_watched;
 
@@ -138,8 +140,9 @@ class TimedConnection : public Poco::Net::HTTPServerConnection {
       HTTPServerConnection::run();
       return;
     }
-    const uint64_t id = watchdog_->add(socket().impl()->sockfd());
-    t_watched = {watchdog_.get(), id};
+    const int fd = socket().impl()->sockfd();
+    const uint64_t id = watchdog_->add(fd);
+    t_watched = {watchdog_.get(), id, fd};
     try {
       HTTPServerConnection::run();
     } catch (...) {
@@ -173,8 +176,8 @@ class TimedConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
 };
 
 // Runs a handler, then puts the connection's deadline back for its next request, unless the
-// socket was upgraded (it then belongs to an event loop, and shutting it down would end the
-// WebSocket).
+// handler took the socket (it then belongs to an event loop: shutting it down would end the
+// WebSocket or event stream, whose fd shares the socket).
 class RearmingHandler : public Poco::Net::HTTPRequestHandler {
  public:
   RearmingHandler(Poco::Net::HTTPRequestHandler* inner, WatchedConnection watched)
@@ -182,7 +185,11 @@ class RearmingHandler : public Poco::Net::HTTPRequestHandler {
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
     inner_->handleRequest(request, response);
-    if (response.getStatus() != Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS) {
+    // A handler that took the socket (a WebSocket's 101, an event stream's 200) left Poco's
+    // session with an unconnected one in its place.
+    auto& impl = static_cast<Poco::Net::HTTPServerRequestImpl&>(request);
+    const bool detached = impl.socket().impl()->sockfd() != watched_.fd;
+    if (!detached && response.getStatus() != Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS) {
       watched_.watchdog->rearm(watched_.id);
     }
   }

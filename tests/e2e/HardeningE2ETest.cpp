@@ -195,6 +195,32 @@ TEST(HardeningE2E, MoreSilentClientsThanHttpThreadsHoldThemOnlyUntilTheDeadline)
   }
 }
 
+// The deadline covers a request's headers only: a socket handed to an event loop after them (a
+// WebSocket after its 101, an event stream after its 200) is never cut by it.
+TEST(HardeningE2E, TheHandshakeDeadlineNeverCutsAnUpgradedSocketOrAnEventStream) {
+  HostOptions options;
+  options.extra_tables =
+      "[storage]\nplugin = \"sqlite\"\n[storage.sqlite]\npath = \"{dir}/podterm.db\"\n"
+      "[limits]\nhandshake_timeout_s = 1\n";
+  HostProcess host(options);
+  TerminalClient terminal(host.port(), sessionPath("after_1"));
+  int events = connectTo(host.port());
+  ASSERT_GE(events, 0);
+  const std::string request =
+      "GET /api/workspaces/user_1_ws_harden/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Accept: text/event-stream\r\n\r\n";
+  ASSERT_EQ(::send(events, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  // Three deadlines later both are still open.
+  auto [stream, closed] = readUntilClosed(events, Clock::now() + 3s);
+  EXPECT_FALSE(closed) << stream;
+  EXPECT_EQ(stream.substr(0, 12), "HTTP/1.1 200") << stream;
+  EXPECT_EQ(stream.find("408"), std::string::npos) << stream;
+  ::close(events);
+  terminal.send("echo alive-$((6+6))\n");
+  EXPECT_TRUE(terminal.waitFor("alive-12")) << terminal.text();
+}
+
 // ---------------------------------------------------------------------------------------------
 // limits.ping_interval_s and limits.socket_idle_timeout_s
 
