@@ -68,6 +68,12 @@ HostProcess::HostProcess(const HostOptions& options) {
   ::chmod(dir_.c_str(), 0755);  // the sandboxes run as an unprivileged uid and must reach data_dir
   port_ = freePort();
   const std::string config = dir_ + "/host.toml";
+  // Suites share one host, and many sessions share one user (50 at once in
+  // TerminalE2E.FiftyConcurrentSessions): the per-user limits are off unless a test writes its
+  // own [limits] table (LimitsE2ETest tests them).
+  const std::string limits = options.extra_tables.find("[limits]") == std::string::npos
+                                 ? "[limits]\nsessions_per_user = 0\npods_per_user = 0\n"
+                                 : "";
   std::ofstream(config)
       << "[server]\nlisten = \"127.0.0.1:" << port_ << "\"\nevent_loops = 2\n"
       << options.extra_server << "\n[session]\ngrace_period_s = " << options.grace_period_s << "\n"
@@ -77,7 +83,8 @@ HostProcess::HostProcess(const HostOptions& options) {
                     "/fakepod\"\n" + options.fakepod
               : expandDir(options.runtime, dir_))
       << (options.auth.empty() ? "\n[auth]\nplugin = \"none\"\n" : "\n" + options.auth + "\n")
-      << expandDir(options.extra_tables, dir_) << "\n";
+      << expandDir(options.extra_tables, dir_) << "\n"
+      << limits;
   log_file_ = dir_ + "/host.log";
   pid_ = ::fork();
   if (pid_ == 0) {
