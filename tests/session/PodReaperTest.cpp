@@ -112,5 +112,61 @@ TEST_F(PodReaperTest, RunsAtStartAndThenPeriodically) {
   blocking_.drain();
 }
 
+// A pod kept because its files could not be saved counts against its user (pods_per_user)
+// until the reaper has saved and deleted it, or found it gone.
+class PodReaperKeptPodTest : public ::testing::Test {
+ protected:
+  PodReaperKeptPodTest()
+      : sessions_(options(), Session::Context{runtime_, timers_, blocking_, &syncer_}),
+        reaper_(runtime_, sessions_, &syncer_, blocking_, timers_, PodReaperOptions{}) {}
+  static SessionOptions options() {
+    SessionOptions options;
+    options.pods_per_user = 1;
+    options.sync.final_attempts = 1;
+    return options;
+  }
+  // Ends a session of id whose final sync fails: its pod is kept.
+  void keepPodOf(const SessionId& id) {
+    auto session = sessions_.attach(id, std::make_shared<RecordingClient>(), std::nullopt);
+    ASSERT_NE(session, nullptr);
+    syncer_.fail = true;
+    session->end(1000, "done");
+    blocking_.drain();
+    syncer_.fail = false;
+    ASSERT_TRUE(session->podKept());
+  }
+
+  NiceMock<MockPodRuntime> runtime_;
+  ManualScheduler timers_;
+  ManualExecutor blocking_;
+  CountingSyncer syncer_;
+  SessionManager sessions_;
+  PodReaper reaper_;
+  const SessionId kept_ = *SessionId::parse("user_1_ws_a_kept");
+  const SessionId next_ = *SessionId::parse("user_1_ws_a_next");
+};
+
+TEST_F(PodReaperKeptPodTest, UntilTheReaperDeletedIt) {
+  keepPodOf(kept_);
+  EXPECT_EQ(sessions_.userPods("1"), 1u);
+  EXPECT_FALSE(sessions_.admit(next_));
+  EXPECT_CALL(runtime_, listPods()).WillOnce(Return(std::vector<sdk::PodInfo>{pod(kept_.raw, 30)}));
+  EXPECT_CALL(runtime_, deletePod(kept_.raw)).WillOnce(Return(sdk::Status::ok()));
+  EXPECT_EQ(reaper_.reapOnce(), 1u);
+  EXPECT_EQ(sessions_.userPods("1"), 0u);
+  EXPECT_TRUE(sessions_.admit(next_));
+}
+
+TEST_F(PodReaperKeptPodTest, UntilTheReaperFoundItGone) {
+  keepPodOf(kept_);
+  EXPECT_CALL(runtime_, listPods())
+      .WillOnce(Return(std::vector<sdk::PodInfo>{pod(kept_.raw, 1)}))  // young: left alone
+      .WillOnce(Return(std::vector<sdk::PodInfo>{}));                  // evicted meanwhile
+  EXPECT_EQ(reaper_.reapOnce(), 0u);
+  EXPECT_EQ(sessions_.userPods("1"), 1u);
+  EXPECT_EQ(reaper_.reapOnce(), 0u);
+  EXPECT_EQ(sessions_.userPods("1"), 0u);
+}
+
 }  // namespace
 }  // namespace podterm::host
