@@ -75,7 +75,7 @@ void WsConnection::onStart(std::shared_ptr<WsConnectionHandler> handler) {
     return;
   }
   handler_ = std::move(handler);
-  last_read_ = std::chrono::steady_clock::now();
+  last_frame_ = std::chrono::steady_clock::now();
   bool failed;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -256,10 +256,14 @@ void WsConnection::onReadable(uint32_t events) {
     const ssize_t n = ::recv(fd_, buffer, want, MSG_DONTWAIT);
     if (n > 0) {
       if (metered) options_.input_budget->consume(static_cast<size_t>(n));
-      last_read_ = std::chrono::steady_clock::now();
       // After a protocol error, or once our side is shut down, input is only drained.
       if (!parser_.failed() && !shut_down_write_) {
+        const uint64_t frames_before = parser_.framesCompleted();
         parser_.feed(buffer, static_cast<size_t>(n));
+        // Only whole frames count as activity: a peer trickling one frame byte by byte is idle.
+        if (parser_.framesCompleted() != frames_before) {
+          last_frame_ = std::chrono::steady_clock::now();
+        }
         dispatchMessages();
         if (finished_) return;
       }
@@ -298,7 +302,7 @@ void WsConnection::resumeReading() {
   resume_timer_ = 0;
   if (finished_ || !read_paused_) return;
   // The peer was sending all along: the pause is not idleness.
-  last_read_ = std::chrono::steady_clock::now();
+  last_frame_ = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mutex_);
   read_paused_ = false;
   if (watching_ && fd_ >= 0) loop_.modify(fd_, interestLocked());
@@ -322,7 +326,7 @@ void WsConnection::dispatchMessages() {
         break;
       }
       case Opcode::Pong:
-        break;  // only proves liveness, which last_read_ already recorded
+        break;  // only proves liveness, which last_frame_ already recorded
       case Opcode::Close:
         onCloseFrame(message.payload);
         break;
@@ -458,8 +462,8 @@ void WsConnection::scheduleIdleCheck(std::chrono::milliseconds delay) {
   idle_timer_ = loop_.runAfter(delay, [weak] {
     auto self = weak.lock();
     if (!self || self->finished_ || !self->isOpen()) return;
-    if (self->read_paused_) self->last_read_ = std::chrono::steady_clock::now();
-    const auto idle = std::chrono::steady_clock::now() - self->last_read_;
+    if (self->read_paused_) self->last_frame_ = std::chrono::steady_clock::now();
+    const auto idle = std::chrono::steady_clock::now() - self->last_frame_;
     if (idle >= self->options_.idle_timeout) {
       self->close(close_code::kGoingAway, "idle timeout");
       return;

@@ -36,8 +36,9 @@ struct WsConnectionOptions {
   size_t high_watermark = size_t{1} << 20;
   size_t low_watermark = size_t{256} << 10;
   // Zero disables. Pings keep proxies from dropping idle connections; the idle timeout closes a
-  // connection (1001, reason "idle timeout") after that long without any byte from the peer
-  // (pongs count; a socket paused by input_budget counts as active).
+  // connection (1001, reason "idle timeout") after that long without a complete frame from the
+  // peer (pongs count; bytes of an unfinished frame do not; a socket paused by input_budget
+  // counts as active).
   std::chrono::milliseconds ping_interval{0};
   std::chrono::milliseconds idle_timeout{0};
   // How long a closing handshake may take before the socket is closed anyway.
@@ -171,7 +172,7 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   uint64_t idle_timer_ = 0;
   uint64_t resume_timer_ = 0;
   bool read_paused_ = false;  // input budget spent: not watching EPOLLIN until it refills
-  std::chrono::steady_clock::time_point last_read_;
+  std::chrono::steady_clock::time_point last_frame_;  // the last complete frame from the peer
 };
 
 using WsConnectionPtr = std::shared_ptr<WsConnection>;

@@ -341,6 +341,7 @@ size_t FrameParser::consumePayload(const char* data, size_t n) {
 void FrameParser::finishFrame() {
   in_payload_ = false;
   header_have_ = 0;
+  ++frames_completed_;
   if (isControl(opcode_)) {
     ready_.push_back(WsMessage{opcode_, std::move(control_)});
     control_.clear();

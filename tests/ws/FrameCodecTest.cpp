@@ -247,6 +247,16 @@ TEST(FrameParserTest, InvalidUtf8FailsBeforeTheMessageEnds) {
   EXPECT_EQ(p.errorCode(), close_code::kInvalidPayload);
 }
 
+TEST(FrameParserTest, CountsCompletedFramesNotBytes) {
+  FrameParser p;
+  const std::string stream = masked(Opcode::Text, "ab", false) + masked(Opcode::Ping, "") +
+                             masked(Opcode::Continuation, "cd");
+  ASSERT_TRUE(p.feed(stream.data(), stream.size() - 1));
+  EXPECT_EQ(p.framesCompleted(), 2u);  // the last fragment lacks a byte
+  ASSERT_TRUE(p.feed(stream.data() + stream.size() - 1, 1));
+  EXPECT_EQ(p.framesCompleted(), 3u);
+}
+
 TEST(FrameParserTest, BinaryIsNeverUtf8Checked) {
   FrameParser p;
   const std::string frame = masked(Opcode::Binary, "\xff\xfe\xc0\x80");

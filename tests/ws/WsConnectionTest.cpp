@@ -345,6 +345,40 @@ TEST_F(WsConnectionTest, IdleTimeoutClosesWith1001AndPingsAreSent) {
   EXPECT_EQ(handler->closeCode(), close_code::kGoingAway);
 }
 
+// Slow-loris at the frame level: bytes keep coming, a frame never completes. That is idle.
+TEST_F(WsConnectionTest, AFrameTrickledByteByByteIsIdle) {
+  WsConnectionOptions options;
+  options.idle_timeout = 300ms;
+  options.close_timeout = 100ms;
+  auto handler = open(options);
+  const std::string frame = client_->writer().text(std::string(1000, 't'));
+  const auto start = std::chrono::steady_clock::now();
+  size_t sent = 0;
+  // One byte every 20 ms, far inside the idle timeout each, for up to 2 s.
+  while (handler->closed_.count() == 0 && sent < 100) {
+    if (!client_->sendRaw(frame.substr(sent, 1))) break;
+    ++sent;
+    handler->closed_.waitFor(1, 20ms);
+  }
+  ASSERT_TRUE(handler->closed_.waitFor());
+  EXPECT_EQ(handler->closeCode(), close_code::kGoingAway);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
+  EXPECT_LT(sent, 100u) << "closed only after the trickle stopped";
+  EXPECT_TRUE(handler->messages().empty());
+}
+
+TEST_F(WsConnectionTest, WholeFramesKeepASocketActive) {
+  WsConnectionOptions options;
+  options.idle_timeout = 300ms;
+  auto handler = open(options);
+  // A pong every 100 ms for three idle timeouts.
+  for (int i = 0; i < 9; ++i) {
+    ASSERT_TRUE(client_->sendRaw(client_->writer().pong("k")));
+    EXPECT_FALSE(handler->closed_.waitFor(1, 100ms)) << "closed after " << i << " pongs";
+  }
+  EXPECT_TRUE(conn_->isOpen());
+}
+
 TEST_F(WsConnectionTest, SendsFromManyThreadsArriveWholeAndInOrderPerThread) {
   auto handler = open();
   constexpr int kThreads = 4;

@@ -101,6 +101,9 @@ class FrameParser {
   // Moves the next complete message or control frame into out; false when none is ready.
   bool next(WsMessage& out);
   size_t pending() const noexcept { return ready_.size(); }
+  // Frames whose last byte has arrived (data fragments and control frames), since construction:
+  // what "the peer sent a frame" means for an idle timeout, which bytes trickling in do not meet.
+  uint64_t framesCompleted() const noexcept { return frames_completed_; }
 
   bool failed() const noexcept { return error_code_ != 0; }
   // The close code to send (1002, 1007 or 1009); 0 while the stream is fine.
@@ -136,6 +139,7 @@ class FrameParser {
   Utf8Validator utf8_;   // over the text message being reassembled
   std::string control_;  // payload of the control frame in progress (may interleave fragments)
   std::deque<WsMessage> ready_;
+  uint64_t frames_completed_ = 0;
   uint16_t error_code_ = 0;
   std::string error_reason_;
 };
