@@ -1,0 +1,49 @@
+#include "term/OutputLog.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace podterm::host {
+
+OutputLog::OutputLog(size_t capacity) : ring_(capacity), capacity_(capacity) {}
+
+void OutputLog::append(std::string_view bytes) {
+  if (capacity_ == 0 || bytes.empty()) {
+    end_ += bytes.size();
+    return;
+  }
+  // Only the last capacity_ bytes of a large append can survive it.
+  if (bytes.size() > capacity_) {
+    end_ += bytes.size() - capacity_;
+    bytes.remove_prefix(bytes.size() - capacity_);
+  }
+  size_t at = static_cast<size_t>(end_ % capacity_);
+  size_t first = std::min(bytes.size(), capacity_ - at);
+  std::memcpy(ring_.data() + at, bytes.data(), first);
+  std::memcpy(ring_.data(), bytes.data() + first, bytes.size() - first);
+  end_ += bytes.size();
+}
+
+OutputLog::Read OutputLog::readFrom(uint64_t since) const {
+  Read r;
+  r.begin = begin();
+  r.end = end_;
+  if (since > end_) {
+    r.status = Read::Status::kInFuture;
+    return r;
+  }
+  if (since < r.begin) {
+    r.status = Read::Status::kTooOld;
+    return r;
+  }
+  const size_t n = static_cast<size_t>(end_ - since);
+  if (n == 0) return r;
+  r.bytes.resize(n);
+  size_t at = static_cast<size_t>(since % capacity_);
+  size_t first = std::min(n, capacity_ - at);
+  std::memcpy(r.bytes.data(), ring_.data() + at, first);
+  std::memcpy(r.bytes.data() + first, ring_.data(), n - first);
+  return r;
+}
+
+}  // namespace podterm::host
