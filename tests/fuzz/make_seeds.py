@@ -294,6 +294,20 @@ def tars():
     write("sync_tar", "roundtrip", bytes([1]) + b"\x03\x00src/a.c\x00\xa4\x01\x00\x00" * 4)
 
 
+def crafted_tars():
+    """Streams no real tar writes, for regressions of the reader."""
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        info = tarfile.TarInfo("a")
+        info.size = 1
+        # Past int64 milliseconds: overflowed TarReader before 05485a8.
+        info.pax_headers = {"mtime": "99999999999999999999"}
+        t.addfile(info, io.BytesIO(b"x"))
+    write("sync_tar", "pax-mtime-huge", bytes([0, 255, 0]) + buf.getvalue())
+
+
 def main():
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
@@ -306,6 +320,7 @@ def main():
     listing()
     paths()
     tars()
+    crafted_tars()
     total = sum(len(fs) for _, _, fs in os.walk(CORPUS))
     print(f"wrote {total} seeds under {os.path.relpath(CORPUS, ROOT)}")
 
