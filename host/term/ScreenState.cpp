@@ -394,7 +394,8 @@ ScreenState::ScreenState(int rows, int cols, size_t scrollbackLines)
   vt_->screen = vterm_obtain_screen(vt_->vt);
   vterm_screen_enable_altscreen(vt_->screen, 1);
   vt_->callbacks.settermprop = &Vt::settermprop;
-  vt_->callbacks.sb_pushline = &Vt::pushline;
+  // Without a scrollback, libvterm need not read every cell of each line scrolled off.
+  if (scrollback_limit_ > 0) vt_->callbacks.sb_pushline = &Vt::pushline;
   vterm_screen_set_callbacks(vt_->screen, &vt_->callbacks, this);
   vterm_screen_reset(vt_->screen, 1);
   vt_->row.resize(static_cast<size_t>(cols_));
@@ -639,9 +640,20 @@ void ScreenState::handleEsc() {
 
 namespace {
 
+// A fixed-size argument list: no allocation on the path every SGR takes.
+struct Args {
+  long v[kMaxSgrArgs];
+  size_t n = 0;
+  void push_back(long a) { v[n++] = a; }
+  long& back() { return v[n - 1]; }
+  size_t size() const { return n; }
+  const long* begin() const { return v; }
+  const long* end() const { return v + n; }
+};
+
 struct Csi {
-  std::string leader, intermed;
-  std::vector<long> args;  // libvterm's encoding: CSI_ARG_MISSING, CSI_ARG_FLAG_MORE for ':'
+  std::string_view leader, intermed;
+  Args args;  // libvterm's encoding: CSI_ARG_MISSING, CSI_ARG_FLAG_MORE for ':'
   char final = 0;
   bool valid = false;
 };
@@ -651,7 +663,9 @@ struct Csi {
 Csi parseCsi(const std::string& s, int maxArgs) {
   Csi r;
   size_t i = 2;
-  while (i < s.size() && s[i] >= 0x3c && s[i] <= 0x3f) r.leader += s[i++];
+  size_t from = i;
+  while (i < s.size() && s[i] >= 0x3c && s[i] <= 0x3f) ++i;
+  r.leader = std::string_view(s).substr(from, i - from);
   r.args.push_back(CSI_ARG_MISSING);
   for (; i < s.size(); ++i) {
     char c = s[i];
@@ -668,7 +682,9 @@ Csi parseCsi(const std::string& s, int maxArgs) {
       break;
     }
   }
-  while (i < s.size() && s[i] >= 0x20 && s[i] <= 0x2f) r.intermed += s[i++];
+  from = i;
+  while (i < s.size() && s[i] >= 0x20 && s[i] <= 0x2f) ++i;
+  r.intermed = std::string_view(s).substr(from, i - from);
   if (i + 1 != s.size()) return r;  // something libvterm would reject before the final byte
   r.final = s[i];
   r.valid = r.final >= 0x40 && r.final <= 0x7e;
@@ -707,7 +723,7 @@ void ScreenState::handleCsi() {
     return;
   }
   if (csi.intermed.empty() && csi.leader.empty() && csi.final == 'm') {
-    forwardSgr(csi.args);
+    forwardSgr(csi.args.v, csi.args.n);
     return;
   }
   if (csi.intermed.empty() && (csi.final == 'h' || csi.final == 'l') &&
@@ -740,15 +756,14 @@ void ScreenState::handleCsi() {
 // otherwise useless here (xterm.js has no alternative fonts), so conceal travels as font 1: SGR 8
 // becomes 11, 28 becomes 10, and the app's own 10-19 are dropped. The groups are walked the way
 // libvterm's setpen walks them, so the 8 of "38;5;8" stays a colour.
-void ScreenState::forwardSgr(const std::vector<long>& args) {
-  const size_t n = args.size();
+void ScreenState::forwardSgr(const long* args, size_t n) {
   bool rewrite = false;
   struct Group {
     size_t from, to;
     long replace;  // -1 keep, -2 drop, else the new first value
   };
-  std::vector<Group> groups;
-  groups.reserve(n);
+  Group groups[kMaxSgrArgs];
+  size_t ngroups = 0;
   size_t i = 0;
   while (i < n) {
     const long a = argValue(args[i]);
@@ -773,7 +788,7 @@ void ScreenState::forwardSgr(const std::vector<long>& args) {
     while (next < n && hasMore(args[next])) ++next;
     next = std::min(next + 1, n);
     if (replace != -1) rewrite = true;
-    groups.push_back({i, next, replace});
+    groups[ngroups++] = Group{i, next, replace};
     i = next;
   }
   if (!rewrite && n <= static_cast<size_t>(kMaxCsiArgs)) {
@@ -790,7 +805,8 @@ void ScreenState::forwardSgr(const std::vector<long>& args) {
     out.clear();
     in_piece = 0;
   };
-  for (const Group& g : groups) {
+  for (size_t gi = 0; gi < ngroups; ++gi) {
+    const Group& g = groups[gi];
     const size_t size = g.to - g.from;
     if (g.replace == -2 || size > static_cast<size_t>(kMaxCsiArgs)) continue;
     if (in_piece + size > static_cast<size_t>(kMaxCsiArgs)) flush();

@@ -145,7 +145,7 @@ class ScreenState {
   void handleEsc();
   void handleCsi();
   void handleString();
-  void forwardSgr(const std::vector<long>& args);
+  void forwardSgr(const long* args, size_t n);
   void captureSaved();
   void snapshotPrimary();
   std::string query(std::string_view request) const;
