@@ -206,22 +206,6 @@ KubernetesPodRuntime::~KubernetesPodRuntime() {
   if (worker_.joinable()) worker_.join();
   if (watcher_.joinable()) watcher_.join();
   if (pooler_.joinable()) pooler_.join();
-  // Unclaimed pool pods this instance made go with it: each reserves a node's CPU and memory
-  // (requests == limits) and a volume for nobody, and the other replicas' pools refill
-  // themselves. The delete carries the pod's resourceVersion, so a pod another replica claimed
-  // a moment ago is left alone (409). One attempt each (retries are aborted): what a failed
-  // delete or a crashed host leaves keeps its pool label, and the next host or any replica with
-  // the same settings adopts it into its pool and claims it first (oldest first).
-  std::vector<std::pair<std::string, PoolPod>> mine;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& kv : pool_) {
-      if (kv.second.mine && !kv.second.terminating) mine.emplace_back(kv.first, kv.second);
-    }
-  }
-  for (const auto& kv : mine) {
-    deletePoolPod(kv.first, kv.second.uid, kv.second.rv, kv.second.pvc);
-  }
   for (auto& c : streams) c->close();
   loop_.stop();
   if (tls_ != nullptr) SSL_CTX_free(tls_);
@@ -600,7 +584,11 @@ void KubernetesPodRuntime::poolLoop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       for (;;) {
-        if (pool_stop_) return;
+        if (pool_stop_) {
+          lock.unlock();
+          deleteOwnPool();
+          return;
+        }
         if (pool_ready_ != ready_seen) {  // the template works: no reason to hold back
           ready_seen = pool_ready_;
           backoff = kPoolBackoffMin;
@@ -633,8 +621,33 @@ void KubernetesPodRuntime::poolLoop() {
     if (ok && live < settings_.warm_pool) ok = createPoolPod();
     if (ok) continue;
     std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
-    if (!poolWait(std::chrono::milliseconds(jitter(rng)))) return;
+    if (!poolWait(std::chrono::milliseconds(jitter(rng)))) {
+      deleteOwnPool();
+      return;
+    }
     backoff = std::min<std::chrono::milliseconds>(backoff * 2, kPoolBackoffMax);
+  }
+}
+
+void KubernetesPodRuntime::deleteOwnPool() {
+  // Unclaimed pool pods this instance made go with it: each reserves a node's CPU and memory
+  // (requests == limits) and a volume for nobody, and the other replicas' pools refill
+  // themselves. The delete carries the pod's resourceVersion, so a pod another replica claimed a
+  // moment ago is left alone (409). One attempt each (retries are aborted by then): what a failed
+  // delete or a crashed host leaves keeps its pool label, and the next host or any replica with
+  // the same settings adopts it into its pool and claims it first (oldest first).
+  // This runs on the pool thread, never on the thread destroying the runtime: a host thread that
+  // touched OpenSSL (through libcurl) would keep per-thread OpenSSL state that is only cleaned at
+  // process exit, after the plugin and its TLS libraries are unloaded.
+  std::vector<std::pair<std::string, PoolPod>> mine;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& kv : pool_) {
+      if (kv.second.mine && !kv.second.terminating) mine.emplace_back(kv.first, kv.second);
+    }
+  }
+  for (const auto& kv : mine) {
+    deletePoolPod(kv.first, kv.second.uid, kv.second.rv, kv.second.pvc);
   }
 }
 

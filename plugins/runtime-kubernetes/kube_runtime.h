@@ -122,6 +122,7 @@ class KubernetesPodRuntime : public sdk::PodRuntime {
                  const sdk::PodSpec& spec);
   void poolLoop();
   bool createPoolPod();
+  void deleteOwnPool();  // on the pool thread, as it stops
   bool deletePoolPod(const std::string& name, const std::string& uid, const std::string& rv,
                      const std::string& pvc);
   bool poolWait(std::chrono::milliseconds delay);  // false: stopping
