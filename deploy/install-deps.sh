@@ -7,7 +7,7 @@ set -euo pipefail
 APT_PACKAGES=(
   cmake ninja-build pkg-config g++ clang-format
   libpoco-dev libboost-dev libtomlplusplus-dev libcurl4-openssl-dev libssl-dev
-  libpq-dev libsqlite3-dev libarchive-dev libyaml-dev
+  libpq-dev libsqlite3-dev libarchive-dev libyaml-dev libvterm-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql bubblewrap slirp4netns util-linux procps python3 python3-yaml
   python3-aiohttp python3-kubernetes
