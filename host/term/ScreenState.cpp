@@ -233,6 +233,19 @@ int appendRow(std::string& out, const VTermScreenCell* cells, int n, bool flipRe
       appendCsi(out, skip, 'C');
       skip = 0;
     }
+    if (!erased && c.width == 2 && col + 1 < n) {
+      // libvterm leaves a wide character's right half with the attributes it had, and they show
+      // again when the character is overwritten or moved: give it those first.
+      const Pen right = Pen::of(cells[col + 1], flipReverse);
+      if (!right.isDefault()) {
+        appendCsi(out, col + 2, 'G');
+        if (penDefault || right != pen) right.appendSgr(out);
+        pen = right;
+        penDefault = false;
+        out += "\x1b[X";
+        appendCsi(out, col + 1, 'G');
+      }
+    }
     if (penDefault ? !p.isDefault() : p != pen) {
       p.appendSgr(out);
       pen = p;
@@ -258,12 +271,16 @@ int appendRow(std::string& out, const VTermScreenCell* cells, int n, bool flipRe
       appendCsi(out, n - 1, 'G');
       const bool rightHalf = n >= 3 && cells[n - 3].width == 2;
       const VTermScreenCell& before = rightHalf ? cells[n - 3] : cells[n - 2];
-      pen = Pen::of(before, flipReverse);
+      pen = Pen::of(cells[n - 2], flipReverse);  // the inserted blank gets that cell's pen
       pen.appendSgr(out);
       penDefault = pen.isDefault();
       out += "\x1b[@";
       if (rightHalf) {
         appendCsi(out, n - 2, 'G');
+        const Pen left = Pen::of(before, flipReverse);
+        if (left != pen) left.appendSgr(out);
+        pen = left;
+        penDefault = left.isDefault();
         if (glyphWidth(before.chars[0]) == 1) {  // itself a narrow character over a wide one
           appendUtf8(out, 0x3000);
           appendCsi(out, n - 2, 'G');
@@ -366,6 +383,29 @@ struct ScreenState::Vt {
     }
     return 1;  // libvterm only stores a property the callback accepts
   }
+  static int damage(VTermRect rect, void* user) {
+    ScreenState& s = *static_cast<ScreenState*>(user);
+    if (!s.in_text_ || rect.end_row - rect.start_row != 1) return 1;
+    // While text is written, the last one-row damage is the last character drawn.
+    s.phantom_ = false;
+    if (rect.end_col >= s.cols_ && s.autowrap_) {
+      VTermScreenCell cell;
+      VTermPos pos{rect.start_row, rect.start_col};
+      if (vterm_screen_get_cell(s.vt_->screen, pos, &cell) && !isErased(cell)) {
+        s.phantom_ = true;
+        s.phantom_row_ = pos.row;
+        s.phantom_col_ = pos.col;
+      }
+    }
+    return 1;
+  }
+  static int movecursor(VTermPos pos, VTermPos, int, void* user) {
+    ScreenState& s = *static_cast<ScreenState*>(user);
+    if (s.phantom_ && (pos.row != s.phantom_row_ || pos.col != s.phantom_col_)) {
+      s.phantom_ = false;
+    }
+    return 1;
+  }
   static int pushline(int cols, const VTermScreenCell* cells, void* user) {
     ScreenState& s = *static_cast<ScreenState*>(user);
     if (s.scrollback_limit_ == 0) return 1;
@@ -394,6 +434,8 @@ ScreenState::ScreenState(int rows, int cols, size_t scrollbackLines)
   vt_->screen = vterm_obtain_screen(vt_->vt);
   vterm_screen_enable_altscreen(vt_->screen, 1);
   vt_->callbacks.settermprop = &Vt::settermprop;
+  vt_->callbacks.damage = &Vt::damage;
+  vt_->callbacks.movecursor = &Vt::movecursor;
   // Without a scrollback, libvterm need not read every cell of each line scrolled off.
   if (scrollback_limit_ > 0) vt_->callbacks.sb_pushline = &Vt::pushline;
   vterm_screen_set_callbacks(vt_->screen, &vt_->callbacks, this);
@@ -409,7 +451,8 @@ ScreenState::ScreenState(int rows, int cols, size_t scrollbackLines)
 
 ScreenState::~ScreenState() = default;
 
-void ScreenState::write(const char* data, size_t n) {
+void ScreenState::write(const char* data, size_t n, bool text) {
+  in_text_ = text;
   while (n > 0) {
     size_t k = std::min(n, kMaxWrite);
     if (k < n) {
@@ -423,6 +466,7 @@ void ScreenState::write(const char* data, size_t n) {
     data += k;
     n -= k;
   }
+  in_text_ = false;
 }
 
 void ScreenState::flushSpan(const char* data, size_t from, size_t to) {
@@ -431,10 +475,10 @@ void ScreenState::flushSpan(const char* data, size_t from, size_t to) {
     pending_utf8_.append(data + from, to - from);
     std::string joined;
     joined.swap(pending_utf8_);
-    write(joined.data(), joined.size());
+    write(joined.data(), joined.size(), true);
     return;
   }
-  write(data + from, to - from);
+  write(data + from, to - from, true);
 }
 
 // The tokenizer mirrors libvterm's parser (parser.c) closely enough to hand it only whole
@@ -452,7 +496,7 @@ void ScreenState::feed(std::string_view bytes) {
         if (c == 0x1b) {
           flushSpan(data, span, i);
           if (!pending_utf8_.empty()) {  // a character held back (or broken): hand it over now
-            write(pending_utf8_.data(), pending_utf8_.size());
+            write(pending_utf8_.data(), pending_utf8_.size(), true);
             pending_utf8_.clear();
           }
           tok_ = Tok::Esc;
@@ -461,7 +505,7 @@ void ScreenState::feed(std::string_view bytes) {
         } else if (c == 0x18 || c == 0x1a) {  // CAN, SUB: nothing to cancel here
           flushSpan(data, span, i);
           if (!pending_utf8_.empty()) {
-            write(pending_utf8_.data(), pending_utf8_.size());
+            write(pending_utf8_.data(), pending_utf8_.size(), true);
             pending_utf8_.clear();
           }
           span = i + 1;
@@ -594,7 +638,7 @@ void ScreenState::flushTextTail(std::string_view text) {
     g = cs;
     if (vt_->glyph_width(cp) != 0) break;
   }
-  write(text.data(), g);
+  write(text.data(), g, true);
   if (g < incomplete) {
     size_t cs = g + 1;
     while (cs < incomplete && (static_cast<unsigned char>(text[cs]) & 0xC0) == 0x80) ++cs;
@@ -605,12 +649,13 @@ void ScreenState::flushTextTail(std::string_view text) {
       pending_utf8_.assign(text.substr(g));
       return;
     }
-    write(text.data() + g, incomplete - g);
+    write(text.data() + g, incomplete - g, true);
   }
   pending_utf8_.assign(text.substr(incomplete));
 }
 
 void ScreenState::resetTracked() {
+  autowrap_ = true;
   keypad_ = false;
   insert_ = false;
   newline_ = false;
@@ -630,6 +675,7 @@ void ScreenState::handleEsc() {
         break;
       case 'c':
         resetTracked();
+        phantom_ = false;
         break;
       default:
         break;
@@ -737,6 +783,7 @@ void ScreenState::handleCsi() {
       if (dec) {
         if (set && (mode == 1047 || mode == 1049) && !alt_screen_) snapshotPrimary();
         if (set && (mode == 1048 || mode == 1049)) captureSaved();
+        if (mode == 7) autowrap_ = set;
       } else if (mode == 4) {
         insert_ = set;
       } else if (mode == 20) {
@@ -749,7 +796,10 @@ void ScreenState::handleCsi() {
     }
     return;
   }
-  write(seq_.data(), seq_.size());
+  const bool plain = csi.intermed.empty() && csi.leader.empty();
+  write(seq_.data(), seq_.size(), plain && csi.final == 'b');  // REP writes characters
+  // Cursor-motion sequences end a pending wrap even when the cursor does not move.
+  if (plain && std::strchr("ABCDEFGH`adefjk", csi.final) != nullptr) phantom_ = false;
 }
 
 // libvterm 0.1.4 drops SGR 8/28 (conceal). Its font field (SGR 10-19) is stored per cell and is
@@ -1082,7 +1132,9 @@ std::string ScreenState::replay() const {
         "7";
   }
 
-  // 4. Modes, then the cursor and the pen last (DECSTBM and DECOM move the cursor home).
+  // 4. The scroll region and origin mode (both move the cursor home), the cursor, a pending wrap
+  // (by drawing the character in the last column again, autowrap and insert mode still off),
+  // then the other modes and the pen.
   Modes m = modes();
   if (m.scrollTop != 0 || m.scrollBottom != rows_) {
     out += "\x1b[";
@@ -1092,6 +1144,26 @@ std::string ScreenState::replay() const {
     out += 'r';
   }
   if (m.origin) out += "\x1b[?6h";
+  Cursor cur = cursor();
+  if (m.origin) {
+    appendCup(out, cur.row - m.scrollTop + 1, cur.col + 1);
+  } else {
+    appendCup(out, cur.row + 1, cur.col + 1);
+  }
+  if (phantom_) {
+    VTermScreenCell cell{};
+    VTermPos pos{phantom_row_, phantom_col_};
+    vterm_screen_get_cell(v.screen, pos, &cell);
+    const Pen pen = Pen::of(cell, reverse_video_);
+    pen.appendSgr(out);
+    if (isErased(cell)) {
+      out += " \x1b[X";  // libvterm keeps a pending wrap over an erase; so do we
+    } else {
+      for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) {
+        appendUtf8(out, cell.chars[i]);
+      }
+    }
+  }
   if (!m.autowrap) out += "\x1b[?7l";
   if (m.appCursorKeys) out += "\x1b[?1h";
   if (m.appKeypad) out += "\x1b=";
@@ -1112,12 +1184,6 @@ std::string ScreenState::replay() const {
     out += "\x1b]2;";
     out += m.title;
     out += '\x07';
-  }
-  Cursor cur = cursor();
-  if (m.origin) {
-    appendCup(out, cur.row - m.scrollTop + 1, cur.col + 1);
-  } else {
-    appendCup(out, cur.row + 1, cur.col + 1);
   }
   if (styled || !cur.visible) out += cur.visible ? "\x1b[?25h" : "\x1b[?25l";
   if (styled || cursor_shape_ != VTERM_PROP_CURSORSHAPE_BLOCK || !cursor_blink_) {

@@ -3,47 +3,56 @@
 // exactly (issue 9, "Reconnect"). Wraps Debian's libvterm 0.1.4, which has no serializer: replay()
 // writes the screen, attributes, cursor and modes out of libvterm's state as a byte stream.
 //
-// What replay() restores, written to a freshly reset xterm-compatible terminal of the same size:
-// - the kept scrollback lines (oldest first; they scroll into the client's history), then every
-//   cell of the visible screen: characters (wide characters, up to 6 combining marks), bold,
-//   italic, underline (single, double, curly), blink, reverse, strike, conceal, and colours
-//   (default, 16-colour palette, 256-colour index, RGB as SGR 38/48;2);
+// What replay() restores, written to a freshly reset xterm-compatible terminal of the same size
+// (the round-trip tests feed it to a second ScreenState and compare every cell, the cursor, the
+// modes and the scrollback):
+// - the kept scrollback lines (oldest first; line feeds on the bottom row scroll them into the
+//   client's history), then every cell of the visible screen: characters (wide characters, up to
+//   6 combining marks), bold, italic, underline (single, double, curly), blink, reverse, strike,
+//   conceal, and colours (default, 16-colour palette, 256-colour index, RGB as SGR 38/48;2).
+//   Erased cells are erased again (ECH) with their own attributes, not written as spaces;
 // - the alternate screen: when the app is on it, the replay first draws the primary screen as it
 //   was when the app entered the alternate screen (a snapshot taken then: libvterm does not let
-//   one read the primary buffer while the alternate one is shown), positions the cursor and pen
-//   saved on entry, enters with DEC mode 1049 and draws the alternate screen, so the client sees
-//   the primary screen and the saved cursor again when the app leaves;
-// - the cursor position, its visibility and shape (DECSCUSR), the pen (SGR) in use, the cursor
-//   saved by DECSC / mode 1048 / 1049 (position, pen, visibility, shape);
+//   one read the primary buffer while the alternate one is shown), sets up the cursor and pen
+//   that were saved on entry, enters with DEC mode 1049 and draws the alternate screen, so the
+//   client shows the primary screen and that cursor again when the app leaves;
+// - the cursor position, its visibility and shape (DECSCUSR), the pen (SGR) in use, a pending
+//   wrap after a character in the last column, the cursor saved by DECSC / 1048 / 1049
+//   (position, pen, visibility, shape);
 // - modes: application cursor keys (DECCKM), application keypad (DECKPAM), bracketed paste,
 //   mouse reporting (1000/1002/1003) and its encoding (1005/1006/1015), focus reporting (1004),
 //   origin mode, scroll region (DECSTBM), autowrap, insert (IRM), newline (LNM), reverse video
 //   (DECSCNM), the window title (OSC 0/2);
-// - a sequence (or UTF-8 character) the stream ended in the middle of is appended as is, so the
-//   bytes the client receives next complete it as they would have.
-// What it does not restore (see the report in docs or the commit for reasons):
-// - the "pending wrap" state after a character in the last column (libvterm does not expose it):
-//   the cursor is restored onto that cell, so a following character overwrites it instead of
-//   wrapping;
-// - soft-wrap marks (libvterm 0.1.4 keeps none: wrapped lines come back as separate lines, which
-//   only matters when the client later reflows or copies them), character sets designated with
-//   ESC ( and friends (cells hold the converted Unicode characters, so the screen is exact; only
-//   later output that relies on a designation is affected), DECDWL/DECDHL lines, DECSCA
-//   protection, left/right margins (DECLRMM), tab stops, the palette (OSC 4), the X10 mouse mode
-//   (9) which libvterm does not implement, and anything libvterm 0.1.4 ignores (DECSTR is never
-//   recognised by its parser, for example).
+// - the bytes feed() has not handed libvterm yet, as they came: a sequence or UTF-8 character the
+//   stream stopped in the middle of, or a last character that ends at the right margin (held
+//   until the next chunk, because libvterm 0.1.4 loses a combining mark that arrives in a later
+//   write for it). So the client, fed the replay and then the live stream, ends where we do.
+// What it does not restore, and why:
+// - soft-wrap marks: libvterm 0.1.4 keeps none, so wrapped lines come back as separate lines
+//   (only matters when the client later reflows them on resize or joins them on copy);
+// - character sets designated with ESC ( and friends, and tab stops set by HTS/TBC: libvterm
+//   exposes neither (cells hold the converted Unicode characters, so the screen is exact; only
+//   later output that relies on them differs);
+// - DECDWL/DECDHL lines, DECSCA protection, left/right margins (DECLRMM), the palette (OSC 4),
+//   the X10 mouse mode (9): libvterm 0.1.4 does not implement them, or xterm.js does not;
+// - anything libvterm 0.1.4 itself gets wrong: DECSTR (CSI ! p) is never recognised, RIS does not
+//   leave the alternate screen, REP right before the margin, a combining mark written on its own;
+// - after resize(), scrollback lines wider than the new width wrap when replayed (as xterm.js
+//   reflow would show them), so the client's history has more lines than we count.
 //
 // Input hardening: libvterm 0.1.4 writes past its argument array for a CSI with more than 16
-// parameters and puts one 4-byte code point per input byte on the stack. feed() drops such CSIs
-// (and ones with a parameter above 99999), hands libvterm at most 4 KiB at a time, and keeps OSC,
-// DCS, APC, PM and SOS strings away from it (only the title of OSC 0/2 is kept, up to 256 bytes).
+// parameters and puts one 4-byte code point per input byte on the stack. feed() splits an SGR
+// with more arguments into several, drops any other such CSI (and any with a parameter above
+// 99999), hands libvterm at most 4 KiB per write, and keeps OSC, DCS, APC, PM and SOS strings away
+// from it (only the title of OSC 0/2 is kept, up to 256 bytes). libvterm 0.1.4 applies only the
+// first mode of "CSI ? 1000;1006 h"; feed() hands it the modes one by one.
 //
 // Memory is bounded: the screen costs about 72 bytes per cell (libvterm's two buffers) plus,
-// while on the alternate screen, 40 bytes per cell for the primary snapshot; each scrollback line
-// is kept in its replay form (its UTF-8 text plus an SGR sequence where the attributes change,
-// typically 1.1x to 1.5x the line's visible text) plus about 40 bytes of bookkeeping, at most
-// `scrollbackLines` lines. A line's replay form is bounded by about 60 bytes per column (every
-// cell with its own RGB foreground and background). memoryBytes() reports the current estimate.
+// while on the alternate screen, 40 bytes per cell for the primary snapshot. Each scrollback line
+// is kept in its replay form (its UTF-8 text, an SGR where the attributes change, ECH/CUF for
+// gaps) plus 40 bytes of bookkeeping: a plain 60-character `ls -l` line costs about 100 bytes, a
+// line with attributes changing on every cell at most about 100 bytes per column. At most
+// `scrollbackLines` lines are kept. memoryBytes() reports the current estimate.
 //
 // Threading: not thread-safe, not even for const calls (replay() and modes() query libvterm).
 // One ScreenState per terminal; the caller serializes every call.
@@ -139,7 +148,7 @@ class ScreenState {
   };
   enum class Tok : uint8_t { Normal, Esc, Csi, String, StringEsc };
 
-  void write(const char* data, size_t n);
+  void write(const char* data, size_t n, bool text = false);
   void flushSpan(const char* data, size_t from, size_t to);
   void flushTextTail(std::string_view text);
   void handleEsc();
@@ -167,7 +176,12 @@ class ScreenState {
 
   // State libvterm keeps but does not expose, tracked from the stream.
   std::unique_ptr<SavedCursor> saved_;  // null until the app saves a cursor
-  bool keypad_ = false, insert_ = false, newline_ = false;
+  bool keypad_ = false, insert_ = false, newline_ = false, autowrap_ = true;
+  // libvterm's "pending wrap" after a character in the last column, followed through its
+  // callbacks: set by the character, cleared by any cursor movement or cursor-motion sequence.
+  bool in_text_ = false;  // a write of text (not of a sequence) is in progress
+  bool phantom_ = false;
+  int phantom_row_ = 0, phantom_col_ = 0;
   std::string title_;
 
   // Properties libvterm reports through its callbacks.

@@ -200,6 +200,19 @@ TEST(ScreenState, LineWrapAtTheLastColumn) {
   roundTrip(a, 10);
 }
 
+TEST(ScreenState, PendingWrapAtTheLastColumnComesBack) {
+  ScreenState a(4, 8, 10);
+  a.feed("prompt\r\nabcdefgh\x1b[1;31m");  // the cursor waits in the last column to wrap
+  ScreenState b(4, 8, 10);
+  b.feed(a.replay());
+  expectSameState(a, b);
+  a.feed("XY");
+  b.feed("XY");
+  expectSameState(a, b);
+  EXPECT_EQ(a.cellAt(2, 0).chars, U"X");  // wrapped, did not overwrite the 'h'
+  EXPECT_EQ(a.cellAt(1, 7).chars, U"h");
+}
+
 TEST(ScreenState, ScrollbackIsBoundedAndReplayedIntoHistory) {
   ScreenState a(5, 20, 50);
   for (int i = 0; i < 200; ++i) {
@@ -487,6 +500,19 @@ TEST(ScreenState, RandomStreamsRoundTrip) {
     roundTrip(a, 30, seed);
     if (HasFatalFailure()) {
       ADD_FAILURE() << "stream: " << stream;
+      return;
+    }
+    // What a reconnected client shows keeps matching as more output arrives: the hidden state
+    // (pending wrap, saved cursor, the primary screen behind the alternate one) came back too.
+    ScreenState b(a.rows(), a.cols(), 30);
+    b.feed(a.replay());
+    std::string more;
+    for (int i = 0; i < 20; ++i) more += gen.op();
+    a.feed(more);
+    b.feed(more);
+    expectSameState(a, b);
+    if (HasFatalFailure()) {
+      ADD_FAILURE() << "stream: " << stream << "\nthen: " << more;
       return;
     }
   }
