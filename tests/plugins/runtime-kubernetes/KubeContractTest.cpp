@@ -59,13 +59,8 @@ class FaultInjectingRuntime : public sdk::PodRuntime {
   std::shared_ptr<sdk::PodRuntime> inner_;
 };
 
-std::shared_ptr<sdk::PodRuntime> make(const ContractOptions& o,
-                                      std::map<std::string, TestConfigView::Value> extra) {
-  auto* fake = FakeApiServer::instance();
-  if (fake == nullptr) {
-    ADD_FAILURE() << FakeApiServer::whyUnavailable();
-    return nullptr;
-  }
+// The case's failures, as faults of the fake (they replace any earlier case's).
+void setFaults(FakeApiServer* fake, const ContractOptions& o) {
   fake->control("DELETE", "/_fake/faults");
   if (!o.fail_create.empty()) {
     Poco::JSON::Object f;
@@ -87,6 +82,16 @@ std::shared_ptr<sdk::PodRuntime> make(const ContractOptions& o,
                   R"({"type":"unschedulable","count":null,"seconds":)" +
                       std::to_string(o.start_delay_ms / 1000.0) + "}");
   }
+}
+
+std::shared_ptr<sdk::PodRuntime> make(const ContractOptions& o,
+                                      std::map<std::string, TestConfigView::Value> extra) {
+  auto* fake = FakeApiServer::instance();
+  if (fake == nullptr) {
+    ADD_FAILURE() << FakeApiServer::whyUnavailable();
+    return nullptr;
+  }
+  setFaults(fake, o);
   auto config = baseConfig();
   for (auto& kv : extra) config[kv.first] = kv.second;
   auto created = createKubeRuntime(config);
@@ -105,9 +110,7 @@ std::shared_ptr<sdk::PodRuntime> makeWarm(const ContractOptions& o) {
     ADD_FAILURE() << FakeApiServer::whyUnavailable();
     return nullptr;
   }
-  auto cold = make(o, {});  // sets the faults up; this runtime is not used
-  if (!cold) return nullptr;
-  cold.reset();
+  setFaults(fake, o);
   auto config = baseConfig();
   config["credentials"] = std::string("kubeconfig");
   config["kubeconfig"] = fake->kubeconfig();
