@@ -17,6 +17,7 @@ constexpr size_t kMaxWrite = 4096;
 constexpr int kMaxCsiArgs = 16;
 constexpr long kMaxCsiArg = 99999;
 constexpr int kMaxSgrArgs = 64;
+constexpr int kMaxSize = 1000;     // rows and columns, as the protocol allows (docs/protocol.md)
 constexpr size_t kMaxSeq = 256;    // longest ESC/CSI sequence we keep (longer ones are dropped)
 constexpr size_t kMaxTitle = 256;  // bytes of an OSC string we keep (its title)
 constexpr uint32_t kWideRightHalf = static_cast<uint32_t>(-1);
@@ -424,8 +425,8 @@ struct ScreenState::Vt {
 
 ScreenState::ScreenState(int rows, int cols, size_t scrollbackLines)
     : vt_(std::make_unique<Vt>()),
-      rows_(std::max(rows, 1)),
-      cols_(std::max(cols, 1)),
+      rows_(std::clamp(rows, 1, kMaxSize)),
+      cols_(std::clamp(cols, 1, kMaxSize)),
       scrollback_limit_(scrollbackLines) {
   vt_->vt = vterm_new(rows_, cols_);
   vterm_set_utf8(vt_->vt, 1);
@@ -906,8 +907,8 @@ void ScreenState::snapshotPrimary() {
 }
 
 void ScreenState::resize(int rows, int cols) {
-  rows = std::max(rows, 1);
-  cols = std::max(cols, 1);
+  rows = std::clamp(rows, 1, kMaxSize);
+  cols = std::clamp(cols, 1, kMaxSize);
   if (rows == rows_ && cols == cols_) return;
   Vt& v = *vt_;
   if (v.has_primary) {  // libvterm keeps the overlapping part of the hidden primary buffer

@@ -69,7 +69,7 @@ namespace podterm::host {
 
 class ScreenState {
  public:
-  // rows and cols are clamped to at least 1; scrollbackLines may be 0 (no history is kept).
+  // rows and cols are clamped to 1..1000 (the protocol's limits); scrollbackLines may be 0.
   ScreenState(int rows, int cols, size_t scrollbackLines);
   ~ScreenState();
   ScreenState(const ScreenState&) = delete;
@@ -78,8 +78,8 @@ class ScreenState {
   // The terminal's output stream (already sanitized UTF-8), in chunks of any size and split
   // anywhere. Runs on every output chunk.
   void feed(std::string_view bytes);
-  // The client's terminal changed size. Shrinking the rows of the primary screen pushes its top
-  // lines into the scrollback, as xterm.js does.
+  // The client's terminal changed size (clamped like the constructor's). Shrinking the rows of the
+  // primary screen pushes its top lines into the scrollback, as xterm.js does.
   void resize(int rows, int cols);
 
   // The byte stream that rebuilds this state on a freshly reset terminal of the same size.
