@@ -220,6 +220,7 @@ TEST_F(WarmPoolTest, ClaimIsALabelPatchNotACreateAndThePoolRefills) {
   // Any replica finds the claimed pod by its label: status, adoption, no second pod.
   auto* other = make(0);
   ASSERT_NE(other, nullptr);
+  EXPECT_FALSE(other->capabilities().warm_pool);
   auto st = other->podStatus(id);
   ASSERT_TRUE(st);
   EXPECT_EQ(st.value().phase, PodPhase::Ready);
