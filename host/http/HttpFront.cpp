@@ -292,7 +292,9 @@ HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEnd
   if (!options_.web_root.empty()) static_files_ = std::make_unique<StaticFiles>(options_.web_root);
   Poco::Net::ServerSocket socket(
       Poco::Net::SocketAddress(options_.listen_host, options_.listen_port), 256);
-  auto* params = new Poco::Net::HTTPServerParams;
+  // One reference-counted object shared by the factory and the server (a raw pointer handed to both
+  // would be freed twice).
+  Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(options_.http_threads);
   params->setMaxQueued(1024);
   params->setKeepAlive(true);
