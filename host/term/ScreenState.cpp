@@ -503,6 +503,8 @@ void ScreenState::feed(std::string_view bytes) {
           tok_ = Tok::Esc;
           seq_.assign(1, '\x1b');
           seq_overflow_ = false;
+        } else if (c == 0x0e || c == 0x0f) {  // SO, SI: G1 or G0 into GL
+          shift_ = c == 0x0e ? 1 : 0;
         } else if (c == 0x18 || c == 0x1a) {  // CAN, SUB: nothing to cancel here
           flushSpan(data, span, i);
           if (!pending_utf8_.empty()) {
@@ -528,6 +530,7 @@ void ScreenState::feed(std::string_view bytes) {
         }
         if (c == 0x00 || c == 0x7f) continue;  // ignored by libvterm in every state
         if (c < 0x20) {                        // executed in the middle of a sequence
+          if (c == 0x0e || c == 0x0f) shift_ = c == 0x0e ? 1 : 0;
           write(data + i, 1);
           continue;
         }
@@ -657,6 +660,8 @@ void ScreenState::flushTextTail(std::string_view text) {
 
 void ScreenState::resetTracked() {
   autowrap_ = true;
+  std::fill(std::begin(charsets_), std::end(charsets_), 'B');
+  shift_ = 0;
   keypad_ = false;
   insert_ = false;
   newline_ = false;
@@ -678,9 +683,19 @@ void ScreenState::handleEsc() {
         resetTracked();
         phantom_ = false;
         break;
+      case 'n':
+        shift_ = 2;
+        break;
+      case 'o':
+        shift_ = 3;
+        break;
       default:
         break;
     }
+  }
+  if (seq_.size() == 3 && std::strchr("()*+", seq_[1]) != nullptr &&
+      std::strchr("0AB", seq_[2]) != nullptr) {  // SCS, for the sets libvterm knows
+    charsets_[seq_[1] - '('] = seq_[2];
   }
   write(seq_.data(), seq_.size());
 }
@@ -984,6 +999,8 @@ ScreenState::Modes ScreenState::modes() const {
     m.scrollTop = top - 1;
     m.scrollBottom = bottom;
   }
+  m.charsets.assign(charsets_, 4);
+  m.shift = shift_;
   m.title = title_;
   return m;
 }
@@ -994,7 +1011,8 @@ bool ScreenState::Modes::operator==(const Modes& o) const {
          origin == o.origin && autowrap == o.autowrap && insert == o.insert &&
          newline == o.newline && reverseVideo == o.reverseVideo && cursorBlink == o.cursorBlink &&
          mouse == o.mouse && mouseEncoding == o.mouseEncoding && cursorShape == o.cursorShape &&
-         scrollTop == o.scrollTop && scrollBottom == o.scrollBottom && title == o.title;
+         scrollTop == o.scrollTop && scrollBottom == o.scrollBottom && charsets == o.charsets &&
+         shift == o.shift && title == o.title;
 }
 
 bool ScreenState::Cell::operator==(const Cell& o) const {
@@ -1158,7 +1176,23 @@ std::string ScreenState::replay() const {
     const Pen pen = Pen::of(cell, reverse_video_);
     pen.appendSgr(out);
     if (isErased(cell)) {
-      out += " \x1b[X";  // libvterm keeps a pending wrap over an erase; so do we
+      // libvterm keeps a pending wrap over an erase: write a blank that reaches the margin (a
+      // wide one if the character was wide) and erase it again. (Not possible when the last
+      // column holds something else after a wide character was erased: then there is none.)
+      VTermScreenCell last{};
+      VTermPos lastPos{phantom_row_, cols_ - 1};
+      vterm_screen_get_cell(v.screen, lastPos, &last);
+      if (phantom_col_ + 1 == cols_) {
+        out += " \x1b[X";
+      } else if (isErased(last)) {
+        appendCsi(out, cols_, 'G');  // the last column keeps its own attributes
+        Pen::of(last, reverse_video_).appendSgr(out);
+        out += "\x1b[X";
+        appendCsi(out, cols_ - 1, 'G');
+        pen.appendSgr(out);
+        appendUtf8(out, 0x3000);
+        out += "\x1b[X";
+      }
     } else {
       for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) {
         appendUtf8(out, cell.chars[i]);
@@ -1191,6 +1225,17 @@ std::string ScreenState::replay() const {
     appendCursorStyle(out, cursor_shape_, cursor_blink_);
   }
   Pen::current(v.state).appendSgr(out);
+  // Character sets last: everything above was drawn as Unicode with the defaults.
+  for (int g = 0; g < 4; ++g) {
+    if (charsets_[g] != 'B') {
+      out += '\x1b';
+      out += "()*+"[g];
+      out += charsets_[g];
+    }
+  }
+  if (shift_ == 1) out += '\x0e';
+  if (shift_ == 2) out += "\x1bn";
+  if (shift_ == 3) out += "\x1bo";
 
   // 5. A sequence or character the stream stopped in the middle of.
   if (tok_ == Tok::StringEsc) {

@@ -22,7 +22,8 @@
 // - modes: application cursor keys (DECCKM), application keypad (DECKPAM), bracketed paste,
 //   mouse reporting (1000/1002/1003) and its encoding (1005/1006/1015), focus reporting (1004),
 //   origin mode, scroll region (DECSTBM), autowrap, insert (IRM), newline (LNM), reverse video
-//   (DECSCNM), the window title (OSC 0/2);
+//   (DECSCNM), the character sets designated to G0..G3 and shifted in (SI/SO, LS2/LS3), the
+//   window title (OSC 0/2);
 // - the bytes feed() has not handed libvterm yet, as they came: a sequence or UTF-8 character the
 //   stream stopped in the middle of, or a last character that ends at the right margin (held
 //   until the next chunk, because libvterm 0.1.4 loses a combining mark that arrives in a later
@@ -30,11 +31,13 @@
 // What it does not restore, and why:
 // - soft-wrap marks: libvterm 0.1.4 keeps none, so wrapped lines come back as separate lines
 //   (only matters when the client later reflows them on resize or joins them on copy);
-// - character sets designated with ESC ( and friends, and tab stops set by HTS/TBC: libvterm
-//   exposes neither (cells hold the converted Unicode characters, so the screen is exact; only
-//   later output that relies on them differs);
+// - tab stops set by HTS/TBC: libvterm does not expose them (only later tabs differ);
 // - DECDWL/DECDHL lines, DECSCA protection, left/right margins (DECLRMM), the palette (OSC 4),
 //   the X10 mouse mode (9): libvterm 0.1.4 does not implement them, or xterm.js does not;
+// - libvterm's hidden "last glyph" (a combining mark that arrives in a later write than its base
+//   combines through it; feed() keeps them together in the UTF-8 set, not after ASCII read through
+//   DEC line drawing), and a pending wrap after a wide character that was erased since while the
+//   last column holds another character;
 // - anything libvterm 0.1.4 itself gets wrong: DECSTR (CSI ! p) is never recognised, RIS does not
 //   leave the alternate screen, REP right before the margin, a combining mark written on its own;
 // - after resize(), scrollback lines wider than the new width wrap when replayed (as xterm.js
@@ -128,6 +131,9 @@ class ScreenState {
     int mouseEncoding = 0;  // 0 X10, 1005, 1006 or 1015
     int cursorShape = 1;    // 1 block, 2 underline, 3 bar
     int scrollTop = 0, scrollBottom = 0;  // rows [scrollTop, scrollBottom)
+    // G0..G3 designations ('B' ASCII, '0' DEC line drawing, 'A' UK) and the set in GL (0..3).
+    std::string charsets = "BBBB";
+    int shift = 0;
     std::string title;
     bool operator==(const Modes& o) const;
   };
@@ -177,6 +183,8 @@ class ScreenState {
   // State libvterm keeps but does not expose, tracked from the stream.
   std::unique_ptr<SavedCursor> saved_;  // null until the app saves a cursor
   bool keypad_ = false, insert_ = false, newline_ = false, autowrap_ = true;
+  char charsets_[4] = {'B', 'B', 'B', 'B'};
+  int shift_ = 0;
   // libvterm's "pending wrap" after a character in the last column, followed through its
   // callbacks: set by the character, cleared by any cursor movement or cursor-motion sequence.
   bool in_text_ = false;  // a write of text (not of a sequence) is in progress

@@ -57,7 +57,8 @@ void expectSameState(const ScreenState& a, const ScreenState& b) {
                         << "/" << mb.origin << " wrap " << ma.autowrap << "/" << mb.autowrap
                         << " region " << ma.scrollTop << "-" << ma.scrollBottom << "/"
                         << mb.scrollTop << "-" << mb.scrollBottom << " shape " << ma.cursorShape
-                        << ma.cursorBlink << "/" << mb.cursorShape << mb.cursorBlink << " title "
+                        << ma.cursorBlink << "/" << mb.cursorShape << mb.cursorBlink << " charsets "
+                        << ma.charsets << ma.shift << "/" << mb.charsets << mb.shift << " title "
                         << ma.title << "/" << mb.title;
   ASSERT_EQ(a.scrollbackSize(), b.scrollbackSize());
   for (size_t i = 0; i < a.scrollbackSize(); ++i) {
@@ -162,6 +163,22 @@ TEST(ScreenState, ModesRoundTrip) {
   EXPECT_TRUE(m.newline);
   EXPECT_EQ(m.title, "my title");
   roundTrip(a, 0);
+}
+
+TEST(ScreenState, CharacterSetsRoundTrip) {
+  ScreenState a(3, 20, 0);
+  a.feed("\x1b)0\x0elqk\x0f x \x0e");  // G1 = DEC line drawing, shifted in
+  EXPECT_EQ(a.cellAt(0, 0).chars, U"\u250c");
+  auto m = a.modes();
+  EXPECT_EQ(m.charsets, "B0BB");
+  EXPECT_EQ(m.shift, 1);
+  roundTrip(a, 0);
+  ScreenState b(3, 20, 0);
+  b.feed(a.replay());
+  a.feed("mqj");
+  b.feed("mqj");
+  expectSameState(a, b);
+  EXPECT_EQ(b.cellAt(0, 6).chars, U"\u2514");
 }
 
 TEST(ScreenState, SeveralModesInOneSequence) {
@@ -380,7 +397,10 @@ TEST(ScreenState, RecordedTopSessionRoundTrip) {
 // The property: whatever sequence of output A saw, a fresh B fed A's replay shows the same.
 class Generator {
  public:
-  explicit Generator(uint32_t seed) : rng_(seed) {}
+  // Odd seeds write combining marks, even seeds switch character sets: libvterm reads ASCII
+  // through a non-UTF-8 set apart from what follows, so a mark after it combines through state
+  // libvterm keeps hidden (the last glyph it wrote), which no replay can set.
+  explicit Generator(uint32_t seed) : rng_(seed), combining_(seed % 2 == 1) {}
   int pick(int n) { return static_cast<int>(rng_() % static_cast<uint32_t>(n)); }
   std::string num(int lo, int hi) { return std::to_string(lo + pick(hi - lo + 1)); }
 
@@ -415,12 +435,13 @@ class Generator {
     return s + "m";
   }
   std::string text() {
-    static const char* kWords[] = {
-        "hello", "x", "  ", "日本", "😀", "e\u0301", "ä", "│─┼", "long-word-without-spaces",
-        "\t",    "ok"};
+    static const char* kWords[] = {"hello", "x",  "  ",     "日本",
+                                   "😀",     "ä",  "│─┼",    "long-word-without-spaces",
+                                   "\t",    "ok", "e\u0301"};
+    constexpr int kCount = sizeof kWords / sizeof *kWords;
     std::string s;
     int n = 1 + pick(5);
-    for (int i = 0; i < n; ++i) s += kWords[pick(sizeof kWords / sizeof *kWords)];
+    for (int i = 0; i < n; ++i) s += kWords[pick(combining_ ? kCount : kCount - 1)];
     return s;
   }
   std::string op() {
@@ -470,8 +491,11 @@ class Generator {
         for (int i = 0; i < n; ++i) s += text() + "\r\n";
         return s;
       }
-      case 18:
-        return pick(2) ? "\x1b=" : "\x1b>";
+      case 18: {
+        static const char* kShifts[] = {"\x1b=", "\x1b>", "\x1b(0", "\x1b(B", "\x1b)0",
+                                        "\x0e",  "\x0f",  "\x1b(A", "\x1b*0", "\x1bn"};
+        return kShifts[pick(combining_ ? 2 : 10)];
+      }
       case 19:
         return "\x1b[" + num(0, 6) + " q";
       case 20:
@@ -487,6 +511,7 @@ class Generator {
 
  private:
   std::mt19937 rng_;
+  bool combining_;
 };
 
 TEST(ScreenState, RandomStreamsRoundTrip) {
