@@ -79,7 +79,9 @@ class ScreenState {
   ScreenState& operator=(const ScreenState&) = delete;
 
   // The terminal's output stream (already sanitized UTF-8), in chunks of any size and split
-  // anywhere. Runs on every output chunk.
+  // anywhere. Runs on every output chunk. An unfinished sequence or character at the end of a
+  // chunk, or a last character that reaches the right margin, waits for the next chunk (cellAt()
+  // and cursor() do not show it yet; replay() carries it).
   void feed(std::string_view bytes);
   // The client's terminal changed size (clamped like the constructor's). Shrinking the rows of the
   // primary screen pushes its top lines into the scrollback, as xterm.js does.
