@@ -261,9 +261,12 @@ std::vector<std::string> TomlConfigView::unreadKeys() const {
 std::vector<std::string> TomlConfigView::unknownKeyErrors() const {
   std::vector<std::string> errors;
   for (const std::string& key : unreadKeys()) {
+    // A quoted key with a dot in it ("a.b" = 1) is not found again by its dotted name: point at
+    // the table rather than at a null node (found by the host_config fuzz target).
     const toml::node* node = find(*table_, key);
-    errors.push_back(formatWhere(table_->file, node->source().begin) + ": unknown key " +
-                     dotted(*table_, key));
+    errors.push_back(
+        formatWhere(table_->file, node != nullptr ? node->source().begin : table_->position) +
+        ": unknown key " + dotted(*table_, key));
   }
   return errors;
 }

@@ -114,6 +114,15 @@ TEST(TomlConfigView, EmptySubTableIsAnUnreadKey) {
             (std::vector<std::string>{"c.toml:2:1: unknown key auth.none.extra"}));
 }
 
+TEST(TomlConfigView, AQuotedKeyWithADotIsAnUnknownKeyNotACrash) {
+  // Found by the host_config fuzz target (tests/fuzz): the key "a.b" was looked up again as a
+  // then b, not found, and its null node dereferenced.
+  auto view = TomlConfigView::parse("[server]\nlisten = \"x\"\n\"a.b\" = 1\n", "c.toml", "server");
+  (void)view->getString("listen", "");
+  EXPECT_EQ(view->unknownKeyErrors(),
+            (std::vector<std::string>{"c.toml:1:1: unknown key server.a.b"}));
+}
+
 TEST(TomlConfigView, AbsentTableIsAnEmptyViewPlacedAtItsParent) {
   auto view = TomlConfigView::parse("x = 1\n\n[auth]\nplugin = \"none\"\n", "c.toml", "auth.none");
   EXPECT_EQ(view->path(), "auth.none");
