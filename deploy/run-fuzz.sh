@@ -43,9 +43,17 @@ for t in "${targets[@]}"; do
   fi
 done
 
+# One run at a time per build/fuzz: two would race in Ninja and in the logs (make test and a
+# long run started by hand, say). A second run waits for the first.
+mkdir -p "$out"
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+  echo "run-fuzz.sh: another run holds $out/.lock; waiting for it" >&2
+  flock 9
+fi
+
 # Configure once; ninja re-runs CMake itself when a CMakeLists.txt changes.
 if [ ! -f "$out/build.ninja" ]; then
-  mkdir -p "$out"
   CC=clang CXX=clang++ cmake -S "$src" -B "$out" -G Ninja >"$out/configure.log" 2>&1 || {
     cat "$out/configure.log" >&2
     exit 1
@@ -68,13 +76,13 @@ run_target() {
   # The first directory receives new inputs; the seeds are only read.
   if "$out/$t" "${args[@]}" "$corpus" "$src/corpus/$t" >"$out/logs/$t.log" 2>&1; then
     local runs execs
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/logs/$t.log")
-    execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/logs/$t.log")
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/logs/$t.log" | tail -1)
+    execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/logs/$t.log" | tail -1)
     printf 'fuzz %-16s ok   %8s runs  %6s exec/s  %4s corpus entries\n' "$t" "$runs" "$execs" \
       "$(find "$corpus" "$src/corpus/$t" -type f | wc -l)"
   else
     printf 'fuzz %-16s FAILED (log: %s)\n' "$t" "${out#"$root/"}/logs/$t.log"
-    grep -E -m 12 -A 3 'property violated|ERROR: |runtime error|SUMMARY|Test unit written' \
+    grep -a -E -m 12 -A 3 'property violated|ERROR: |runtime error|SUMMARY|Test unit written' \
       "$out/logs/$t.log" | sed 's/^/    /'
     return 1
   fi

@@ -160,6 +160,8 @@ def configs():
           '[runtime]\nplugin = "fakepod"\n[runtime.fakepod]\nwarm_pool = 2\n'
           'limits = { cpu = "500m", memory = 1.5 }\n[auth]\nplugin = "jwt"\n'
           '[auth.jwt]\nalgorithms = ["RS256"]\nleeway_s = 30\n[log]\nlevel = "debug"\n')
+    # A quoted key with a dot: unknownKeyErrors dereferenced a null node before ff45c64.
+    write("host_config", "quoted-dotted-key", '[server]\n"https://app.example.com" = "x"\n')
 
 
 # --- exec channel -------------------------------------------------------------------------------
