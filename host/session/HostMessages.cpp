@@ -59,6 +59,17 @@ std::string lifetimeOver(std::chrono::milliseconds lifetime) {
          ": saving your files, then stopping its pod.";
 }
 
+std::string idleEndingSoon(std::chrono::milliseconds remaining, std::chrono::milliseconds timeout) {
+  return "this session ends in " + formatDuration(remaining) +
+         " unless it is used: sessions with no input, no output and no running command for " +
+         formatDuration(timeout) + " end. Your files are saved before its pod stops.";
+}
+
+std::string idleOver(std::chrono::milliseconds timeout) {
+  return "this session was idle for " + formatDuration(timeout) +
+         ": saving your files, then stopping its pod. Connect again for a new session.";
+}
+
 std::string statusEvent(std::string_view phase, std::string_view reason) {
   auto event = typed("status");
   event.set("phase", std::string(phase));
@@ -82,10 +93,24 @@ std::string errorEvent(std::string_view text) {
   return stringify(event);
 }
 
-std::string exitEvent(int exit_code, int signal) {
+std::string exitEvent(int exit_code, int signal, bool restarting) {
   auto event = typed("exit");
   event.set("code", exit_code);
   if (signal != 0) event.set("signal", signal);
+  if (restarting) event.set("restart", true);
+  return stringify(event);
+}
+
+// Offsets as JSON numbers: exact up to 2^53, far beyond any session's output.
+std::string replayEvent(uint64_t offset) {
+  auto event = typed("replay");
+  event.set("offset", static_cast<Poco::UInt64>(offset));
+  return stringify(event);
+}
+
+std::string offsetEvent(uint64_t offset) {
+  auto event = typed("offset");
+  event.set("offset", static_cast<Poco::UInt64>(offset));
   return stringify(event);
 }
 

@@ -237,4 +237,12 @@ void MarkerParser::flush(std::string& out) {
   state_ = State::Ground;
 }
 
+void MarkerParser::reset() {
+  state_ = State::Ground;
+  held_.clear();
+  running_ = false;
+  pending_command_line_.clear();
+  running_command_line_.clear();
+}
+
 }  // namespace podterm::host

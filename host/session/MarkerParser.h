@@ -66,6 +66,8 @@ class MarkerParser {
   // End of stream: appends whatever is held back, as output.
   void flush(std::string& out);
 
+  // A new shell on the same nonce: forgets held bytes and a running command (keeps sawMarkers()).
+  void reset();
   // A marker with the right nonce was seen: the shell integration works in this session.
   bool sawMarkers() const noexcept { return saw_markers_; }
   // Between a CommandStarted and its CommandFinished.

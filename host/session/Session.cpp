@@ -15,6 +15,10 @@ Poco::Logger& logger() {
   return Poco::Logger::get("podterm.session");
 }
 
+bool isUtf8Continuation(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
 std::string formatSeconds(std::chrono::milliseconds duration) {
   if (duration.count() % 1000 == 0) return std::to_string(duration.count() / 1000) + " s";
   char text[32];
@@ -45,7 +49,9 @@ Session::Session(SessionId id, SessionOptions options, Context context, EndedCal
       options_(std::move(options)),
       context_(context),
       on_ended_(std::move(on_ended)),
-      size_{options_.initial_cols, options_.initial_rows} {}
+      size_{options_.initial_cols, options_.initial_rows},
+      screen_(options_.initial_rows, options_.initial_cols, options_.scrollback_lines),
+      log_(options_.output_log_bytes) {}
 
 Session::~Session() = default;
 
@@ -66,6 +72,11 @@ void Session::start() {
                                             context_.timers, sync_options, *this);
     }
     auto self = weak_from_this();
+    if (options_.idle_timeout.count() > 0) {
+      last_activity_ = now();
+      armIdleTimerLocked(options_.idle_timeout -
+                         std::min(options_.idle_warning, options_.idle_timeout));
+    }
     ready_timer_ = context_.timers.runAfter(options_.ready_timeout, [self] {
       if (auto session = self.lock()) session->onReadyTimeout();
     });
@@ -87,7 +98,7 @@ void Session::start() {
 }
 
 void Session::attach(const std::shared_ptr<TerminalClient>& client,
-                     std::optional<TerminalSize> size) {
+                     std::optional<TerminalSize> size, std::optional<uint64_t> since) {
   Lock lock(mutex_);
   if (state_ == SessionState::Ending || state_ == SessionState::Ended) {
     lock.unlock();
@@ -98,15 +109,66 @@ void Session::attach(const std::shared_ptr<TerminalClient>& client,
   clients_.push_back(client);
   logger().information("session=%s client %s attached (%z attached)", id_.raw, client->describe(),
                        clients_.size());
+  // The new size first: the replay is drawn for the client's terminal.
+  if (size && size->cols > 0 && size->rows > 0) {
+    size_ = *size;
+    screen_.resize(size_.rows, size_.cols);
+    if (stream_) stream_->resize(size_.cols, size_.rows);
+  }
   if (client->wantsEvents()) {
     client->sendEvent(
         messages::statusEvent(sdk::podPhaseName(pod_status_.phase), pod_status_.reason));
     if (state_ == SessionState::Ready) client->sendEvent(messages::readyEvent());
   }
-  if (size && size->cols > 0 && size->rows > 0) {
-    size_ = *size;
-    if (stream_) stream_->resize(size_.cols, size_.rows);
+  if (since || log_.end() > 0) catchUpLocked(*client, since);
+}
+
+// Under the session's lock, which every output chunk takes too: the catch-up ends exactly where
+// the live stream the client gets next begins.
+void Session::catchUpLocked(TerminalClient& client, std::optional<uint64_t> since) {
+  const bool events = client.wantsEvents();
+  std::string refusal;
+  if (since) {
+    OutputLog::Read read = log_.readFrom(*since);
+    if (read.status == OutputLog::Read::Status::kOk &&
+        (read.bytes.empty() || !isUtf8Continuation(read.bytes.front()))) {
+      if (events) client.sendEvent(messages::offsetEvent(*since));
+      if (!read.bytes.empty()) client.sendText(read.bytes);
+      logger().information("session=%s client %s resumed from byte %Lu (%z bytes)", id_.raw,
+                           client.describe(), static_cast<unsigned long long>(*since),
+                           read.bytes.size());
+      return;
+    }
+    const std::string from = "cannot resume from byte " + std::to_string(*since) + ": ";
+    switch (read.status) {
+      case OutputLog::Read::Status::kTooOld:
+        refusal = from + "only bytes " + std::to_string(read.begin) + " to " +
+                  std::to_string(read.end) + " are kept";
+        break;
+      case OutputLog::Read::Status::kInFuture:
+        refusal = from + "this session has produced only " + std::to_string(read.end) + " bytes";
+        break;
+      case OutputLog::Read::Status::kOk:
+        refusal = from + "it is inside a character";
+        break;
+    }
+    refusal += "; the screen is replayed instead";
   }
+  const uint64_t end = log_.end();
+  if (events) client.sendEvent(messages::replayEvent(end));
+  // RIS first: the replay is drawn on a freshly reset terminal (xterm.js clears its scrollback).
+  client.sendText(
+      "\x1b"
+      "c" +
+      screen_.replay());
+  if (!refusal.empty()) {
+    if (events) {
+      client.sendEvent(messages::noticeEvent(refusal));
+    } else {
+      client.sendText(messages::noticeLine(refusal));
+    }
+  }
+  if (events) client.sendEvent(messages::offsetEvent(end));
 }
 
 void Session::detach(const TerminalClient* client) {
@@ -131,6 +193,7 @@ void Session::detach(const TerminalClient* client) {
 
 void Session::onClientInput(std::string_view bytes) {
   Lock lock(mutex_);
+  noteActivityLocked();
   if (sync_) sync_->noteActivity();
   if (sync_) noteTypedLines(bytes);
   if (state_ == SessionState::Ready && stream_) {
@@ -163,6 +226,7 @@ void Session::resize(TerminalSize size) {
   if (size.cols == 0 || size.rows == 0) return;
   Lock lock(mutex_);
   size_ = size;
+  screen_.resize(size.rows, size.cols);
   if (stream_) stream_->resize(size.cols, size.rows);
 }
 
@@ -193,6 +257,16 @@ size_t Session::clientCount() const {
 bool Session::podKept() const {
   Lock lock(mutex_);
   return pod_kept_;
+}
+
+size_t Session::terminalStateBytes() const {
+  Lock lock(mutex_);
+  return screen_.memoryBytes() + log_.memoryBytes();
+}
+
+uint64_t Session::outputOffset() const {
+  Lock lock(mutex_);
+  return log_.end();
 }
 
 void Session::onPodStatus(const sdk::PodStatus& status) {
@@ -278,10 +352,14 @@ void Session::onShellOpened(sdk::Result<sdk::ExecStreamPtr> result) {
   // Under the lock, so the first prompt (which may have arrived while the runtime was still
   // returning the stream) goes out after "ready" and before any later output.
   const std::string ready = messages::readyEvent();
+  const std::string offset = messages::offsetEvent(log_.end());
   for (auto& client : clients_) {
-    if (client->wantsEvents()) client->sendEvent(ready);
-    if (!early_output_.empty()) client->sendText(early_output_);
+    if (!client->wantsEvents()) continue;
+    client->sendEvent(ready);
+    client->sendEvent(offset);
   }
+  noteActivityLocked();
+  if (!early_output_.empty()) sendOutputLocked(early_output_);
   early_output_.clear();
   early_output_.shrink_to_fit();
 }
@@ -350,6 +428,7 @@ void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason,
   cancelTimer(grace_timer_);
   cancelTimer(lifetime_notice_timer_);
   cancelTimer(lifetime_timer_);
+  cancelTimer(idle_timer_);
   std::vector<std::shared_ptr<TerminalClient>> clients;
   if (!close_after_sync) {
     clients = std::move(clients_);
@@ -467,6 +546,7 @@ void Session::deliverOutput(const char* data, size_t size) {
     std::string plain;
     markers_.feed(data, size, plain, events);
     for (auto& event : events) {
+      if (std::holds_alternative<CommandFinished>(event)) noteActivityLocked();
       // Our bash reports where commands end, not their text: that is the line typed at Enter.
       if (auto* finished = std::get_if<CommandFinished>(&event)) {
         if (finished->command_line.empty()) finished->command_line = last_typed_line_;
@@ -495,6 +575,9 @@ void Session::deliverOutput(const char* data, size_t size) {
 }
 
 void Session::sendOutputLocked(const std::string& text) {
+  screen_.feed(text);
+  log_.append(text);
+  noteActivityLocked();
   bool congested = false;
   for (auto& client : clients_) {
     client->sendText(text);
@@ -512,21 +595,56 @@ void Session::onExit(const sdk::StreamExit& exit) {
   std::string held;
   markers_.flush(held);  // an unfinished sequence at the very end is output after all
   std::string tail = sanitizer_.feed(held.data(), held.size()) + sanitizer_.flush();
-  auto clients = clients_;
-  lock.unlock();
-  std::string notice = exit.error.isOk()
-                           ? "the shell exited with status " + std::to_string(exit.exit_code)
-                           : "the shell stopped: " + exit.error.message();
-  for (auto& client : clients) {
-    if (!tail.empty()) client->sendText(tail);
-    if (client->wantsEvents()) {
-      client->sendEvent(messages::exitEvent(exit.exit_code, exit.signal));
+  if (!tail.empty()) sendOutputLocked(tail);
+  std::string status = !exit.error.isOk() ? "the shell stopped: " + exit.error.message()
+                       : exit.signal != 0
+                           ? "the shell was killed by signal " + std::to_string(exit.signal)
+                           : "the shell exited with status " + std::to_string(exit.exit_code);
+  bool restart = options_.on_shell_exit == SessionOptions::OnShellExit::Restart;
+  std::string closing;
+  if (restart) {
+    // A shell that dies at once (a broken rc, a full disk) would otherwise restart forever.
+    const auto t = now();
+    while (!restarts_.empty() && t - restarts_.front() >= options_.restart_window)
+      restarts_.pop_front();
+    if (restarts_.size() >= options_.max_restarts) {
+      restart = false;
+      closing = "the shell exited " + std::to_string(restarts_.size() + 1) + " times within " +
+                messages::formatDuration(options_.restart_window) +
+                ": the session ends; connect again for a new one";
     } else {
-      client->sendText(messages::noticeLine(notice));
+      restarts_.push_back(t);
     }
   }
-  lock.lock();
-  beginEnding(lock, 1000, "shell exited");
+  logger().information("session=%s %s%s", id_.raw, status, restart ? ": starting a new shell" : "");
+  const std::string line = restart ? status + "; a new shell starts in the same pod" : status;
+  for (auto& client : clients_) {
+    if (client->wantsEvents()) {
+      client->sendEvent(messages::exitEvent(exit.exit_code, exit.signal, restart));
+      if (!closing.empty()) client->sendEvent(messages::noticeEvent(closing));
+    } else {
+      client->sendText(messages::noticeLine(line));
+      if (!closing.empty()) client->sendText(messages::noticeLine(closing));
+    }
+  }
+  if (!restart) {
+    beginEnding(lock, 1000, closing.empty() ? "shell exited" : "shell keeps exiting");
+    return;
+  }
+  restartShell(lock);
+}
+
+// The pod stays; only the shell is new. Until it runs, input is queued as before the first one.
+void Session::restartShell(Lock& lock) {
+  auto old = std::make_shared<sdk::ExecStreamPtr>(std::move(stream_));
+  state_ = SessionState::Opening;
+  output_paused_ = false;
+  not_ready_notice_sent_ = false;
+  markers_.reset();
+  lock.unlock();
+  // Not on this (the stream's own) thread: closing may wait for it.
+  if (!context_.blocking.execute([old] { (*old)->close(); })) (*old)->close();
+  openShell();
 }
 
 void Session::broadcastText(std::string_view text) {
@@ -555,6 +673,59 @@ void Session::broadcastNotice(std::string_view text) {
 std::string Session::currentStatusText() const {
   if (!pod_status_.reason.empty()) return pod_status_.reason;
   return sdk::podPhaseName(pod_status_.phase);
+}
+
+std::chrono::steady_clock::time_point Session::now() const {
+  return context_.clock ? context_.clock() : std::chrono::steady_clock::now();
+}
+
+void Session::noteActivityLocked() {
+  if (options_.idle_timeout.count() == 0) return;
+  last_activity_ = now();
+  idle_warned_ = false;
+}
+
+void Session::armIdleTimerLocked(std::chrono::milliseconds delay) {
+  cancelTimer(idle_timer_);
+  auto self = weak_from_this();
+  idle_timer_ = context_.timers.runAfter(std::max(delay, std::chrono::milliseconds(1)), [self] {
+    if (auto session = self.lock()) session->onIdleCheck();
+  });
+}
+
+// Activity only stamps a time (no timer is touched on the hot path); the check looks at it when
+// it fires and sets itself again for when the session could next be idle long enough.
+void Session::onIdleCheck() {
+  Lock lock(mutex_);
+  idle_timer_.reset();
+  if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  const auto timeout = options_.idle_timeout;
+  const auto notice_after = timeout - std::min(options_.idle_warning, timeout);
+  if (state_ != SessionState::Ready || markers_.commandRunning()) {
+    // A starting shell or a running command (`sleep`, a build) is activity.
+    last_activity_ = now();
+    idle_warned_ = false;
+    armIdleTimerLocked(notice_after.count() > 0 ? notice_after : timeout);
+    return;
+  }
+  const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(now() - last_activity_);
+  if (idle < notice_after) {
+    armIdleTimerLocked(notice_after - idle);
+    return;
+  }
+  if (idle < timeout) {
+    armIdleTimerLocked(timeout - idle);
+    if (idle_warned_) return;
+    idle_warned_ = true;
+    lock.unlock();
+    broadcastNotice(messages::idleEndingSoon(timeout - idle, timeout));
+    return;
+  }
+  logger().information("session=%s idle for %s: ending", id_.raw, messages::formatDuration(idle));
+  lock.unlock();
+  broadcastNotice(messages::idleOver(timeout));
+  lock.lock();
+  beginEnding(lock, 1001, "session idle", true);
 }
 
 void Session::cancelTimer(std::optional<Scheduler::TimerId>& timer) {

@@ -6,12 +6,25 @@
 // lifetime tells its clients shortly before and then ends like a grace-period end, except that
 // its clients stay attached (and hear how the final sync went) until the pod is deleted. Input that
 // arrives before Ready is queued (bounded) and answered once per not-ready period with the spec's
-// "not ready" text. Threading: every public method is thread-safe. Runtime callbacks arrive on
+// "not ready" text.
+//
+// Reattach: every byte of (sanitized) output also feeds the session's ScreenState and OutputLog,
+// under the session's mutex, which already serializes output (it is held while output is sent to
+// the clients). A client attaching to a session that has produced output first gets a terminal
+// reset and the screen's replay (or, with `since`, exactly the bytes from that offset), taken under
+// the same lock, so nothing between the catch-up and the live stream is lost or sent twice.
+// The shell exiting starts a fresh one in the same pod (options.on_shell_exit), at most
+// options.max_restarts times per options.restart_window. With options.idle_timeout, a session with
+// no input, no output and no running command (shell-integration markers) for that long ends like
+// a grace-period end, after a notice options.idle_warning before.
+//
+// Threading: every public method is thread-safe. Runtime callbacks arrive on
 // runtime threads and client events on loop threads; one mutex guards the state, and no plugin call
 // is made while it is held (a runtime may call back synchronously), except the non-blocking stream
 // calls.
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -30,6 +43,8 @@
 #include "session/SessionSync.h"
 #include "session/ShellIntegration.h"
 #include "session/TerminalClient.h"
+#include "term/OutputLog.h"
+#include "term/ScreenState.h"
 #include "ws/Utf8Sanitizer.h"
 
 namespace podterm::host {
@@ -53,6 +68,8 @@ class Session : public sdk::PodObserver,
     Executor& blocking;                 // backend calls that may block
     WorkspaceSyncer* syncer = nullptr;  // none: files live only in the pod
     sdk::SyncPolicy* policy = nullptr;  // none: sync only before the pod is deleted
+    // The idle and restart clocks; empty: std::chrono::steady_clock (tests use virtual time).
+    std::function<std::chrono::steady_clock::time_point()> clock = {};
   };
   // Called once when the session has fully ended (pod deleted or deletion failed).
   using EndedCallback = std::function<void(const std::string& session_id)>;
@@ -62,7 +79,10 @@ class Session : public sdk::PodObserver,
 
   // Asks the runtime for the pod and starts the readiness clock.
   void start();
-  void attach(const std::shared_ptr<TerminalClient>& client, std::optional<TerminalSize> size);
+  // since: resume from this offset of the output stream (`?since=N`); without it, a session that
+  // has produced output replays its screen to the new client first.
+  void attach(const std::shared_ptr<TerminalClient>& client, std::optional<TerminalSize> size,
+              std::optional<uint64_t> since = std::nullopt);
   void detach(const TerminalClient* client);
   // A text frame: bytes for the shell, unparsed.
   void onClientInput(std::string_view bytes);
@@ -78,6 +98,10 @@ class Session : public sdk::PodObserver,
   // After the end: the pod was kept rather than deleted (its files could not be saved, or the
   // deletion failed). It still counts against the user's pods.
   bool podKept() const;
+  // Heap bytes of the reattach state (screen, scrollback, output log), for memory reports.
+  size_t terminalStateBytes() const;
+  // The output stream's end offset (bytes of sanitized output produced so far).
+  uint64_t outputOffset() const;
 
   // sdk::PodObserver
   void onPodStatus(const sdk::PodStatus& status) override;
@@ -115,6 +139,12 @@ class Session : public sdk::PodObserver,
   void broadcastNotice(std::string_view text);
   void deliverOutput(const char* data, size_t size);
   void sendOutputLocked(const std::string& text);
+  void catchUpLocked(TerminalClient& client, std::optional<uint64_t> since);
+  void restartShell(Lock& lock);
+  std::chrono::steady_clock::time_point now() const;
+  void noteActivityLocked();
+  void armIdleTimerLocked(std::chrono::milliseconds delay);
+  void onIdleCheck();
   void noteTypedLines(std::string_view bytes);
   std::string currentStatusText() const;
   void cancelTimer(std::optional<Scheduler::TimerId>& timer);
@@ -149,6 +179,12 @@ class Session : public sdk::PodObserver,
   std::optional<Scheduler::TimerId> lifetime_timer_;
   bool pod_kept_ = false;
   std::shared_ptr<SessionSync> sync_;  // set in start() when the host syncs files
+  ScreenState screen_;
+  OutputLog log_;
+  std::deque<std::chrono::steady_clock::time_point> restarts_;  // within restart_window
+  std::chrono::steady_clock::time_point last_activity_{};
+  bool idle_warned_ = false;
+  std::optional<Scheduler::TimerId> idle_timer_;
 };
 
 }  // namespace podterm::host

@@ -149,7 +149,8 @@ std::shared_ptr<Session> SessionManager::attach(const SessionId& id,
 
 std::shared_ptr<Session> SessionManager::attach(const SessionId& id, Admission admission,
                                                 const std::shared_ptr<TerminalClient>& client,
-                                                std::optional<TerminalSize> size) {
+                                                std::optional<TerminalSize> size,
+                                                std::optional<uint64_t> since) {
   if (!admission || admission.manager_ != this || admission.session_id_ != id.raw) {
     client->close(1008, admission.refusal_.empty() ? "not admitted" : admission.refusal_);
     return nullptr;
@@ -181,7 +182,7 @@ std::shared_ptr<Session> SessionManager::attach(const SessionId& id, Admission a
       }
     }
   }
-  session->attach(client, size);
+  session->attach(client, size, since);
   if (start) session->start();
   return session;
 }

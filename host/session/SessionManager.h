@@ -61,9 +61,11 @@ class SessionManager {
   // Attaches client to the session of id, creating (and starting) it when needed. After endAll()
   // the client is closed instead and nullptr returned. The admission must be one of admit(id),
   // granted; a refused one closes the client with 1008 and returns nullptr.
+  // since: see Session::attach.
   std::shared_ptr<Session> attach(const SessionId& id, Admission admission,
                                   const std::shared_ptr<TerminalClient>& client,
-                                  std::optional<TerminalSize> size);
+                                  std::optional<TerminalSize> size,
+                                  std::optional<uint64_t> since = std::nullopt);
   // admit() and attach() in one (tests, in-process callers).
   std::shared_ptr<Session> attach(const SessionId& id,
                                   const std::shared_ptr<TerminalClient>& client,

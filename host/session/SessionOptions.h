@@ -27,6 +27,20 @@ struct SessionOptions {
   // clients are told lifetime_notice before (a tenth of the lifetime when that is shorter).
   std::chrono::milliseconds max_lifetime{86'400'000};
   std::chrono::milliseconds lifetime_notice{300'000};
+
+  // Screen replay on reattach and `?since=N` (session.scrollback_lines, session.output_log_bytes).
+  size_t scrollback_lines = 1000;
+  size_t output_log_bytes = 1024 * 1024;
+  // session.on_shell_exit: a fresh shell in the same pod, or the session ends.
+  enum class OnShellExit { Restart, Close };
+  OnShellExit on_shell_exit = OnShellExit::Restart;
+  // At most this many restarts within restart_window; one more ends the session.
+  size_t max_restarts = 5;
+  std::chrono::milliseconds restart_window{60'000};
+  // session.idle_timeout_s (0: off) and session.idle_warning_s: no input, no output and no
+  // foreground command for idle_timeout ends the session; a notice comes idle_warning before.
+  std::chrono::milliseconds idle_timeout{0};
+  std::chrono::milliseconds idle_warning{60'000};
 };
 
 }  // namespace podterm::host

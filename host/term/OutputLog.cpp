@@ -5,7 +5,7 @@
 
 namespace podterm::host {
 
-OutputLog::OutputLog(size_t capacity) : ring_(capacity), capacity_(capacity) {}
+OutputLog::OutputLog(size_t capacity) : capacity_(capacity) {}
 
 void OutputLog::append(std::string_view bytes) {
   if (capacity_ == 0 || bytes.empty()) {
@@ -16,6 +16,17 @@ void OutputLog::append(std::string_view bytes) {
   if (bytes.size() > capacity_) {
     end_ += bytes.size() - capacity_;
     bytes.remove_prefix(bytes.size() - capacity_);
+  }
+  // Until the ring first wraps, bytes sit at [0, end_): grow by doubling, so a session that has
+  // said little costs little (most idle sessions never fill the ring).
+  if (ring_.size() < capacity_) {
+    const uint64_t needed = end_ + bytes.size();
+    if (needed > ring_.size()) {
+      const uint64_t grown = std::max<uint64_t>(needed, std::max<size_t>(4096, 2 * ring_.size()));
+      const size_t target = static_cast<size_t>(std::min<uint64_t>(grown, capacity_));
+      ring_.reserve(target);  // exactly: resize() alone may round the allocation past capacity
+      ring_.resize(target);
+    }
   }
   size_t at = static_cast<size_t>(end_ % capacity_);
   size_t first = std::min(bytes.size(), capacity_ - at);

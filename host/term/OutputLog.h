@@ -4,7 +4,7 @@
 // resume with `?since=N` and get exactly the bytes it missed (issue 9, "Reconnect").
 //
 // A ring of `capacity` bytes: appending past it forgets the oldest bytes, never the offsets.
-// Memory: capacity bytes, allocated once at construction.
+// Memory: grows with the output (doubling from 4 KiB) up to capacity bytes; memoryBytes().
 //
 // Threading: thread-compatible. Const calls may run concurrently with each other; anything
 // concurrent with append() must be serialized by the caller (one lock per session).
@@ -29,6 +29,8 @@ class OutputLog {
   uint64_t begin() const noexcept { return end_ - size(); }
   size_t size() const noexcept { return end_ < capacity_ ? static_cast<size_t>(end_) : capacity_; }
   size_t capacity() const noexcept { return capacity_; }
+  // Heap bytes held (the ring as allocated so far).
+  size_t memoryBytes() const noexcept { return ring_.capacity(); }
 
   struct Read {
     enum class Status {

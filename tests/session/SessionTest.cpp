@@ -215,7 +215,11 @@ TEST_F(SessionTest, OutputArrivingBeforeOpenStreamReturnsIsNotLost) {
   session->onStdout("more", 4);
   EXPECT_EQ(client_->text(), "prompt$ more");
   EXPECT_EQ(events->text(), "prompt$ more");
-  EXPECT_THAT(events->events().back(), HasSubstr("\"type\":\"ready\""));
+  // ready, then where the stream starts (for ?since=), then the prompt.
+  const auto sent = events->events();
+  ASSERT_GE(sent.size(), 2u);
+  EXPECT_THAT(sent[sent.size() - 2], HasSubstr("\"type\":\"ready\""));
+  EXPECT_EQ(sent.back(), messages::offsetEvent(0));
 }
 
 TEST_F(SessionTest, SlowClientPausesTheShellUntilItDrains) {
@@ -283,6 +287,7 @@ TEST_F(SessionTest, ConcurrentClientsShareTheShell) {
 }
 
 TEST_F(SessionTest, ShellExitTellsTheClientAndEndsTheSession) {
+  options_.on_shell_exit = SessionOptions::OnShellExit::Close;
   auto session = makeStarted();
   becomeReady(*session);
   sdk::StreamExit exit;

@@ -49,6 +49,8 @@ class ManualScheduler : public Scheduler {
     }
     now_ = target;
   }
+  // Virtual time: how far advance() has moved.
+  std::chrono::milliseconds now() const { return now_; }
   size_t pendingTimers() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return timers_.size();

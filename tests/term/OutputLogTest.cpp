@@ -106,5 +106,24 @@ TEST(OutputLog, MatchesAnUnboundedModel) {
   }
 }
 
+TEST(OutputLogTest, MemoryGrowsWithTheOutputUpToTheCapacity) {
+  OutputLog log(1 << 20);
+  EXPECT_EQ(log.memoryBytes(), 0u);
+  log.append("prompt$ ");
+  EXPECT_LE(log.memoryBytes(), 4096u);
+  std::string all = "prompt$ ";
+  for (int i = 0; log.end() < 3u * (1 << 20); ++i) {
+    std::string chunk = std::to_string(i) + std::string(static_cast<size_t>(i % 5000), 'x');
+    log.append(chunk);
+    all += chunk;
+    if (i % 97 == 0) {
+      const uint64_t since = log.end() - std::min<uint64_t>(log.size(), 10000);
+      ASSERT_EQ(log.readFrom(since).bytes, all.substr(since)) << i;
+    }
+  }
+  EXPECT_EQ(log.memoryBytes(), size_t{1} << 20);
+  EXPECT_EQ(log.readFrom(log.begin()).bytes, all.substr(all.size() - (1 << 20)));
+}
+
 }  // namespace
 }  // namespace podterm::host
