@@ -2,6 +2,9 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "app/HostWorkspaceSyncer.h"
 #include "app/ListenerExposure.h"
 #include "app/LoopScheduler.h"
@@ -148,11 +151,28 @@ void HostRuntime::start() {
 void HostRuntime::stop() {
   if (stopped_) return;
   stopped_ = true;
-  readiness_.setReady(false);
-  http_->stop();
+  readiness_.setDraining();
+  const size_t live = sessions_->sessionCount();
+  logger().information("draining: /readyz unready, new terminals refused, ending %z session(s)",
+                       live);
   reaper_->stop();
-  sessions_->endAll(1001, "server shutting down", std::chrono::seconds(30));
+  // The rest of the teardown (threads joined, plugins destroyed) gets the remainder.
+  const auto deadline =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.server.shutdown_deadline);
+  const auto drain = deadline - std::min(deadline / 4, std::chrono::milliseconds(5000));
+  sessions_->endAll(1001, "server shutting down", drain, /*keep_pods=*/true);
+  if (sessions_->sessionCount() > 0) {
+    logger().warning("draining: %z session(s) still ending after %?d ms", sessions_->sessionCount(),
+                     static_cast<int64_t>(drain.count()));
+  }
+  http_->stop();
   workers_->stop();
+// A graceful shutdown (SIGTERM): unready first while the listener still answers (/readyz 503, new
+// terminal upgrades 503), then every session ends with 1001 after its final sync (which takes and
+// releases the workspace lease), keeping its pod: a client that reconnects through another replica
+// resumes in it, and that replica's reaper or next session owns it from then on. Only then does
+// the listener stop. The whole of it stays inside server.shutdown_deadline_s; the application's
+// watchdog ends the process if a backend hangs past it.
   loops_->stop();
   // Objects from plugins go before the libraries that hold their code.
   reaper_.reset();

@@ -11,9 +11,13 @@
 #include <Poco/Util/OptionSet.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "app/HostRuntime.h"
+#include "app/ShutdownWatchdog.h"
 #include "config/ConfigError.h"
 #include "config/HostConfig.h"
 #include "plugin/PluginLoader.h"
@@ -30,6 +34,9 @@ void configureLogging(const std::string& level) {
   Poco::Logger::root().setLevel(level);
   Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 }
+
+// The exit status when the shutdown deadline cut the drain short.
+constexpr int kForcedShutdownExit = 1;
 
 }  // namespace
 
@@ -83,6 +90,7 @@ int PodtermApplication::main(const std::vector<std::string>& args) {
   }
   if (pluginsCommand) return listPlugins();
   std::unique_ptr<HostRuntime> host;
+  std::chrono::seconds shutdown_deadline{30};
   try {
     HostConfig config = loadHostConfig(config_file_);
     configureLogging(config.log_level);
@@ -96,6 +104,7 @@ int PodtermApplication::main(const std::vector<std::string>& args) {
       }
       config.server.web_root = Poco::Path(web_root_).absolute().toString();
     }
+    shutdown_deadline = config.server.shutdown_deadline;
     host = std::make_unique<HostRuntime>(config);
     host->start();
   } catch (const ConfigError& e) {
@@ -109,8 +118,25 @@ int PodtermApplication::main(const std::vector<std::string>& args) {
     return EXIT_SOFTWARE;
   }
   waitForTerminationRequest();
+  // Only the main thread blocks the termination signals: a second SIGTERM (an impatient operator,
+  // a supervisor that repeats itself) would otherwise kill the drain half way. The deadline below
+  // bounds the drain instead.
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   Poco::Logger::get("podterm.host").information("shutting down");
-  host->stop();
+  {
+    // A backend that hangs (a database that never answers) must not hold the process past the
+    // deadline its orchestrator's kill timer is set from: exit anyway, non-zero, and say so.
+    ShutdownWatchdog watchdog(shutdown_deadline, [shutdown_deadline] {
+      Poco::Logger::get("podterm.host")
+          .error("shutdown took longer than server.shutdown_deadline_s (%?d s): exiting now",
+                 static_cast<int64_t>(shutdown_deadline.count()));
+      std::cerr.flush();
+      std::_Exit(kForcedShutdownExit);
+    });
+    host->stop();
+  }
+  Poco::Logger::get("podterm.host").information("shut down");
   return EXIT_OK;
 }
 

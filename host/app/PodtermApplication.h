@@ -1,8 +1,10 @@
 #pragma once
 // The podterm host process: `podterm --config FILE`. Start-up loads the config and the plugins
 // (refusing with one clear line on any error), then starts the loops and the HTTP server.
-// Shutdown reverses it: unready, stop accepting, end sessions (deleting their pods), stop loops,
-// destroy plugin objects, and only then release the plugin libraries.
+// Shutdown (SIGTERM) reverses it: unready and refusing new terminals, end sessions (final sync,
+// clients closed 1001, pods kept for a reconnect elsewhere), stop accepting, stop loops, destroy
+// plugin objects, and only then release the plugin libraries; all within
+// server.shutdown_deadline_s, or the process exits with status 1 at the deadline.
 //
 // `podterm plugins [--config FILE] [--plugins DIR]...` lists instead every plugin file on the
 // search path (the --plugins directories, then the config's [plugins] path) with its kind, name,

@@ -192,6 +192,8 @@ void readSession(const Document& doc, SessionConfig& session) {
     t.fail("shell", "must name the shell to run, e.g. [\"/bin/bash\"]");
   }
   t.rejectUnread();
+  server.shutdown_deadline = std::chrono::seconds(
+      t.integer("shutdown_deadline_s", server.shutdown_deadline.count(), 1, 3600));
 }
 
 void readLimits(const Document& doc, LimitsConfig& limits) {
@@ -352,3 +354,7 @@ HostConfig loadHostConfig(const std::string& file) {
 }
 
 }  // namespace podterm::host
+  config.log_format = log.string("format", config.log_format);
+  if (config.log_format != "text" && config.log_format != "json") {
+    log.fail("format", "expected \"text\" or \"json\", got " + inQuotes(config.log_format));
+  }

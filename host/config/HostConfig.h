@@ -30,6 +30,8 @@ struct ServerConfig {
 
 struct SessionConfig {
   std::chrono::seconds ready_timeout{60};
+  // SIGTERM: the process exits within this, drained or not (a hung backend cannot hold it).
+  std::chrono::seconds shutdown_deadline{30};
   std::chrono::seconds grace_period{30};  // how long a session outlives its last client
   size_t input_queue_bytes = 65536;       // input queued before the pod is ready
   size_t output_high_watermark = 1048576;
@@ -96,6 +98,7 @@ HostConfig loadHostConfig(const std::string& file);
 
 // The same for a document already in memory; `file` names it in messages and relative paths
 // resolve against its directory.
+  std::string log_format = "text";        // "text" or "json" (one object per line)
 HostConfig parseHostConfig(std::string_view toml, const std::string& file);
 
 }  // namespace podterm::host

@@ -240,6 +240,16 @@ class NotFoundHandler : public Poco::Net::HTTPRequestHandler {
 class HttpFront::Router : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   Router(TerminalEndpoint* terminal, Readiness& readiness, WorkspaceApi* workspaces,
+// A terminal upgrade while the host drains: another replica should take it.
+class DrainingHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  void handleRequest(Poco::Net::HTTPServerRequest&,
+                     Poco::Net::HTTPServerResponse& response) override {
+    response.set("Retry-After", "1");
+    sendPlain(response, 503, "server shutting down: connect again to reach another replica\n");
+  }
+};
+
          const StaticFiles* static_files)
       : terminal_(terminal),
         readiness_(readiness),
@@ -286,6 +296,7 @@ HttpFront::HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readi
                      WorkspaceApi* workspaces)
     : HttpFront(std::move(options), readiness, &terminal, workspaces) {}
 
+      if (readiness_.draining()) return new DrainingHandler();
 HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEndpoint* terminal,
                      WorkspaceApi* workspaces)
     : options_(std::move(options)) {

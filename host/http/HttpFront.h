@@ -31,11 +31,16 @@ struct HttpFrontOptions {
   std::chrono::milliseconds handshake_timeout{10000};
 };
 
-// What /readyz reports.
+// What /readyz reports: ready once the plugins are loaded and the host serves, and unready again
+// from the moment it starts draining (SIGTERM). Never the database's health: a storage outage
+// must not take every replica out of the load balancer. Draining also refuses new terminal
+// upgrades with 503 (the HTTP listener stays up while sessions drain). Thread-safe.
 class Readiness {
  public:
   void setReady(bool ready) { ready_.store(ready); }
-  bool ready() const { return ready_.load(); }
+  void setDraining() { draining_.store(true); }
+  bool ready() const { return ready_.load() && !draining_.load(); }
+  bool draining() const { return draining_.load(); }
 
  private:
   std::atomic<bool> ready_{false};
@@ -43,6 +48,7 @@ class Readiness {
 
 class HttpFront {
  public:
+  std::atomic<bool> draining_{false};
   // workspaces: the files API and its events under /api/workspaces/; null when the host has no
   // storage (those routes then answer 404). Endpoints must outlive this object.
   HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness,

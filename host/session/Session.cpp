@@ -458,7 +458,9 @@ void Session::finishEnding(sdk::ExecStreamPtr stream, uint16_t code, const std::
   // pod whose files could not be saved is kept rather than deleted.
   bool saved = !sync_ || sync_->finalSync();
   if (context_.syncer) context_.syncer->forget(id_);
-  if (saved) {
+  if (saved && keep_pod_at_end_.load()) {
+    logger().information("session=%s kept its pod for a reconnect elsewhere", id_.raw);
+  } else if (saved) {
     sdk::Status deleted = context_.runtime.deletePod(id_.raw);
     if (!deleted) {
       // Not counted as kept: the pod may well be gone already, and the reaper ends any that is

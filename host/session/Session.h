@@ -23,6 +23,7 @@
 // is made while it is held (a runtime may call back synchronously), except the non-blocking stream
 // calls.
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -91,6 +92,9 @@ class Session : public sdk::PodObserver,
   void onClientDrained();
   // Ends the session now: clients get `code`/`reason`, the shell stops, the pod is deleted.
   void end(uint16_t code, const std::string& reason);
+  // Host shutdown: the end that follows still runs the final sync but keeps the pod, for a
+  // reconnect through another replica (whose reaper or next session then owns it).
+  void keepPodAtEnd() { keep_pod_at_end_.store(true); }
 
   const SessionId& id() const { return id_; }
   SessionState state() const;
@@ -178,6 +182,7 @@ class Session : public sdk::PodObserver,
   std::optional<Scheduler::TimerId> lifetime_notice_timer_;
   std::optional<Scheduler::TimerId> lifetime_timer_;
   bool pod_kept_ = false;
+  std::atomic<bool> keep_pod_at_end_{false};
   std::shared_ptr<SessionSync> sync_;  // set in start() when the host syncs files
   ScreenState screen_;
   OutputLog log_;

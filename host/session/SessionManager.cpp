@@ -262,12 +262,13 @@ void SessionManager::onSessionEnded(const std::string& session_id) {
 }
 
 void SessionManager::endAll(uint16_t code, const std::string& reason,
-                            std::chrono::milliseconds deadline) {
+                            std::chrono::milliseconds deadline, bool keep_pods) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     closing_ = true;
   }
   for (auto& session : sessions()) {
+    if (session && keep_pods) session->keepPodAtEnd();
     if (session) session->end(code, reason);
   }
   std::unique_lock<std::mutex> lock(mutex_);

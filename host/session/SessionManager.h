@@ -73,8 +73,10 @@ class SessionManager {
   std::shared_ptr<Session> find(const std::string& session_id) const;
   size_t sessionCount() const;
   std::vector<std::shared_ptr<Session>> sessions() const;
-  // Ends every session (shutdown) and waits up to `deadline` for their pods' deletion.
-  void endAll(uint16_t code, const std::string& reason, std::chrono::milliseconds deadline);
+  // Ends every session (shutdown) and waits up to `deadline` for their ends (final sync, then the
+  // pod deleted, or kept with keep_pods: a host shutdown leaves pods to their grace period).
+  void endAll(uint16_t code, const std::string& reason, std::chrono::milliseconds deadline,
+              bool keep_pods = false);
 
   // Pods kept after their session ended count against their user until they are gone: the
   // reaper reports the pods it deleted and, each round, every pod that still exists.

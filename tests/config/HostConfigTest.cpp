@@ -326,3 +326,17 @@ TEST(HostConfig, LimitsTable) {
 
 }  // namespace
 }  // namespace podterm::host
+// Operations: the shutdown deadline and the log format.
+TEST(HostConfig, ShutdownDeadlineAndLogFormat) {
+  HostConfig d = parseHostConfig(kMinimal, "p.toml");
+  EXPECT_EQ(d.server.shutdown_deadline, std::chrono::seconds(30));
+  EXPECT_EQ(d.log_format, "text");
+  HostConfig c = parseHostConfig(
+      "[server]\nshutdown_deadline_s = 5\n" + kMinimal + "[log]\nformat = \"json\"\n", "p.toml");
+  EXPECT_EQ(c.server.shutdown_deadline, std::chrono::seconds(5));
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_NE(errorOf("[server]\nshutdown_deadline_s = 0\n" + kMinimal), "");
+  EXPECT_EQ(errorOf(kMinimal + "[log]\nformat = \"xml\"\n"),
+            "p.toml:6:10: log.format: expected \"text\" or \"json\", got \"xml\"");
+}
+
