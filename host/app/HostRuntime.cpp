@@ -46,6 +46,12 @@ SessionOptions sessionOptions(const HostConfig& config) {
   options.sessions_per_user = config.limits.sessions_per_user;
   options.pods_per_user = config.limits.pods_per_user;
   options.max_lifetime = config.limits.max_session_lifetime;
+  options.scrollback_lines = config.session.scrollback_lines;
+  options.output_log_bytes = config.session.output_log_bytes;
+  options.on_shell_exit = config.session.restart_shell ? SessionOptions::OnShellExit::Restart
+                                                       : SessionOptions::OnShellExit::Close;
+  options.idle_timeout = config.session.idle_timeout;
+  options.idle_warning = config.session.idle_warning;
   return options;
 }
 

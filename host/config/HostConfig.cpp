@@ -187,6 +187,19 @@ void readSession(const Document& doc, SessionConfig& session) {
       t.integer("orphan_pod_ttl_s", session.orphan_pod_ttl.count(), 0, kMaxInt));
   session.reap_interval =
       std::chrono::seconds(t.integer("reap_interval_s", session.reap_interval.count(), 1, kMaxInt));
+  session.scrollback_lines = static_cast<size_t>(
+      t.integer("scrollback_lines", static_cast<int64_t>(session.scrollback_lines), 0, 100000));
+  session.output_log_bytes = static_cast<size_t>(t.integer(
+      "output_log_bytes", static_cast<int64_t>(session.output_log_bytes), 0, int64_t{1} << 30));
+  const std::string on_exit = t.string("on_shell_exit", "restart");
+  if (on_exit != "restart" && on_exit != "close") {
+    t.fail("on_shell_exit", "expected \"restart\" or \"close\", got " + inQuotes(on_exit));
+  }
+  session.restart_shell = on_exit == "restart";
+  session.idle_timeout =
+      std::chrono::seconds(t.integer("idle_timeout_s", session.idle_timeout.count(), 0, kMaxInt));
+  session.idle_warning =
+      std::chrono::seconds(t.integer("idle_warning_s", session.idle_warning.count(), 0, kMaxInt));
   session.shell = t.list("shell", session.shell);
   if (session.shell.empty() || session.shell.front().empty()) {
     t.fail("shell", "must name the shell to run, e.g. [\"/bin/bash\"]");

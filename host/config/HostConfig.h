@@ -38,6 +38,11 @@ struct SessionConfig {
   std::vector<std::string> shell{"/bin/bash"};
   std::chrono::seconds orphan_pod_ttl{600};  // pods no session owns are reaped after this
   std::chrono::seconds reap_interval{300};   // between reaper rounds
+  size_t scrollback_lines = 1000;            // kept per session for a reattaching client
+  size_t output_log_bytes = 1048576;         // output kept per session for ?since=N
+  bool restart_shell = true;                 // on_shell_exit: "restart" (true) or "close"
+  std::chrono::seconds idle_timeout{0};      // 0: sessions are never culled for idling
+  std::chrono::seconds idle_warning{60};     // the notice comes this long before
 };
 
 // How a workspace's files are kept in step with its pods ([workspace]; see docs/sync.md).

@@ -60,6 +60,10 @@ TEST(HostConfig, Defaults) {
   EXPECT_EQ(c.session.input_queue_bytes, 65536u);
   EXPECT_EQ(c.session.output_high_watermark, 1048576u);
   EXPECT_EQ(c.session.shell, std::vector<std::string>{"/bin/bash"});
+  EXPECT_EQ(c.session.scrollback_lines, 1000u);
+  EXPECT_EQ(c.session.output_log_bytes, 1048576u);
+  EXPECT_TRUE(c.session.restart_shell);
+  EXPECT_EQ(c.session.idle_timeout, std::chrono::seconds(0));
   EXPECT_EQ(c.plugin_path, std::vector<std::string>{"/etc/podterm/plugins"});
   EXPECT_EQ(c.runtime.plugin, "fakepod");
   EXPECT_EQ(c.auth.plugin, "none");
@@ -136,6 +140,19 @@ level = "debug"
   EXPECT_TRUE(c.sync.view->unreadKeys().empty());  // no plugin: nothing to check
   EXPECT_EQ(c.sync.view->where(""), "/srv/conf/podterm.toml:26:1: sync");
   EXPECT_EQ(c.log_level, "debug");
+}
+
+TEST(HostConfig, SessionLifecycleKeys) {
+  HostConfig c = parseHostConfig(kMinimal +
+                                     "[session]\nscrollback_lines = 50\noutput_log_bytes = 4096\n"
+                                     "on_shell_exit = \"close\"\nidle_timeout_s = 1800\n"
+                                     "idle_warning_s = 120\n",
+                                 "p.toml");
+  EXPECT_EQ(c.session.scrollback_lines, 50u);
+  EXPECT_EQ(c.session.output_log_bytes, 4096u);
+  EXPECT_FALSE(c.session.restart_shell);
+  EXPECT_EQ(c.session.idle_timeout, std::chrono::seconds(1800));
+  EXPECT_EQ(c.session.idle_warning, std::chrono::seconds(120));
 }
 
 TEST(HostConfig, ViewsOutliveTheConfig) {
@@ -226,6 +243,9 @@ TEST(HostConfig, InvalidValues) {
       "\"https://app.example.com\" (scheme://host[:port], no path), got \"https://b/\"");
   EXPECT_EQ(errorOf(kMinimal + "[session]\nshell = []\n"),
             "p.toml:6:9: session.shell: must name the shell to run, e.g. [\"/bin/bash\"]");
+  EXPECT_EQ(errorOf(kMinimal + "[session]\non_shell_exit = \"reboot\"\n"),
+            "p.toml:6:17: session.on_shell_exit: expected \"restart\" or \"close\", got "
+            "\"reboot\"");
   EXPECT_EQ(errorOf(kMinimal + "[plugins]\npath = []\n"),
             "p.toml:6:8: plugins.path: must name at least one directory");
   EXPECT_EQ(errorOf(kMinimal + "[log]\nlevel = \"verbose\"\n"),
