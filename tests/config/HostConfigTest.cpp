@@ -344,8 +344,6 @@ TEST(HostConfig, LimitsTable) {
             "p.toml:6:16: unknown key limits.max_sessions");
 }
 
-}  // namespace
-}  // namespace podterm::host
 // Operations: the shutdown deadline and the log format.
 TEST(HostConfig, ShutdownDeadlineAndLogFormat) {
   HostConfig d = parseHostConfig(kMinimal, "p.toml");
@@ -360,3 +358,5 @@ TEST(HostConfig, ShutdownDeadlineAndLogFormat) {
             "p.toml:6:10: log.format: expected \"text\" or \"json\", got \"xml\"");
 }
 
+}  // namespace
+}  // namespace podterm::host
