@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 
 #include "http/PlainResponse.h"
 #include "http/WebSocketHandshake.h"
@@ -59,6 +61,21 @@ std::optional<TerminalSize> initialSize(const std::string& uri) {
   }
   if (cols < 1 || rows < 1 || cols > 1000 || rows > 1000) return std::nullopt;
   return TerminalSize{static_cast<uint16_t>(cols), static_cast<uint16_t>(rows)};
+}
+
+// ?since=N : resume from byte N of the session's output stream (decimal, 64-bit). Anything else
+// (empty, a sign, not a number, past 2^64) is ignored, and the client gets the screen replay.
+std::optional<uint64_t> resumeOffset(const std::string& uri) {
+  for (const auto& [key, value] : Poco::URI(uri).getQueryParameters()) {
+    if (key != "since" || value.empty() || value.size() > 20 ||
+        !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    errno = 0;
+    const unsigned long long n = std::strtoull(value.c_str(), nullptr, 10);
+    if (errno == ERANGE) continue;
+    return static_cast<uint64_t>(n);
+  }
+  return std::nullopt;
 }
 
 sdk::AuthRequest authRequest(const Poco::Net::HTTPServerRequest& request, const SessionId& id,
@@ -220,8 +237,8 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
   auto connection = WsConnection::create(fd, loops_.next(), limits, protocol);
   auto client = std::make_shared<WsTerminalClient>(connection, protocol == "podterm.v2");
   client->holdUntilClosed(std::move(slot));
-  auto session =
-      sessions_.attach(*id, std::move(admission), client, initialSize(request.getURI()));
+  auto session = sessions_.attach(*id, std::move(admission), client, initialSize(request.getURI()),
+                                  resumeOffset(request.getURI()));
   client->bind(session);
   connection->start(client);
   closeWhenCredentialExpires(connection, decision.value().expires_unix_ms);
