@@ -200,10 +200,19 @@
         setPod('Ready', 'ok');
         break;
       case 'exit':
+        if (ev.restart) { // the host starts a new shell in the same pod (session.on_shell_exit)
+          shellReady = false;
+          term.write(`\r\n\x1b[2m[the shell exited with ${ev.signal ? `signal ${ev.signal}` : `status ${ev.code}`}:` +
+            ' a new one starts]\x1b[0m\r\n');
+          break;
+        }
         shellExited = true;
         setPod('');
         term.write(`\r\n\x1b[2m[the shell exited with ${ev.signal ? `signal ${ev.signal}` : `status ${ev.code}`}:` +
           ' press Enter to start a new one]\x1b[0m\r\n');
+        break;
+      case 'replay': // the screen is redrawn from scratch after this (a reconnect)
+        term.reset();
         break;
       case 'sync':
         saved();
