@@ -154,6 +154,12 @@ void HostRuntime::start() {
                        config_.auth.plugin);
 }
 
+// A graceful shutdown (SIGTERM): unready first while the listener still answers (/readyz 503, new
+// terminal upgrades 503), then every session ends with 1001 after its final sync (which takes and
+// releases the workspace lease), keeping its pod: a client that reconnects through another replica
+// resumes in it, and that replica's reaper or next session owns it from then on. Only then does
+// the listener stop. The whole of it stays inside server.shutdown_deadline_s; the application's
+// watchdog ends the process if a backend hangs past it.
 void HostRuntime::stop() {
   if (stopped_) return;
   stopped_ = true;
@@ -173,12 +179,6 @@ void HostRuntime::stop() {
   }
   http_->stop();
   workers_->stop();
-// A graceful shutdown (SIGTERM): unready first while the listener still answers (/readyz 503, new
-// terminal upgrades 503), then every session ends with 1001 after its final sync (which takes and
-// releases the workspace lease), keeping its pod: a client that reconnects through another replica
-// resumes in it, and that replica's reaper or next session owns it from then on. Only then does
-// the listener stop. The whole of it stays inside server.shutdown_deadline_s; the application's
-// watchdog ends the process if a backend hangs past it.
   loops_->stop();
   // Objects from plugins go before the libraries that hold their code.
   reaper_.reset();

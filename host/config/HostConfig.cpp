@@ -168,6 +168,8 @@ void readServer(const Document& doc, ServerConfig& server) {
   }
   server.max_message_bytes = static_cast<size_t>(t.integer(
       "max_message_bytes", static_cast<int64_t>(server.max_message_bytes), 1, int64_t{1} << 30));
+  server.shutdown_deadline = std::chrono::seconds(
+      t.integer("shutdown_deadline_s", server.shutdown_deadline.count(), 1, 3600));
   t.rejectUnread();
 }
 
@@ -205,8 +207,6 @@ void readSession(const Document& doc, SessionConfig& session) {
     t.fail("shell", "must name the shell to run, e.g. [\"/bin/bash\"]");
   }
   t.rejectUnread();
-  server.shutdown_deadline = std::chrono::seconds(
-      t.integer("shutdown_deadline_s", server.shutdown_deadline.count(), 1, 3600));
 }
 
 void readLimits(const Document& doc, LimitsConfig& limits) {
@@ -353,6 +353,10 @@ HostConfig parseHostConfig(std::string_view toml, const std::string& file) {
              "trace, got " +
                  inQuotes(config.log_level));
   }
+  config.log_format = log.string("format", config.log_format);
+  if (config.log_format != "text" && config.log_format != "json") {
+    log.fail("format", "expected \"text\" or \"json\", got " + inQuotes(config.log_format));
+  }
   log.rejectUnread();
   return config;
 }
@@ -367,7 +371,3 @@ HostConfig loadHostConfig(const std::string& file) {
 }
 
 }  // namespace podterm::host
-  config.log_format = log.string("format", config.log_format);
-  if (config.log_format != "text" && config.log_format != "json") {
-    log.fail("format", "expected \"text\" or \"json\", got " + inQuotes(config.log_format));
-  }

@@ -26,12 +26,12 @@ struct ServerConfig {
   // An auth plugin that verifies no credential (auth-none) on a listener outside 127.0.0.0/8 and
   // ::1 lets anyone act as anyone: the host refuses to start unless this says it is meant.
   bool allow_unauthenticated = false;
+  // SIGTERM: the process exits within this, drained or not (a hung backend cannot hold it).
+  std::chrono::seconds shutdown_deadline{30};
 };
 
 struct SessionConfig {
   std::chrono::seconds ready_timeout{60};
-  // SIGTERM: the process exits within this, drained or not (a hung backend cannot hold it).
-  std::chrono::seconds shutdown_deadline{30};
   std::chrono::seconds grace_period{30};  // how long a session outlives its last client
   size_t input_queue_bytes = 65536;       // input queued before the pod is ready
   size_t output_high_watermark = 1048576;
@@ -94,6 +94,7 @@ struct HostConfig {
   SlotConfig sync;
   SlotConfig auth;                        // required
   std::string log_level = "information";  // a Poco priority name
+  std::string log_format = "text";        // "text" or "json" (one object per line)
 };
 
 // Reads and checks the file. Throws ConfigError (one line, "file:line:column: dotted.key: message")
@@ -103,7 +104,6 @@ HostConfig loadHostConfig(const std::string& file);
 
 // The same for a document already in memory; `file` names it in messages and relative paths
 // resolve against its directory.
-  std::string log_format = "text";        // "text" or "json" (one object per line)
 HostConfig parseHostConfig(std::string_view toml, const std::string& file);
 
 }  // namespace podterm::host

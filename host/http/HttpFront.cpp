@@ -217,6 +217,16 @@ class HealthHandler : public Poco::Net::HTTPRequestHandler {
   const Readiness* readiness_;
 };
 
+// A terminal upgrade while the host drains: another replica should take it.
+class DrainingHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  void handleRequest(Poco::Net::HTTPServerRequest&,
+                     Poco::Net::HTTPServerResponse& response) override {
+    response.set("Retry-After", "1");
+    sendPlain(response, 503, "server shutting down: connect again to reach another replica\n");
+  }
+};
+
 class IndexHandler : public Poco::Net::HTTPRequestHandler {
  public:
   void handleRequest(Poco::Net::HTTPServerRequest&,
@@ -240,16 +250,6 @@ class NotFoundHandler : public Poco::Net::HTTPRequestHandler {
 class HttpFront::Router : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   Router(TerminalEndpoint* terminal, Readiness& readiness, WorkspaceApi* workspaces,
-// A terminal upgrade while the host drains: another replica should take it.
-class DrainingHandler : public Poco::Net::HTTPRequestHandler {
- public:
-  void handleRequest(Poco::Net::HTTPServerRequest&,
-                     Poco::Net::HTTPServerResponse& response) override {
-    response.set("Retry-After", "1");
-    sendPlain(response, 503, "server shutting down: connect again to reach another replica\n");
-  }
-};
-
          const StaticFiles* static_files)
       : terminal_(terminal),
         readiness_(readiness),
@@ -273,6 +273,7 @@ class DrainingHandler : public Poco::Net::HTTPRequestHandler {
   Poco::Net::HTTPRequestHandler* route(const Poco::Net::HTTPServerRequest& request) {
     std::string path = request.getURI().substr(0, request.getURI().find('?'));
     if (terminal_ && path.rfind(TerminalEndpoint::kPathPrefix, 0) == 0) {
+      if (readiness_.draining()) return new DrainingHandler();
       return terminal_->newHandler();
     }
     if (workspaces_ && path.rfind(WorkspaceApi::kPathPrefix, 0) == 0) {
@@ -296,7 +297,6 @@ HttpFront::HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readi
                      WorkspaceApi* workspaces)
     : HttpFront(std::move(options), readiness, &terminal, workspaces) {}
 
-      if (readiness_.draining()) return new DrainingHandler();
 HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEndpoint* terminal,
                      WorkspaceApi* workspaces)
     : options_(std::move(options)) {

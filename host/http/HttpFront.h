@@ -44,11 +44,11 @@ class Readiness {
 
  private:
   std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
 };
 
 class HttpFront {
  public:
-  std::atomic<bool> draining_{false};
   // workspaces: the files API and its events under /api/workspaces/; null when the host has no
   // storage (those routes then answer 404). Endpoints must outlive this object.
   HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness,
