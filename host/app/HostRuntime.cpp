@@ -8,6 +8,7 @@
 #include "app/HostWorkspaceSyncer.h"
 #include "app/ListenerExposure.h"
 #include "app/LoopScheduler.h"
+#include "common/Metrics.h"
 #include "config/ConfigError.h"
 #include "plugin/GuardedAuthenticator.h"
 #include "plugin/GuardedPodRuntime.h"
@@ -148,6 +149,10 @@ void HostRuntime::start() {
   http_->start();
   if (storage_) schedulePurge();
   reaper_->start();
+  metrics::registerAll();
+  metrics::registry().setGaugeFunction(
+      "podterm_sessions_live", "Sessions on this host (starting, live or ending).",
+      [this] { return static_cast<double>(sessions_->sessionCount()); });
   readiness_.setReady(true);
   logger().information("podterm listening on %s:%hu (runtime %s, auth %s)",
                        config_.server.listen_host, http_->port(), config_.runtime.plugin,
@@ -178,6 +183,7 @@ void HostRuntime::stop() {
                      static_cast<int64_t>(drain.count()));
   }
   http_->stop();
+  metrics::registry().clearGaugeFunction("podterm_sessions_live");  // sessions_ goes below
   workers_->stop();
   loops_->stop();
   // Objects from plugins go before the libraries that hold their code.

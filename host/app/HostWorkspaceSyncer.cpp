@@ -2,6 +2,10 @@
 
 #include <Poco/Logger.h>
 
+#include <chrono>
+
+#include "common/Metrics.h"
+
 namespace podterm::host {
 namespace {
 
@@ -11,6 +15,13 @@ Poco::Logger& logger() {
 
 sdk::WorkspaceId workspaceOf(const SessionId& id) {
   return {id.user, id.workspace};
+}
+
+// Every load and save, whatever started it (a command, the idle timer, the final sync).
+void countSync(const SyncReport& report, bool load) {
+  metrics::syncDuration(load).observe(std::chrono::duration<double>(report.duration).count());
+  if (report.bytes > 0) metrics::syncBytes(load).inc(static_cast<uint64_t>(report.bytes));
+  if (!report.ok()) metrics::syncsFailed(load).inc();
 }
 
 }  // namespace
@@ -34,6 +45,7 @@ SyncOutcome HostWorkspaceSyncer::load(const SessionId& id) {
   auto session = entry(id);
   std::lock_guard<std::mutex> lock(session->mutex);
   SyncReport report = sync_.load(id.raw, workspaceOf(id), session->state);
+  countSync(report, true);
   logger().information("session=%s load: %s", id.raw, report.summary());
   return toOutcome(report);
 }
@@ -45,6 +57,7 @@ SyncOutcome HostWorkspaceSyncer::sync(const SessionId& id) {
     std::lock_guard<std::mutex> lock(session->mutex);
     report = sync_.syncFromPod(id.raw, workspaceOf(id), session->state);
   }
+  countSync(report, false);
   logger().debug("session=%s sync: %s", id.raw, report.summary());
   publish(id, report);
   return toOutcome(report);

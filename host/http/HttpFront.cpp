@@ -17,6 +17,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/Metrics.h"
+#include "http/MetricsEndpoint.h"
 #include "http/PlainResponse.h"
 #include "http/StaticFiles.h"
 #include "http/TerminalEndpoint.h"
@@ -280,6 +282,7 @@ class HttpFront::Router : public Poco::Net::HTTPRequestHandlerFactory {
       return workspaces_->newHandler();
     }
     if (path == "/healthz") return new HealthHandler(nullptr);
+    if (path == MetricsEndpoint::kPath) return metrics_.newHandler();
     if (path == "/readyz") return new HealthHandler(&readiness_);
     // The page and its assets; /api/ stays the API's even where no endpoint answers it.
     if (static_files_ && path.rfind("/api/", 0) != 0) return static_files_->newHandler();
@@ -288,6 +291,7 @@ class HttpFront::Router : public Poco::Net::HTTPRequestHandlerFactory {
   }
 
   TerminalEndpoint* terminal_;
+  const MetricsEndpoint metrics_{metrics::registry()};  // the process's metrics
   Readiness& readiness_;
   WorkspaceApi* workspaces_;
   const StaticFiles* static_files_;

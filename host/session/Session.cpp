@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <utility>
 
+#include "common/Metrics.h"
 #include "session/HostMessages.h"
 #include "session/ShellSpec.h"
 
@@ -105,6 +107,8 @@ void Session::attach(const std::shared_ptr<TerminalClient>& client,
     client->close(1013, "session is ending, try again");
     return;
   }
+  metrics::connects(client->wantsEvents()).inc();
+  if (grace_timer_) metrics::reconnects().inc();  // it had no client left
   cancelTimer(grace_timer_);
   clients_.push_back(client);
   logger().information("session=%s client %s attached (%z attached)", id_.raw, client->describe(),
@@ -279,6 +283,7 @@ void Session::onPodStatus(const sdk::PodStatus& status) {
     broadcastNotice(std::string("the pod stopped (") + sdk::podPhaseName(status.phase) + ")" +
                     (status.message.empty() ? "" : ": " + status.message));
     lock.lock();
+    metrics::errors(metrics::ErrorKind::PodLost).inc();
     beginEnding(lock, 1011, "execution pod stopped");
     return;
   }
@@ -294,6 +299,7 @@ void Session::onPodStatus(const sdk::PodStatus& status) {
     loadAndOpenShell();
     return;
   }
+  warm_start_ = false;  // it went through another phase first
   lock.unlock();
   if (status.phase == sdk::PodPhase::Failed || status.phase == sdk::PodPhase::Gone) {
     fail(status.message.empty() ? std::string("the pod ") + sdk::podPhaseName(status.phase)
@@ -344,6 +350,9 @@ void Session::onShellOpened(sdk::Result<sdk::ExecStreamPtr> result) {
   }
   stream_ = std::move(result).value();
   state_ = SessionState::Ready;
+  if (!std::exchange(prompt_timed_, true)) {
+    metrics::timeToPrompt(warm_start_).observe(metrics::secondsSince(created_at_));
+  }
   not_ready_notice_sent_ = false;
   std::string input;
   input.swap(queued_input_);
@@ -384,6 +393,7 @@ void Session::onGraceExpired() {
   grace_timer_.reset();
   if (!clients_.empty()) return;
   logger().information("session=%s grace period over with no client", id_.raw);
+  metrics::culls(metrics::Culled::Grace).inc();
   beginEnding(lock, 1001, "session ended");
 }
 
@@ -409,11 +419,13 @@ void Session::onLifetimeOver() {
   lock.unlock();
   broadcastNotice(messages::lifetimeOver(options_.max_lifetime));
   lock.lock();
+  metrics::culls(metrics::Culled::Lifetime).inc();
   beginEnding(lock, 1001, "session lifetime reached", true);
 }
 
 void Session::fail(const std::string& details) {
   logger().warning("session=%s failed to start: %s", id_.raw, details);
+  metrics::errors(metrics::ErrorKind::SessionStart).inc();
   broadcastText(messages::podCreationFailed(details));
   broadcastEvent(messages::errorEvent("Failed to create execution pod: " + details));
   Lock lock(mutex_);
@@ -466,6 +478,7 @@ void Session::finishEnding(sdk::ExecStreamPtr stream, uint16_t code, const std::
       // Not counted as kept: the pod may well be gone already, and the reaper ends any that is
       // not.
       logger().error("session=%s could not delete its pod: %s", id_.raw, deleted.message());
+      metrics::errors(metrics::ErrorKind::PodDelete).inc();
     }
   } else {
     logger().error("session=%s kept its pod: its files could not be saved to storage", id_.raw);
@@ -727,6 +740,7 @@ void Session::onIdleCheck() {
   lock.unlock();
   broadcastNotice(messages::idleOver(timeout));
   lock.lock();
+  metrics::culls(metrics::Culled::Idle).inc();
   beginEnding(lock, 1001, "session idle", true);
 }
 

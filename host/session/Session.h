@@ -183,6 +183,10 @@ class Session : public sdk::PodObserver,
   std::optional<Scheduler::TimerId> lifetime_timer_;
   bool pod_kept_ = false;
   std::atomic<bool> keep_pod_at_end_{false};
+  // Metrics: time to prompt counts from here, once; warm when the pod's first status was Ready.
+  const std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
+  bool warm_start_ = true;
+  bool prompt_timed_ = false;
   std::shared_ptr<SessionSync> sync_;  // set in start() when the host syncs files
   ScreenState screen_;
   OutputLog log_;

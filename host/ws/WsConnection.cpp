@@ -13,6 +13,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/Metrics.h"
+
 namespace podterm::host {
 
 namespace {
@@ -141,6 +143,7 @@ bool WsConnection::writeFrameLocked(Opcode op, const std::string_view* parts, si
       return false;
     }
     sent = n < 0 ? 0 : static_cast<size_t>(n);
+    metrics::webSocketBytesOut().inc(sent);
     if (sent == header_len + payload_len) return true;
   }
   queueLocked(header, header_len, parts, count, sent);
@@ -255,6 +258,7 @@ void WsConnection::onReadable(uint32_t events) {
     }
     const ssize_t n = ::recv(fd_, buffer, want, MSG_DONTWAIT);
     if (n > 0) {
+      metrics::webSocketBytesIn().inc(static_cast<uint64_t>(n));
       if (metered) options_.input_budget->consume(static_cast<size_t>(n));
       // After a protocol error, or once our side is shut down, input is only drained.
       if (!parser_.failed() && !shut_down_write_) {
@@ -367,6 +371,7 @@ void WsConnection::onCloseFrame(std::string_view payload) {
 }
 
 void WsConnection::failConnection(uint16_t code, std::string_view reason) {
+  metrics::errors(metrics::ErrorKind::WebSocketProtocol).inc();  // the peer broke RFC 6455
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (state_.load() != State::Open) {
@@ -402,6 +407,7 @@ void WsConnection::onWritable() {
         break;
       }
       out_off_ += static_cast<size_t>(n);
+      metrics::webSocketBytesOut().inc(static_cast<uint64_t>(n));
     }
     if (out_off_ == out_.size()) {
       out_.clear();

@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -87,6 +90,37 @@ class DatabaseLock {
   bool locked_ = false;
 };
 
+// A tiny reader of the Prometheus text format: "name{labels}" -> value; fails the test on a line
+// that is neither a comment nor "series value".
+std::map<std::string, double> parseMetrics(const std::string& text) {
+  std::map<std::string, double> samples;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
+    const auto close = line.rfind('}');
+    const auto space = line.find(' ', close == std::string::npos ? 0 : close);
+    if (line.empty() || line[0] == '#' || space == std::string::npos) {
+      ADD_FAILURE() << "not a sample: " << line;
+      continue;
+    }
+    const std::string value = line.substr(space + 1);
+    samples[line.substr(0, space)] = value == "+Inf" ? INFINITY : std::stod(value);
+  }
+  return samples;
+}
+
+std::map<std::string, double> scrape(uint16_t port) {
+  const std::string response = httpGet(port, "/metrics");
+  EXPECT_EQ(response.substr(0, 4), "200 ") << response;
+  return parseMetrics(response.size() > 4 ? response.substr(4) : "");
+}
+
+double timeToPromptCount(std::map<std::string, double>& m) {
+  return m["podterm_time_to_prompt_seconds_count{start=\"cold\"}"] +
+         m["podterm_time_to_prompt_seconds_count{start=\"warm\"}"];
+}
+
 const std::string kSqlite =
     "[storage]\nplugin = \"sqlite\"\n[storage.sqlite]\npath = \"{dir}/podterm.db\"\n";
 
@@ -135,25 +169,36 @@ TEST(OperationsE2E, SigtermDrainsSavesFilesClosesWith1001AndKeepsThePod) {
             "200 unsynced\n");
 }
 
-TEST(OperationsE2E, NewTerminalsGet503WhileDraining) {
-  // The listener answers until the sessions have ended; how long that takes is not ours to set,
-  // so the refusal is checked whenever the host still answers at all.
-  HostProcess host(
-      HostOptions{"", "shutdown_deadline_s = 20\n", "network = \"none\"\n", kSqlite, "", "", 60});
+TEST(OperationsE2E, WhileDrainingReadyzAndNewTerminalsGet503) {
+  if (::access("/usr/bin/sqlite3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/sqlite3";
+  // A final sync held up by a locked database keeps the drain going for as long as the deadline
+  // lets it, so the draining host is there to ask.
+  HostProcess host(HostOptions{"", "shutdown_deadline_s = 6\n", "network = \"none\"\n",
+                               "[storage]\nplugin = \"sqlite\"\n[storage.sqlite]\n"
+                               "path = \"{dir}/podterm.db\"\ntimeout_ms = 120000\n",
+                               "", "", 60});
   TerminalClient client(host.port(), "/api/terminal/ws/user_7_ws_drain_b");
   waitForPrompt(client);
-  client.send("sleep 600\n");
+  client.send("echo x > f.txt; sleep 600\n");
+  DatabaseLock lock(host.directory() + "/podterm.db");
+  ASSERT_TRUE(lock.locked());
   ASSERT_EQ(::kill(host.pid(), SIGTERM), 0);
-  std::string upgrade;
+  std::string ready;
   ASSERT_TRUE(waitUntil(
       [&] {
-        upgrade = rawRequest(host.port(), upgradeRequest(host.port(), "user_7_ws_drain_c"));
-        return upgrade.rfind("HTTP/1.1 101", 0) != 0;
+        ready = httpGet(host.port(), "/readyz");
+        return ready.rfind("200", 0) != 0;
       },
-      20s));
-  // Refused while draining, or no listener any more: never a new session.
-  EXPECT_TRUE(upgrade.empty() || upgrade.rfind("HTTP/1.1 503", 0) == 0) << upgrade;
-  EXPECT_EQ(host.terminate(25s), 0) << host.log();
+      5s));
+  EXPECT_EQ(ready, "503 not ready\n");
+  EXPECT_EQ(httpGet(host.port(), "/healthz"), "200 ok\n");
+  const std::string upgrade =
+      rawRequest(host.port(), upgradeRequest(host.port(), "user_7_ws_drain_c"));
+  EXPECT_EQ(upgrade.rfind("HTTP/1.1 503", 0), 0u) << upgrade;
+  EXPECT_NE(upgrade.find("Retry-After: 1"), std::string::npos) << upgrade;
+  EXPECT_NE(upgrade.find("server shutting down"), std::string::npos) << upgrade;
+  EXPECT_EQ(client.waitForClose(5s), 1001);         // closed first, then the final sync
+  EXPECT_EQ(host.terminate(15s), 1) << host.log();  // the locked database outlasted the deadline
   EXPECT_EQ(host.log().find("session=user_7_ws_drain_c starting"), std::string::npos) << host.log();
 }
 
@@ -177,6 +222,87 @@ TEST(OperationsE2E, AHungDatabaseCannotHoldTheProcessPastTheDeadline) {
   EXPECT_NE(host.log().find("shutdown took longer than server.shutdown_deadline_s (3 s)"),
             std::string::npos)
       << host.log();
+}
+
+TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
+  HostProcess host(HostOptions{"", "", "network = \"none\"\n",
+                               kSqlite + "[sync]\nplugin = \"always\"\n", "", "", 2});
+  const std::string raw = httpGet(host.port(), "/metrics");
+  auto before = scrape(host.port());
+  EXPECT_EQ(before["podterm_sessions_live"], 0);
+  const std::string id = "user_7_ws_metrics_a";
+  {
+    TerminalClient v2(host.port(), "/api/terminal/ws/" + id, "podterm.v2");
+    waitForPrompt(v2);
+    v2.consume();
+    v2.send("echo saved-$((40+2)) > m.txt\n");
+    waitForPrompt(v2);
+    auto during = scrape(host.port());
+    EXPECT_EQ(during["podterm_sessions_live"], 1);
+    EXPECT_EQ(during["podterm_connects_total{protocol=\"podterm.v2\"}"] -
+                  before["podterm_connects_total{protocol=\"podterm.v2\"}"],
+              1);
+    EXPECT_EQ(timeToPromptCount(during) - timeToPromptCount(before), 1);
+    EXPECT_GT(during["podterm_websocket_received_bytes_total"],
+              before["podterm_websocket_received_bytes_total"]);
+    EXPECT_GT(during["podterm_websocket_sent_bytes_total"],
+              before["podterm_websocket_sent_bytes_total"]);
+    // The `always` policy saves after the command: a save, with bytes.
+    std::map<std::string, double> saved;
+    EXPECT_TRUE(waitUntil(
+        [&] {
+          saved = scrape(host.port());
+          return saved["podterm_sync_bytes_total{direction=\"save\"}"] >= 9;
+        },
+        15s));
+    EXPECT_GE(saved["podterm_sync_duration_seconds_count{direction=\"save\"}"], 1);
+    EXPECT_GE(saved["podterm_sync_duration_seconds_count{direction=\"load\"}"], 1);
+    EXPECT_EQ(saved["podterm_sync_duration_seconds_bucket{direction=\"save\",le=\"+Inf\"}"],
+              saved["podterm_sync_duration_seconds_count{direction=\"save\"}"]);
+    EXPECT_EQ(saved["podterm_syncs_failed_total{direction=\"save\"}"], 0);
+  }
+  // Back within the grace period: a reconnect, over v1 this time.
+  {
+    std::map<std::string, double> m;
+    TerminalClient v1(host.port(), "/api/terminal/ws/" + id);
+    v1.send("echo ba''ck\n");
+    ASSERT_TRUE(v1.waitFor("back\r\n")) << v1.text();
+    m = scrape(host.port());
+    EXPECT_EQ(m["podterm_reconnects_total"] - before["podterm_reconnects_total"], 1);
+    EXPECT_EQ(m["podterm_connects_total{protocol=\"podterm.v1\"}"] -
+                  before["podterm_connects_total{protocol=\"podterm.v1\"}"],
+              1);
+    // Not valid UTF-8: the client broke RFC 6455 (close 1007), an error of that kind.
+    v1.send(std::string("\xff\xfe"));
+    EXPECT_EQ(v1.waitForClose(10s), 1007);
+  }
+  // No client for the grace period (2 s): culled, reason grace.
+  std::map<std::string, double> after;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        after = scrape(host.port());
+        return after["podterm_culls_total{reason=\"grace\"}"] -
+                   before["podterm_culls_total{reason=\"grace\"}"] ==
+               1;
+      },
+      20s))
+      << host.log();
+  EXPECT_TRUE(waitUntil([&] { return scrape(host.port())["podterm_sessions_live"] == 0; }, 20s));
+  EXPECT_EQ(after["podterm_errors_total{kind=\"websocket_protocol\"}"] -
+                before["podterm_errors_total{kind=\"websocket_protocol\"}"],
+            1);
+  // Counts only: no session id, user, workspace or config value.
+  const std::string text = httpGet(host.port(), "/metrics");
+  for (const std::string& secret : {id, std::string("user_7"), std::string("metrics_a"),
+                                    host.directory(), std::string("sqlite")}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+  }
+  EXPECT_NE(raw.find("# TYPE podterm_time_to_prompt_seconds histogram"), std::string::npos);
+  const std::string headers = rawRequest(
+      host.port(), "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(headers.find("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
+            std::string::npos)
+      << headers;
 }
 
 }  // namespace
