@@ -17,6 +17,7 @@
 #include <iostream>
 
 #include "app/HostRuntime.h"
+#include "app/JsonLogFormatter.h"
 #include "app/ShutdownWatchdog.h"
 #include "config/ConfigError.h"
 #include "config/HostConfig.h"
@@ -25,9 +26,13 @@
 namespace podterm::host {
 namespace {
 
-void configureLogging(const std::string& level) {
-  Poco::AutoPtr<Poco::PatternFormatter> formatter(
-      new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
+void configureLogging(const std::string& level, const std::string& format) {
+  Poco::AutoPtr<Poco::Formatter> formatter;
+  if (format == "json") {
+    formatter = new JsonLogFormatter();
+  } else {
+    formatter = new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t");
+  }
   Poco::AutoPtr<Poco::FormattingChannel> channel(
       new Poco::FormattingChannel(formatter, new Poco::ConsoleChannel(std::cerr)));
   Poco::Logger::root().setChannel(channel);
@@ -93,7 +98,7 @@ int PodtermApplication::main(const std::vector<std::string>& args) {
   std::chrono::seconds shutdown_deadline{30};
   try {
     HostConfig config = loadHostConfig(config_file_);
-    configureLogging(config.log_level);
+    configureLogging(config.log_level, config.log_format);
     for (auto it = extra_plugin_dirs_.rbegin(); it != extra_plugin_dirs_.rend(); ++it) {
       config.plugin_path.insert(config.plugin_path.begin(), Poco::Path(*it).absolute().toString());
     }

@@ -1,6 +1,8 @@
 // End to end for operations: a graceful shutdown on SIGTERM (readiness, 503 for new terminals, the
 // final sync, 1001 for clients, pods kept, the deadline even with a hung backend).
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -303,6 +305,46 @@ TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
   EXPECT_NE(headers.find("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
             std::string::npos)
       << headers;
+}
+
+TEST(OperationsE2E, JsonLogsAreOneObjectPerLineWithTheSessionId) {
+  HostProcess host(HostOptions{"", "", "network = \"none\"\n", "[log]\nformat = \"json\"\n"});
+  const std::string id = "user_7_ws_jsonlog_a";
+  {
+    TerminalClient client(host.port(), "/api/terminal/ws/" + id);
+    waitForPrompt(client);
+    client.send("echo \"quote\\\"d\"\n");
+    ASSERT_TRUE(client.waitFor("quote")) << client.text();
+  }
+  // Grace period 0: the session ends with its client.
+  ASSERT_TRUE(waitUntil(
+      [&] { return host.log().find("session=" + id + " ended") != std::string::npos; }, 20s))
+      << host.log();
+  EXPECT_EQ(host.terminate(20s), 0);
+  std::istringstream lines(host.log());
+  std::string line;
+  size_t objects = 0;
+  size_t about_session = 0;
+  while (std::getline(lines, line)) {
+    Poco::JSON::Object::Ptr json;
+    try {
+      json = Poco::JSON::Parser().parse(line).extract<Poco::JSON::Object::Ptr>();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not a JSON object: " << line << " (" << e.what() << ")";
+      continue;
+    }
+    ++objects;
+    for (const char* field : {"time", "level", "logger", "message"}) {
+      EXPECT_TRUE(json->has(field)) << field << " missing in " << line;
+    }
+    const std::string message = json->optValue<std::string>("message", "");
+    if (message.find("session=" + id) != std::string::npos) {
+      ++about_session;
+      EXPECT_EQ(json->optValue<std::string>("session", ""), id) << line;
+    }
+  }
+  EXPECT_GE(objects, 5u);
+  EXPECT_GE(about_session, 4u);  // attached, starting, ready, ending, ended...
 }
 
 }  // namespace
