@@ -161,10 +161,7 @@ void Session::catchUpLocked(TerminalClient& client, std::optional<uint64_t> sinc
   const uint64_t end = log_.end();
   if (events) client.sendEvent(messages::replayEvent(end));
   // RIS first: the replay is drawn on a freshly reset terminal (xterm.js clears its scrollback).
-  client.sendText(
-      "\x1b"
-      "c" +
-      screen_.replay());
+  client.sendText("\033c" + screen_.replay());
   if (!refusal.empty()) {
     if (events) {
       client.sendEvent(messages::noticeEvent(refusal));

@@ -41,7 +41,13 @@ int threadCount(pid_t pid) {
 
 class TerminalE2E : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { host_ = std::make_unique<HostProcess>(HostOptions{}); }
+  // on_shell_exit = "close": these tests check that an exiting shell ends the session; the default
+  // restart is tested in LifecycleE2ETest.
+  static void SetUpTestSuite() {
+    HostOptions options;
+    options.extra_session = "on_shell_exit = \"close\"\n";
+    host_ = std::make_unique<HostProcess>(options);
+  }
   static void TearDownTestSuite() { host_.reset(); }
   static std::unique_ptr<HostProcess> host_;
 };

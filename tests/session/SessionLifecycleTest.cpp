@@ -108,11 +108,7 @@ TEST_F(SessionLifecycleTest, ReattachReplaysTheScreenThenTheLiveStream) {
   output(*session, live);
 
   const std::string got = again->text();
-  ASSERT_EQ(got.rfind("\x1b"
-                      "c",
-                      0),
-            0u)
-      << "a reset comes first";
+  ASSERT_EQ(got.rfind("\033c", 0), 0u) << "a reset comes first";
   ScreenState client(24, 80, 100);
   client.feed(got);
   EXPECT_TRUE(client.modes().altScreen);
@@ -199,11 +195,7 @@ TEST_F(SessionLifecycleTest, SinceTooOldInTheFutureOrInsideACharacterReplaysWith
   for (uint64_t since : {uint64_t{1}, uint64_t{100}, uint64_t{11}}) {
     auto tab = std::make_shared<RecordingClient>();
     session->attach(tab, std::nullopt, since);
-    EXPECT_EQ(tab->text().rfind("\x1b"
-                                "c",
-                                0),
-              0u)
-        << since;
+    EXPECT_EQ(tab->text().rfind("\033c", 0), 0u) << since;
     EXPECT_THAT(tab->text(), HasSubstr("Notice: cannot resume from byte " + std::to_string(since)));
     ScreenState client(24, 80, 100);
     client.feed(tab->text());
