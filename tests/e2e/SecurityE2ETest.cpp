@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "HostProcess.h"
@@ -208,6 +209,81 @@ TEST(SecurityE2E, NoCredentialOrKeyReachesTheLogOrAResponse) {
   }
   EXPECT_EQ(log.find(kSecret), std::string::npos) << "the JWT key is in the log";
   for (const auto& response : responses) EXPECT_EQ(response.find(kSecret), std::string::npos);
+}
+
+// Every byte of a path but its separators encoded, so names with spaces, quotes and newlines reach
+// the API intact.
+std::string percentEncoded(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : path) {
+    if (c == '/') {  // the API refuses an encoded separator
+      out += '/';
+      continue;
+    }
+    out += '%';
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
+// File names are data, never shell or tar syntax: names built to inject commands or tar options
+// travel database -> pod -> database intact, and nothing they "say" runs.
+TEST(SecurityE2E, HostileFileNamesAreDataInBothDirections) {
+  HostProcess host(jwtHost());
+  const std::string alice = "Authorization: Bearer " + mint("alice") + "\r\n";
+  const std::vector<std::string> names = {"$(touch INJ1)",
+                                          "`touch INJ2`",
+                                          ";touch INJ3;",
+                                          "--checkpoint=1",
+                                          "--checkpoint-action=exec=touch INJ4",
+                                          "-rf",
+                                          "a'b\"c d",
+                                          "new\nline",
+                                          "dir with space/$(touch INJ5)"};
+  for (const auto& name : names) {
+    std::string put = rawRequest(host.port(), "PUT /api/workspaces/user_alice_ws_w/items/" +
+                                                  percentEncoded(name) +
+                                                  " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                  "Connection: close\r\n" +
+                                                  alice + "Content-Length: 4\r\n\r\ndata");
+    ASSERT_EQ(statusOf(put), "201") << name << "\n" << put;
+  }
+  TerminalClient shell(host.port(), "/api/terminal/ws/user_alice_ws_w_s1",
+                       "podterm.v1, bearer." + mint("alice"));
+  // The files arrived under their exact names (counted by find, which prints them NUL-safe)...
+  shell.send("find . -type f -print0 | tr -cd '\\0' | wc -c | sed 's/^/files=/'\n");
+  ASSERT_TRUE(shell.waitFor("files=9")) << shell.text();
+  shell.send(
+      "cat -- '$(touch INJ1)' ';touch INJ3;' '--checkpoint-action=exec=touch INJ4' "
+      "| tr -d '\\n'; echo :read\n");
+  EXPECT_TRUE(shell.waitFor("datadatadata:read")) << shell.text();
+  // ...and the pod writes more of them back.
+  shell.consume();
+  shell.send("touch -- '--to-command=touch INJ6' '$(touch INJ7)'; echo made\n");
+  ASSERT_TRUE(shell.waitFor("made"));
+  bool synced = false;
+  for (int i = 0; i < 150 && !synced; ++i) {
+    synced =
+        statusOf(get(
+            host.port(),
+            "/api/workspaces/user_alice_ws_w/items/" + percentEncoded("--to-command=touch INJ6"),
+            alice)) == "200" &&
+        statusOf(get(host.port(),
+                     "/api/workspaces/user_alice_ws_w/items/" + percentEncoded("$(touch INJ7)"),
+                     alice)) == "200";
+    if (!synced) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(synced) << "the hostile names written in the pod did not reach the database";
+  // Nothing any name "said" ran: no INJ file anywhere the sandbox can write.
+  shell.consume();
+  // (The file "-rf" is the control: the same search does find a file the test made.)
+  // Every filesystem the sandbox can write is searched: the root, the workspace and /tmp mounts.
+  shell.send(
+      "find / /app/workspace /tmp -xdev \\( -name 'INJ*' -o -name '-rf' \\) 2>/dev/null "
+      "| sort -u | wc -l | sed 's/^/found=/'\n");
+  EXPECT_TRUE(shell.waitFor("found=1\r")) << shell.text();
 }
 
 }  // namespace
