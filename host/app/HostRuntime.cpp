@@ -128,6 +128,8 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   http.origins = terminal.origins;
   http.web_root = config_.server.web_root;
   http.handshake_timeout = config_.limits.handshake_timeout;
+  http.tls_certificate_file = config_.server.tls_certificate_file;
+  http.tls_key_file = config_.server.tls_key_file;
   http_ = std::make_unique<HttpFront>(http, *terminal_, readiness_, workspaces_.get());
 }
 

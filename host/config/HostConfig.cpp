@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <tuple>
 #include <type_traits>
 
 #include "config/TomlTable.h"
@@ -140,6 +141,28 @@ struct Document {
   }
 };
 
+// [server] tls_certificate_file and tls_key_file: both or neither, each a readable file, relative
+// to the config file's directory. Whether they hold a matching certificate and key is checked when
+// the listener opens (OpenSSL's message then names the file).
+void readTlsFiles(const Document& doc, TableReader& t, ServerConfig& server) {
+  const std::string cert = t.string("tls_certificate_file", "");
+  const std::string key = t.string("tls_key_file", "");
+  if (cert.empty() != key.empty()) {
+    const char* missing = cert.empty() ? "tls_certificate_file" : "tls_key_file";
+    t.fail(cert.empty() ? "tls_key_file" : "tls_certificate_file",
+           std::string("TLS needs both tls_certificate_file and tls_key_file; ") + missing +
+               " is missing");
+  }
+  for (auto [name, value, target] :
+       {std::tuple{"tls_certificate_file", &cert, &server.tls_certificate_file},
+        std::tuple{"tls_key_file", &key, &server.tls_key_file}}) {
+    if (value->empty()) continue;
+    *target = resolve(doc.base, *value);
+    std::ifstream in(*target);
+    if (!in) t.fail(name, *target + " cannot be read");
+  }
+}
+
 void readServer(const Document& doc, ServerConfig& server) {
   TableReader t = doc.table("server");
   server.listen = t.string("listen", server.listen);
@@ -147,6 +170,7 @@ void readServer(const Document& doc, ServerConfig& server) {
   if (!error.empty()) t.fail("listen", error);
   server.event_loops = static_cast<int>(t.integer("event_loops", server.event_loops, 1, 256));
   server.http_threads = static_cast<int>(t.integer("http_threads", server.http_threads, 1, 1024));
+  readTlsFiles(doc, t, server);
   server.allowed_origins = t.list("allowed_origins", {});
   for (size_t i = 0; i < server.allowed_origins.size(); ++i) {
     if (!isOrigin(server.allowed_origins[i])) {

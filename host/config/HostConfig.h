@@ -19,6 +19,10 @@ struct ServerConfig {
   uint16_t listen_port = 8002;            // 0: any free port
   int event_loops = 2;
   int http_threads = 8;
+  // Both or neither (absolute paths, PEM): the listener speaks HTTPS/WSS itself, for a deployment
+  // without an ingress in front (docs/security.md).
+  std::string tls_certificate_file;
+  std::string tls_key_file;
   std::vector<std::string> allowed_origins;  // exact "scheme://host[:port]"; empty: Origin == Host
   bool allow_loopback_origins = false;
   std::string web_root;  // absolute; empty: nothing served at /

@@ -8,6 +8,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #include "http/StaticFiles.h"
 #include "http/TerminalEndpoint.h"
 #include "http/WorkspaceApi.h"
+#include "ws/TlsTransport.h"
 
 namespace podterm::host {
 
@@ -34,8 +36,10 @@ namespace podterm::host {
 // Threading: all methods are thread-safe.
 class HandshakeWatchdog {
  public:
-  explicit HandshakeWatchdog(std::chrono::milliseconds timeout)
-      : timeout_(timeout), thread_([this] { run(); }) {}
+  // tls: the connections speak TLS, where a plaintext 408 would only corrupt the stream: they
+  // are just shut down.
+  HandshakeWatchdog(std::chrono::milliseconds timeout, bool tls)
+      : timeout_(timeout), tls_(tls), thread_([this] { run(); }) {}
   ~HandshakeWatchdog() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -94,7 +98,7 @@ class HandshakeWatchdog {
           static constexpr char kTimeout[] =
               "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
               "Content-Length: 32\r\n\r\nrequest took too long to arrive\n";
-          ::send(entry.fd, kTimeout, sizeof kTimeout - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (!tls_) ::send(entry.fd, kTimeout, sizeof kTimeout - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
           ::shutdown(entry.fd, SHUT_RDWR);
           entry.armed = false;
           continue;
@@ -110,6 +114,7 @@ class HandshakeWatchdog {
   }
 
   const std::chrono::milliseconds timeout_;
+  const bool tls_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::map<uint64_t, Entry> entries_;
@@ -119,6 +124,24 @@ class HandshakeWatchdog {
 };
 
 namespace {
+
+// The listener's TLS: TLS 1.2 and 1.3 only, forward-secret AEAD suites for 1.2 (1.3's are all
+// fine), the server's preference. No client certificates.
+Poco::Net::Context::Ptr serverTlsContext(const HttpFrontOptions& options) {
+  Poco::Net::Context::Params params;
+  params.certificateFile = options.tls_certificate_file;
+  params.privateKeyFile = options.tls_key_file;
+  params.verificationMode = Poco::Net::Context::VERIFY_NONE;
+  params.loadDefaultCAs = false;
+  params.cipherList = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!SHA1";
+  Poco::Net::Context::Ptr context =
+      new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+  context->preferServerCiphers();
+  // After the upgrade the event loops drive each connection's SSL themselves.
+  registerTlsContext(context->sslContext());
+  return context;
+}
 
 // The watchdog entry of the connection this HTTP thread is serving (set for the duration of
 // TimedConnection::run), so the router can disarm it once a request's headers are parsed.
@@ -305,8 +328,13 @@ HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEnd
                      WorkspaceApi* workspaces)
     : options_(std::move(options)) {
   if (!options_.web_root.empty()) static_files_ = std::make_unique<StaticFiles>(options_.web_root);
-  Poco::Net::ServerSocket socket(
-      Poco::Net::SocketAddress(options_.listen_host, options_.listen_port), 256);
+  const bool tls = !options_.tls_certificate_file.empty();
+  const Poco::Net::SocketAddress address(options_.listen_host, options_.listen_port);
+  // The TLS handshake is lazy: it runs on the HTTP thread's first read, under the watchdog.
+  Poco::Net::ServerSocket socket =
+      tls ? static_cast<Poco::Net::ServerSocket>(
+                Poco::Net::SecureServerSocket(address, 256, serverTlsContext(options_)))
+          : Poco::Net::ServerSocket(address, 256);
   // One reference-counted object shared by the factory and the server (a raw pointer handed to both
   // would be freed twice).
   Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
@@ -315,7 +343,7 @@ HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEnd
   params->setKeepAlive(true);
   params->setTimeout(Poco::Timespan(10, 0));
   if (options_.handshake_timeout.count() > 0) {
-    watchdog_ = std::make_shared<HandshakeWatchdog>(options_.handshake_timeout);
+    watchdog_ = std::make_shared<HandshakeWatchdog>(options_.handshake_timeout, tls);
   }
   router_ = new Router(terminal, readiness, workspaces, static_files_.get());
   // Poco's HTTPServer with our connection class (HTTPServer itself offers no way to watch the

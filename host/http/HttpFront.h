@@ -29,6 +29,10 @@ struct HttpFrontOptions {
   // closed, which frees its HTTP thread: a client trickling its request (slowloris) or sending
   // nothing holds a thread at most this long. Zero: only Poco's per-read timeout applies.
   std::chrono::milliseconds handshake_timeout{10000};
+  // Both set: the listener speaks HTTPS/WSS only (TLS 1.2+, PEM files; see docs/security.md).
+  // Both empty: plain HTTP. The constructor throws when the files do not load.
+  std::string tls_certificate_file;
+  std::string tls_key_file;
 };
 
 // What /readyz reports: ready once the plugins are loaded and the host serves, and unready again

@@ -19,13 +19,19 @@ bool wouldBlock(int err) {
 }  // namespace
 
 std::shared_ptr<SseStream> SseStream::create(int fd, EventLoop& loop, SseStreamOptions options,
-                                             std::function<void(const char*)> on_closed) {
-  return std::make_shared<SseStream>(Passkey{}, fd, loop, options, std::move(on_closed));
+                                             std::function<void(const char*)> on_closed,
+                                             std::unique_ptr<TlsTransport> tls) {
+  return std::make_shared<SseStream>(Passkey{}, fd, loop, options, std::move(on_closed),
+                                     std::move(tls));
 }
 
 SseStream::SseStream(Passkey, int fd, EventLoop& loop, SseStreamOptions options,
-                     std::function<void(const char*)> on_closed)
-    : loop_(loop), options_(options), on_closed_(std::move(on_closed)), fd_(fd) {
+                     std::function<void(const char*)> on_closed, std::unique_ptr<TlsTransport> tls)
+    : loop_(loop),
+      options_(options),
+      on_closed_(std::move(on_closed)),
+      fd_(fd),
+      tls_(std::move(tls)) {
   const int flags = ::fcntl(fd_, F_GETFL);
   if (flags >= 0) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
   ::fcntl(fd_, F_SETFD, FD_CLOEXEC);
@@ -36,7 +42,58 @@ SseStream::SseStream(Passkey, int fd, EventLoop& loop, SseStreamOptions options,
 }
 
 SseStream::~SseStream() {
-  if (fd_ >= 0) ::close(fd_);
+  closeSocketLocked();
+}
+
+void SseStream::closeSocketLocked() {
+  if (fd_ < 0) return;
+  if (tls_) {
+    tls_->close();  // frees the SSL and closes fd_
+  } else {
+    ::close(fd_);
+  }
+  fd_ = -1;
+}
+
+ssize_t SseStream::sendLocked(const char* data, size_t size) {
+  if (!tls_) return ::send(fd_, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  size_t n = 0;
+  switch (tls_->write(data, size, n)) {
+    case TlsTransport::Status::Ok:
+      return static_cast<ssize_t>(n);
+    case TlsTransport::Status::WantRead:  // EPOLLIN is always watched: a read event retries
+    case TlsTransport::Status::WantWrite:
+      errno = EAGAIN;
+      return -1;
+    case TlsTransport::Status::Closed:
+      errno = EPIPE;
+      return -1;
+    case TlsTransport::Status::Failed:
+      break;
+  }
+  errno = EPROTO;
+  return -1;
+}
+
+ssize_t SseStream::receive(char* buffer, size_t size) {
+  if (!tls_) return ::recv(fd_, buffer, size, MSG_DONTWAIT);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (fd_ < 0) return 0;
+  size_t n = 0;
+  switch (tls_->read(buffer, size, n)) {
+    case TlsTransport::Status::Ok:
+      return static_cast<ssize_t>(n);
+    case TlsTransport::Status::Closed:
+      return 0;
+    case TlsTransport::Status::WantRead:
+    case TlsTransport::Status::WantWrite:
+      errno = EAGAIN;
+      return -1;
+    case TlsTransport::Status::Failed:
+      break;
+  }
+  errno = EPROTO;
+  return -1;
 }
 
 void SseStream::start() {
@@ -86,7 +143,7 @@ bool SseStream::writeLocked(std::string_view bytes) {
   if (fd_ < 0 || failed_) return false;
   size_t sent = 0;
   if (out_off_ == out_.size()) {
-    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n = sendLocked(bytes.data(), bytes.size());
     if (n < 0 && !wouldBlock(errno)) {
       failed_ = true;
       fail_reason_ = "send failed";
@@ -134,8 +191,7 @@ void SseStream::onWritable() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (fd_ < 0) return;
     while (out_off_ < out_.size()) {
-      const ssize_t n =
-          ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
+      const ssize_t n = sendLocked(out_.data() + out_off_, out_.size() - out_off_);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (!wouldBlock(errno)) failed = true;
@@ -160,7 +216,7 @@ void SseStream::onReadable() {
   // A client has nothing to say on an event stream: drain and discard, bounded per event.
   char buffer[4096];
   for (int round = 0; round < 4; ++round) {
-    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+    const ssize_t n = receive(buffer, sizeof buffer);
     if (n > 0) continue;
     if (n == 0) {
       finish("client closed the connection");
@@ -210,8 +266,7 @@ void SseStream::finish(const char* why) {
     if (fd_ >= 0) {
       if (watching_) loop_.unwatch(fd_);
       watching_ = false;
-      ::close(fd_);
-      fd_ = -1;
+      closeSocketLocked();
     }
     out_.clear();
     out_off_ = 0;

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "ws/EventLoop.h"
+#include "ws/TlsTransport.h"
 
 namespace podterm::host {
 
@@ -40,10 +41,12 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
   // OWNERSHIP: takes fd, a connected socket whose response headers have been sent; it is closed
   // when the stream closes or is destroyed. on_closed: called once on the loop thread after
   // the socket is closed (not when the loop is destroyed first).
+  // tls: the socket's TLS on a listener with its own certificate (it owns fd then); null: plain.
   static std::shared_ptr<SseStream> create(int fd, EventLoop& loop, SseStreamOptions options,
-                                           std::function<void(const char* why)> on_closed);
+                                           std::function<void(const char* why)> on_closed,
+                                           std::unique_ptr<TlsTransport> tls = nullptr);
   SseStream(Passkey, int fd, EventLoop& loop, SseStreamOptions options,
-            std::function<void(const char* why)> on_closed);
+            std::function<void(const char* why)> on_closed, std::unique_ptr<TlsTransport> tls);
   ~SseStream();
   SseStream(const SseStream&) = delete;
   SseStream& operator=(const SseStream&) = delete;
@@ -63,6 +66,10 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
   // Queues or writes bytes; false when closed or overflowing. mutex_ held.
   bool writeLocked(std::string_view bytes);
   void armWriteLocked();
+  // send(2) / recv(2), or their TLS equivalents (-1 with errno EAGAIN when they would block).
+  ssize_t sendLocked(const char* data, size_t size);
+  ssize_t receive(char* buffer, size_t size);
+  void closeSocketLocked();
   void onEvents(uint32_t events);
   void onWritable();
   void onReadable();
@@ -75,6 +82,7 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
 
   mutable std::mutex mutex_;
   int fd_;
+  std::unique_ptr<TlsTransport> tls_;  // null on plain TCP
   std::string out_;
   size_t out_off_ = 0;
   bool write_armed_ = false;

@@ -15,6 +15,7 @@
 #include <cstdlib>
 
 #include "http/PlainResponse.h"
+#include "http/TlsHandoff.h"
 #include "http/WebSocketHandshake.h"
 #include "http/WsTerminalClient.h"
 #include "session/SessionId.h"
@@ -221,11 +222,16 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
   response.setContentLength(Poco::Net::HTTPResponse::UNKNOWN_CONTENT_LENGTH);
   response.send().flush();
 
-  // The socket leaves Poco: the event loop owns a duplicate, Poco closes its own copy.
+  // The socket leaves Poco: the event loop owns a duplicate, Poco closes its own copy; over TLS
+  // the loop drives the socket's SSL, and Poco's socket stays alive in it to own that SSL.
   Poco::Net::StreamSocket socket =
       static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket();
-  int fd = ::dup(socket.impl()->sockfd());
-  if (fd < 0) throw std::runtime_error("dup of an upgraded socket failed");
+  std::unique_ptr<TlsTransport> tls = detachTls(socket);
+  int fd = -1;
+  if (!tls) {
+    fd = ::dup(socket.impl()->sockfd());
+    if (fd < 0) throw std::runtime_error("dup of an upgraded socket failed");
+  }
 
   WsConnectionOptions limits;
   limits.max_message_bytes = options_.max_message_bytes;
@@ -234,7 +240,8 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
   limits.ping_interval = options_.ping_interval;
   limits.idle_timeout = options_.idle_timeout;
   limits.input_budget = inputBudgetFor(id->raw);
-  auto connection = WsConnection::create(fd, loops_.next(), limits, protocol);
+  auto connection = tls ? WsConnection::create(std::move(tls), loops_.next(), limits, protocol)
+                        : WsConnection::create(fd, loops_.next(), limits, protocol);
   auto client = std::make_shared<WsTerminalClient>(connection, protocol == "podterm.v2");
   client->holdUntilClosed(std::move(slot));
   auto session = sessions_.attach(*id, std::move(admission), client, initialSize(request.getURI()),

@@ -20,6 +20,7 @@
 #include "http/ApiJson.h"
 #include "http/SseStream.h"
 #include "http/TarExport.h"
+#include "http/TlsHandoff.h"
 
 namespace podterm::host {
 
@@ -747,10 +748,12 @@ void WorkspaceApi::openEvents(const WorkspaceRoute& route, const sdk::AuthDecisi
   response.setKeepAlive(false);
   response.send().flush();
 
-  // The socket leaves Poco: the event loop owns a duplicate, Poco closes its own copy.
+  // The socket leaves Poco: the event loop owns a duplicate, Poco closes its own copy (over TLS
+  // the loop drives the socket's SSL, and Poco's socket lives on in it).
   Poco::Net::StreamSocket socket =
       static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket();
-  const int fd = ::dup(socket.impl()->sockfd());
+  std::unique_ptr<TlsTransport> tls = detachTls(socket);
+  const int fd = tls ? tls->fd() : ::dup(socket.impl()->sockfd());
   if (fd < 0) throw std::runtime_error("dup of an event-stream socket failed");
 
   // The token is stored here after subscribe(); the close callback may run first.
@@ -764,7 +767,8 @@ void WorkspaceApi::openEvents(const WorkspaceRoute& route, const sdk::AuthDecisi
   WorkspaceEvents& events = events_;
   const std::string name = route.workspace.raw;
   auto stream = SseStream::create(
-      fd, loops_.next(), stream_options, [slots, subscription, &events, name](const char* why) {
+      fd, loops_.next(), stream_options,
+      [slots, subscription, &events, name](const char* why) {
         WorkspaceEvents::Token token;
         {
           std::lock_guard<std::mutex> lock(subscription->mutex);
@@ -774,7 +778,8 @@ void WorkspaceApi::openEvents(const WorkspaceRoute& route, const sdk::AuthDecisi
         if (token != 0) events.unsubscribe(token);
         slots->open.fetch_sub(1);
         logger().information("workspace=%s event stream closed: %s", name, std::string(why));
-      });
+      },
+      std::move(tls));
   guard.slots.reset();  // the stream's callback releases the slot from now on
 
   std::weak_ptr<SseStream> weak = stream;

@@ -38,16 +38,26 @@ bool wouldBlock(int err) {
 std::shared_ptr<WsConnection> WsConnection::create(int fd, EventLoop& loop,
                                                    WsConnectionOptions options,
                                                    std::string subprotocol) {
-  return std::make_shared<WsConnection>(Passkey{}, fd, loop, options, std::move(subprotocol));
+  return std::make_shared<WsConnection>(Passkey{}, fd, loop, options, std::move(subprotocol),
+                                        nullptr);
+}
+
+std::shared_ptr<WsConnection> WsConnection::create(std::unique_ptr<TlsTransport> tls,
+                                                   EventLoop& loop, WsConnectionOptions options,
+                                                   std::string subprotocol) {
+  const int fd = tls->fd();
+  return std::make_shared<WsConnection>(Passkey{}, fd, loop, options, std::move(subprotocol),
+                                        std::move(tls));
 }
 
 WsConnection::WsConnection(Passkey, int fd, EventLoop& loop, WsConnectionOptions options,
-                           std::string subprotocol)
+                           std::string subprotocol, std::unique_ptr<TlsTransport> tls)
     : id_(g_next_id.fetch_add(1)),
       loop_(loop),
       options_(options),
       subprotocol_(std::move(subprotocol)),
       fd_(fd),
+      tls_(std::move(tls)),
       parser_(FrameParserOptions{true, options.max_message_bytes}) {
   const int flags = ::fcntl(fd_, F_GETFL);
   if (flags >= 0) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
@@ -60,7 +70,17 @@ WsConnection::WsConnection(Passkey, int fd, EventLoop& loop, WsConnectionOptions
 
 WsConnection::~WsConnection() {
   // Only reached without finish() when never started or when the loop was destroyed first.
-  if (fd_ >= 0) ::close(fd_);
+  closeSocketLocked();
+}
+
+void WsConnection::closeSocketLocked() {
+  if (fd_ < 0) return;
+  if (tls_) {
+    tls_->close();  // frees the SSL and closes fd_
+  } else {
+    ::close(fd_);
+  }
+  fd_ = -1;
 }
 
 void WsConnection::start(std::shared_ptr<WsConnectionHandler> handler) {
@@ -124,6 +144,21 @@ bool WsConnection::writeFrameLocked(Opcode op, const std::string_view* parts, si
   unsigned char header[kMaxFrameHeaderBytes];
   const size_t header_len = encodeFrameHeader(header, op, payload_len, true, nullptr);
   size_t sent = 0;
+  if (tls_) {
+    // TLS encrypts into its own buffer anyway: one copy into the queue, then as much of it as
+    // the socket takes.
+    const bool was_empty = out_off_ == out_.size();
+    queueLocked(header, header_len, parts, count, 0);
+    if (!was_empty) return true;  // EPOLLOUT is armed already
+    drainQueueLocked();
+    if (send_failed_) {
+      state_.store(State::Closing);
+      loop_.post([self = shared_from_this()] { self->finish("send failed"); });
+      return false;
+    }
+    if (out_off_ != out_.size()) armWriteLocked();
+    return true;
+  }
   if (out_off_ == out_.size()) {
     // Nothing queued: hand header and payload to the kernel in one call, with no copy. This is
     // the keystroke-echo path.
@@ -256,7 +291,7 @@ void WsConnection::onReadable(uint32_t events) {
         return;
       }
     }
-    const ssize_t n = ::recv(fd_, buffer, want, MSG_DONTWAIT);
+    const ssize_t n = tls_ ? receive(buffer, want) : ::recv(fd_, buffer, want, MSG_DONTWAIT);
     if (n > 0) {
       metrics::webSocketBytesIn().inc(static_cast<uint64_t>(n));
       if (metered) options_.input_budget->consume(static_cast<size_t>(n));
@@ -271,17 +306,61 @@ void WsConnection::onReadable(uint32_t events) {
         dispatchMessages();
         if (finished_) return;
       }
-      if (static_cast<size_t>(n) < want) return;
+      // A short read drained the kernel's buffer; TLS returns a record at a time, so it reads
+      // on until OpenSSL wants more from the socket.
+      if (!tls_ && static_cast<size_t>(n) < want) return;
       continue;
     }
     if (n == 0) {
       finish("connection closed without a close frame");
       return;
     }
-    if (wouldBlock(errno)) return;
-    finish(std::string("receive failed: ") + std::strerror(errno));
+    if (wouldBlock(errno)) break;
+    finish(std::string("receive failed: ") + (tls_ ? tls_->lastError() : std::strerror(errno)));
     return;
   }
+  if (!tls_) return;
+  bool pending;
+  bool retry_write;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending = fd_ >= 0 && tls_->pending();
+    retry_write = tls_write_wants_read_;
+    tls_write_wants_read_ = false;
+  }
+  if (retry_write) onWritable();
+  // Decrypted bytes OpenSSL holds are invisible to epoll: come back for them after the others
+  // on this loop had their turn.
+  if (pending && !finished_ && !read_paused_) {
+    loop_.post([self = shared_from_this()] {
+      if (!self->finished_) self->onReadable(EPOLLIN);
+    });
+  }
+}
+
+// TLS only: one SSL_read, mapped onto recv(2)'s results.
+ssize_t WsConnection::receive(char* buffer, size_t size) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (fd_ < 0) return 0;
+  size_t n = 0;
+  switch (tls_->read(buffer, size, n)) {
+    case TlsTransport::Status::Ok:
+      return static_cast<ssize_t>(n);
+    case TlsTransport::Status::Closed:
+      return 0;
+    case TlsTransport::Status::WantWrite:
+      tls_read_wants_write_ = true;
+      armWriteLocked();
+      errno = EAGAIN;
+      return -1;
+    case TlsTransport::Status::WantRead:
+      errno = EAGAIN;
+      return -1;
+    case TlsTransport::Status::Failed:
+      break;
+  }
+  errno = EPROTO;
+  return -1;
 }
 
 // The session's input budget is spent: stop watching for input, so the kernel's receive buffer
@@ -310,6 +389,12 @@ void WsConnection::resumeReading() {
   std::lock_guard<std::mutex> lock(mutex_);
   read_paused_ = false;
   if (watching_ && fd_ >= 0) loop_.modify(fd_, interestLocked());
+  // OpenSSL may hold decrypted input that epoll will not report.
+  if (tls_ && fd_ >= 0 && tls_->pending()) {
+    loop_.post([self = shared_from_this()] {
+      if (!self->finished_) self->onReadable(EPOLLIN);
+    });
+  }
 }
 
 void WsConnection::dispatchMessages() {
@@ -390,34 +475,68 @@ void WsConnection::failConnection(uint16_t code, std::string_view reason) {
   afterFlush();
 }
 
+ssize_t WsConnection::sendQueuedLocked() {
+  const char* data = out_.data() + out_off_;
+  const size_t size = out_.size() - out_off_;
+  if (!tls_) return ::send(fd_, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  size_t n = 0;
+  switch (tls_->write(data, size, n)) {
+    case TlsTransport::Status::Ok:
+      return static_cast<ssize_t>(n);
+    case TlsTransport::Status::WantRead:
+      tls_write_wants_read_ = true;  // EPOLLIN is watched (unless paused, when pongs can wait)
+      errno = EAGAIN;
+      return -1;
+    case TlsTransport::Status::WantWrite:
+      errno = EAGAIN;
+      return -1;
+    case TlsTransport::Status::Closed:
+      errno = EPIPE;
+      return -1;
+    case TlsTransport::Status::Failed:
+      break;
+  }
+  errno = EPROTO;
+  return -1;
+}
+
+void WsConnection::drainQueueLocked() {
+  while (out_off_ < out_.size()) {
+    const ssize_t n = sendQueuedLocked();
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (wouldBlock(errno)) break;
+      send_failed_ = true;
+      state_.store(State::Closing);
+      break;
+    }
+    out_off_ += static_cast<size_t>(n);
+    metrics::webSocketBytesOut().inc(static_cast<uint64_t>(n));
+  }
+  if (out_off_ == out_.size()) {
+    out_.clear();
+    out_off_ = 0;
+  } else if (out_off_ > (size_t{64} << 10) && out_off_ > out_.size() / 2) {
+    // Drop the sent prefix once it dominates, so the queue does not grow forever.
+    out_.erase(0, out_off_);
+    out_off_ = 0;
+  }
+  buffered_.store(out_.size() - out_off_, std::memory_order_relaxed);
+}
+
 void WsConnection::onWritable() {
   bool drained = false;
   bool failed = false;
+  bool retry_read = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (fd_ < 0) return;
-    while (out_off_ < out_.size()) {
-      const ssize_t n =
-          ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (wouldBlock(errno)) break;
-        send_failed_ = true;
-        state_.store(State::Closing);
-        break;
-      }
-      out_off_ += static_cast<size_t>(n);
-      metrics::webSocketBytesOut().inc(static_cast<uint64_t>(n));
-    }
-    if (out_off_ == out_.size()) {
-      out_.clear();
-      out_off_ = 0;
+    drainQueueLocked();
+    retry_read = tls_read_wants_write_;
+    tls_read_wants_write_ = false;
+    if (out_.empty()) {
       write_armed_ = false;
       if (!send_failed_) loop_.modify(fd_, interestLocked());
-    } else if (out_off_ > (size_t{64} << 10) && out_off_ > out_.size() / 2) {
-      // Drop the sent prefix once it dominates, so the queue does not grow forever.
-      out_.erase(0, out_off_);
-      out_off_ = 0;
     }
     const size_t buffered = out_.size() - out_off_;
     buffered_.store(buffered, std::memory_order_relaxed);
@@ -433,6 +552,7 @@ void WsConnection::onWritable() {
   }
   if (drained && handler_ && state_.load() == State::Open) handler_->onDrained(*this);
   afterFlush();
+  if (retry_read && !finished_) onReadable(EPOLLIN);
 }
 
 // Once the closing frame is on the wire, half-close: the peer sees EOF and closes its end; we
@@ -442,7 +562,11 @@ void WsConnection::afterFlush() {
   if (!linger_after_flush_ || shut_down_write_ || finished_) return;
   std::lock_guard<std::mutex> lock(mutex_);
   if (fd_ < 0 || out_off_ != out_.size()) return;
-  ::shutdown(fd_, SHUT_WR);
+  if (tls_) {
+    tls_->shutdownWrite();  // close_notify, then the TCP half-close
+  } else {
+    ::shutdown(fd_, SHUT_WR);
+  }
   shut_down_write_ = true;
 }
 
@@ -499,8 +623,7 @@ void WsConnection::finish(std::string_view abnormal_reason) {
     if (fd_ >= 0) {
       if (watching_) loop_.unwatch(fd_);
       watching_ = false;
-      ::close(fd_);
-      fd_ = -1;
+      closeSocketLocked();
     }
     out_.clear();
     out_off_ = 0;

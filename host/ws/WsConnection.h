@@ -23,6 +23,7 @@
 #include "ws/EventLoop.h"
 #include "ws/FrameCodec.h"
 #include "ws/InputBudget.h"
+#include "ws/TlsTransport.h"
 
 namespace podterm::host {
 
@@ -76,8 +77,13 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   static std::shared_ptr<WsConnection> create(int fd, EventLoop& loop,
                                               WsConnectionOptions options = {},
                                               std::string subprotocol = {});
+  // The same over TLS (a listener with its own certificate): tls carries the socket's SSL and
+  // owns the fd. Reads and writes go through it, under the connection's mutex.
+  static std::shared_ptr<WsConnection> create(std::unique_ptr<TlsTransport> tls, EventLoop& loop,
+                                              WsConnectionOptions options = {},
+                                              std::string subprotocol = {});
   WsConnection(Passkey, int fd, EventLoop& loop, WsConnectionOptions options,
-               std::string subprotocol);
+               std::string subprotocol, std::unique_ptr<TlsTransport> tls);
   ~WsConnection();
   WsConnection(const WsConnection&) = delete;
   WsConnection& operator=(const WsConnection&) = delete;
@@ -124,6 +130,12 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void armWriteLocked();
   void sendCloseLocked(uint16_t code, std::string_view reason);
   void onSendFailed(int err);
+  // One send of out_'s unsent bytes; like send(2): -1 with errno EAGAIN when it would block.
+  ssize_t sendQueuedLocked();
+  // Sends out_ until it is empty or the socket is full. Mutex held.
+  void drainQueueLocked();
+  ssize_t receive(char* buffer, size_t size);
+  void closeSocketLocked();
 
   // Loop thread only.
   void onStart(std::shared_ptr<WsConnectionHandler> handler);
@@ -153,7 +165,11 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   // Guards the fd against closing while another thread sends, the queue, and the close code.
   mutable std::mutex mutex_;
   int fd_;
-  std::string out_;  // queued bytes are out_[out_off_, size)
+  // Null on plain TCP (the common, zero-overhead path). Mutex held for every call.
+  std::unique_ptr<TlsTransport> tls_;
+  bool tls_read_wants_write_ = false;  // a TLS read must write first: retry it on EPOLLOUT
+  bool tls_write_wants_read_ = false;  // a TLS write must read first: retry it on EPOLLIN
+  std::string out_;                    // queued bytes are out_[out_off_, size)
   size_t out_off_ = 0;
   bool write_armed_ = false;  // EPOLLOUT requested (or about to be)
   bool watching_ = false;     // registered with the loop

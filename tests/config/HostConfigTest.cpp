@@ -294,6 +294,49 @@ TEST(HostConfig, LoadErrors) {
 namespace podterm::host {
 namespace {
 
+TEST(HostConfig, TlsFiles) {
+  TempDir dir;
+  dir.write("conf/tls/cert.pem", "certificate");
+  dir.write("conf/tls/key.pem", "key");
+  const std::string both =
+      "[server]\ntls_certificate_file = \"tls/cert.pem\"\ntls_key_file = \"tls/key.pem\"\n";
+  HostConfig c = loadHostConfig(dir.write("conf/p.toml", kMinimal + both));
+  EXPECT_EQ(c.server.tls_certificate_file, (dir.path() / "conf/tls/cert.pem").string());
+  EXPECT_EQ(c.server.tls_key_file, (dir.path() / "conf/tls/key.pem").string());
+  // Neither: plain HTTP.
+  c = loadHostConfig(dir.write("conf/none.toml", kMinimal));
+  EXPECT_EQ(c.server.tls_certificate_file, "");
+  EXPECT_EQ(c.server.tls_key_file, "");
+
+  // One without the other, pointing at the one that is there.
+  std::string file =
+      dir.write("conf/half.toml", kMinimal + "[server]\ntls_certificate_file = \"tls/cert.pem\"\n");
+  try {
+    loadHostConfig(file);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              file +
+                  ":6:24: server.tls_certificate_file: TLS needs both tls_certificate_file and "
+                  "tls_key_file; tls_key_file is missing");
+  }
+  EXPECT_EQ(errorOf(kMinimal + "[server]\ntls_key_file = \"k.pem\"\n"),
+            "p.toml:6:16: server.tls_key_file: TLS needs both tls_certificate_file and "
+            "tls_key_file; tls_certificate_file is missing");
+  // A file that cannot be read.
+  file = dir.write("conf/missing.toml", kMinimal +
+                                            "[server]\ntls_certificate_file = \"tls/cert.pem\"\n"
+                                            "tls_key_file = \"tls/nokey.pem\"\n");
+  try {
+    loadHostConfig(file);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              file + ":7:16: server.tls_key_file: " + (dir.path() / "conf/tls/nokey.pem").string() +
+                  " cannot be read");
+  }
+}
+
 TEST(HostConfig, WorkspaceTable) {
   HostConfig defaults = parseHostConfig(kMinimal, "p.toml");
   EXPECT_EQ(defaults.workspace.max_file_bytes, 10u * 1024 * 1024);

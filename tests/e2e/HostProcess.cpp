@@ -103,7 +103,10 @@ HostProcess::HostProcess(const HostOptions& options) {
       pid_ = -1;
       throw std::runtime_error("podterm exited at start: " + readFile(log_file_));
     }
-    if (httpGet(port_, "/readyz").rfind("200", 0) == 0) return;
+    if (options.ready_probe ? options.ready_probe(port_)
+                            : httpGet(port_, "/readyz").rfind("200", 0) == 0) {
+      return;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   terminate(std::chrono::seconds(5));

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 namespace podterm::e2e {
@@ -17,6 +18,9 @@ struct HostOptions {
   std::string runtime;        // [runtime] and its plugin's table instead of fakepod's
   std::string auth;           // [auth] and its plugin's table instead of auth-none
   int grace_period_s = 0;     // session.grace_period_s: by default a session ends with its client
+  // True once the host serves; null: GET /readyz over plain HTTP answers 200 (a TLS listener
+  // needs its own probe).
+  std::function<bool(uint16_t port)> ready_probe;
 };
 
 class HostProcess {
