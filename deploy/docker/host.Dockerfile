@@ -23,13 +23,14 @@ RUN rm -rf build/release \
 ############################ runtime ############################
 FROM debian:12-slim
 # The shared libraries of the host and its plugins (Poco 1.11, toml++, libarchive, libpq,
-# SQLite; libcurl, OpenSSL and libyaml (kubeconfig) for the Kubernetes plugin) and the CAs for TLS.
+# SQLite, libvterm (server-side screen state); libcurl, OpenSSL and libyaml (kubeconfig) for the
+# Kubernetes plugin) and the CAs for TLS.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates \
       libpocofoundation80 libpoconet80 libpocoutil80 libpocojson80 libpocoxml80 \
       libpocodata80 libpocodatasqlite80 libpocodatapostgresql80 libpococrypto80 libpocojwt80 libpoconetssl80 \
-      libtomlplusplus3 libarchive13 libpq5 libsqlite3-0 libcurl4 libssl3 libyaml-0-2 \
+      libtomlplusplus3 libarchive13 libpq5 libsqlite3-0 libcurl4 libssl3 libyaml-0-2 libvterm0 \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 podterm \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
