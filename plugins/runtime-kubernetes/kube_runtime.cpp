@@ -251,6 +251,7 @@ void KubernetesPodRuntime::failStreamsLocked(Session& s, const Status& error) {
 bool KubernetesPodRuntime::adoptLocked(Session& s, const Object::Ptr& pod) {
   const std::string uid = podString(pod, "metadata.uid");
   if (!s.uid.empty() && s.uid != uid) return false;
+  if (s.uid.empty()) s.uid_relist = relist_gen_;
   s.uid = uid;
   s.pod = podString(pod, "metadata.name");
   s.pvc = claimNameOf(pod);
@@ -739,6 +740,7 @@ void KubernetesPodRuntime::handlePod(const std::string& type, const Object::Ptr&
     // The watch was faster than the create's (or the claim's) answer.
     if (type == "DELETED" || podTerminating(pod)) return;
     s->uid = uid;
+    s->uid_relist = relist_gen_;
     s->pod = name;
     s->pvc = claimNameOf(pod);
     s->created_ms = podCreatedMs(pod);
@@ -794,7 +796,7 @@ bool KubernetesPodRuntime::relist(std::string& rv) {
   }
   for (auto& kv : sessions_) {
     Session& s = kv.second;
-    if (!s.deleted && !s.uid.empty() && seen.count(s.uid) == 0 &&
+    if (!s.deleted && !s.uid.empty() && s.uid_relist < gen && seen.count(s.uid) == 0 &&
         s.status.phase != PodPhase::Gone) {
       failStreamsLocked(s, {ErrorCode::Unavailable, "the pod was deleted"});
       setStatusLocked(s, status(PodPhase::Gone, "Deleted", "the pod was deleted"));

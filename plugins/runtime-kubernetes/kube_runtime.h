@@ -69,6 +69,9 @@ class KubernetesPodRuntime : public sdk::PodRuntime {
     std::string pvc;  // its volume claim ("" with ephemeral volumes)
     sdk::PodSpec spec;
     std::string uid;
+    // relist_gen_ when uid was learnt: a relist that began before then cannot have listed the
+    // pod, so its absence from that list says nothing.
+    uint64_t uid_relist = 0;
     sdk::PodStatus status;
     int64_t created_ms = 0;
     sdk::PodObserver* observer = nullptr;
