@@ -146,7 +146,4 @@ class KubeExecStream : public sdk::ExecStream {
   std::shared_ptr<ExecConnection> c_;
 };
 
-// The exec exit status on channel 3 -> exit code; false with a message for other failures.
-bool parseExecStatus(const std::string& json, int& exit_code, std::string& error);
-
 }  // namespace podterm::plugins::kubernetes

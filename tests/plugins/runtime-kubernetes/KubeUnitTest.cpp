@@ -8,6 +8,7 @@
 #include <set>
 
 #include "TestConfigView.h"
+#include "exec_channel.h"
 #include "kube_runtime.h"
 #include "kube_settings.h"
 #include "pod_manifest.h"
