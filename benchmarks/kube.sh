@@ -52,14 +52,7 @@ grace_period_s = 0
 [plugins]
 path = ["$BUILD/plugins"]
 $runtime
-# The load tool opens every session as one user: no per-user caps, and no input rate or lifetime
-# limit in a measurement.
-[limits]
-sessions_per_user = 0
-pods_per_user = 0
-input_bytes_per_s = 0
-max_session_lifetime_s = 0
-max_connections = 100000
+$(limits_table)
 
 [auth]
 plugin = "none"

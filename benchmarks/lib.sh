@@ -1,4 +1,18 @@
-# Shared by the benchmark scripts (sourced): stopping a server they started, by its PID only.
+# Shared by the benchmark scripts (sourced): the hosts' [limits] table, and stopping a server they
+# started, by its PID only.
+
+# limits_table: the [limits] of every benchmarked host. The load tool opens every session as one
+# user: no per-user caps, and no input rate or lifetime limit in a measurement.
+limits_table() {
+  cat <<'TOML'
+[limits]
+sessions_per_user = 0
+pods_per_user = 0
+input_bytes_per_s = 0
+max_session_lifetime_s = 0
+max_connections = 100000
+TOML
+}
 
 # stop_pid PID LABEL: SIGTERM, wait up to 20 s, then SIGKILL; reaps it. No-op for an empty PID.
 stop_pid() {
