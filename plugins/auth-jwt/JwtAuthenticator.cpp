@@ -310,6 +310,12 @@ sdk::AuthDecision JwtAuthenticator::check(const sdk::AuthRequest& request,
   d.allowed = true;
   d.http_status = 200;
   d.principal = subject;
+  // Admin only for the JSON literal true: not "true", 1 or an array, so a claim an identity
+  // provider fills with something else never grants it by accident.
+  if (!config_.admin_claim.empty() && payload.has(config_.admin_claim)) {
+    Poco::Dynamic::Var admin = payload.get(config_.admin_claim);
+    d.admin = admin.isBoolean() && admin.extract<bool>();
+  }
   // Clamp: a far-future or fractional exp still gives a sane millisecond time.
   constexpr double kMaxMs = 9.0e15;
   // The socket lives as long as the token is accepted: exp plus the same leeway, so a token let

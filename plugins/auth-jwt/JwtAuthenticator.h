@@ -1,7 +1,7 @@
 #pragma once
 // Authenticates with a JSON Web Token signed by one configured algorithm (HS256, RS256 or ES256).
 // The token's subject must be the user named in the session id; an optional claim lists the
-// workspaces the token opens.
+// workspaces the token opens, another (admin_claim, JSON true) grants the admin API.
 
 #include <Poco/Crypto/ECKey.h>
 #include <Poco/Crypto/RSAKey.h>
@@ -28,7 +28,9 @@ struct JwtConfig {
   std::string audience;                           // checked when not empty
   int64_t leeway_s = 30;
   std::string workspace_claim;  // checked when not empty
-  std::string cookie;           // cookie name carrying the token; empty: no cookie
+  // A claim whose JSON value true makes the principal an admin; empty: no token is admin.
+  std::string admin_claim;
+  std::string cookie;  // cookie name carrying the token; empty: no cookie
   bool allow_query_token = false;
 };
 

@@ -6,6 +6,10 @@
 //   issuer, audience   checked when set
 //   leeway_s           clock skew allowed on exp and nbf, 0..300 (default 30)
 //   workspace_claim    claim whose string array lists the workspaces a token opens (optional)
+//   admin_claim        claim that makes the token's subject an admin (AuthDecision::admin, the
+//                      admin REST API) when its value is the JSON literal true; any other value
+//                      ("true", 1, an array) or no claim is not admin (optional; default: no
+//                      token is admin)
 //   cookie             cookie carrying the token (default: none)
 //   allow_query_token  read ?token= when the host passes a query (default false)
 // Relative file paths are resolved against the config file's directory. No key's value is ever
@@ -73,6 +77,7 @@ sdk::Status loadConfig(const sdk::ConfigView& config, JwtConfig& c) {
   if (auto s = read(config.getString("audience", ""), c.audience); !s) return s;
   if (auto s = read(config.getInt("leeway_s", 30), c.leeway_s); !s) return s;
   if (auto s = read(config.getString("workspace_claim", ""), c.workspace_claim); !s) return s;
+  if (auto s = read(config.getString("admin_claim", ""), c.admin_claim); !s) return s;
   if (auto s = read(config.getString("cookie", ""), c.cookie); !s) return s;
   if (auto s = read(config.getBool("allow_query_token", false), c.allow_query_token); !s) return s;
 
@@ -86,6 +91,14 @@ sdk::Status loadConfig(const sdk::ConfigView& config, JwtConfig& c) {
   }
   if (config.has("workspace_claim") && c.workspace_claim.empty()) {
     return invalid(config, "workspace_claim", "must not be empty");
+  }
+  if (config.has("admin_claim") && c.admin_claim.empty()) {
+    return invalid(config, "admin_claim", "must not be empty");
+  }
+  for (const char* registered : {"sub", "exp", "nbf", "iat", "iss", "aud", "jti"}) {
+    if (c.admin_claim == registered) {
+      return invalid(config, "admin_claim", "must not be a registered claim (RFC 7519)");
+    }
   }
 
   if (c.algorithm == "HS256") {

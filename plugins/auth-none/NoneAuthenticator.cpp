@@ -8,6 +8,7 @@ sdk::Result<sdk::AuthDecision> NoneAuthenticator::authenticate(const sdk::AuthRe
   decision.http_status = 200;
   decision.principal = request.user;
   decision.expires_unix_ms = 0;
+  decision.admin = admin_;
   return decision;
 }
 

@@ -1,5 +1,7 @@
-// The auth-none plugin's descriptor. It takes no configuration: the host refuses any key in
-// [auth.none].
+// The auth-none plugin's descriptor. Keys of [auth.none]:
+//   admin   every request is admin (AuthDecision::admin: the admin REST API), default false.
+//           Development only: with it anyone who can reach the host may list and end every
+//           session. The host refuses any other key.
 
 #include <boost/dll/alias.hpp>
 #include <new>
@@ -10,9 +12,11 @@
 namespace podterm::auth_none {
 namespace {
 
-sdk::Status create(const sdk::ConfigView& /*config*/, sdk::PluginObject** out) {
+sdk::Status create(const sdk::ConfigView& config, sdk::PluginObject** out) {
   try {
-    *out = new NoneAuthenticator();
+    auto admin = config.getBool("admin", false);
+    if (!admin) return admin.status();
+    *out = new NoneAuthenticator(admin.value());
     return sdk::Status::ok();
   } catch (const std::bad_alloc&) {
     return {sdk::ErrorCode::Internal, "out of memory"};

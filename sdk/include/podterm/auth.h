@@ -35,6 +35,10 @@ struct AuthDecision {
   // A subprotocol the host must not echo back (e.g. "bearer.<token>"): the plugin names the
   // offered entry that carried the credential so the host never selects it.
   std::string credential_subprotocol;
+  // The principal may use the admin REST API (list and end anyone's sessions). Only meaningful
+  // when allowed; a plugin grants it from the credential itself (a claim, a role), never from
+  // what the request names.
+  bool admin = false;
 };
 
 class Authenticator : public PluginObject {

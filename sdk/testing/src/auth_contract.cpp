@@ -201,6 +201,49 @@ TEST_P(AuthContractTest, ATamperedCredentialIs401AndNeverQuoted) {
   EXPECT_FALSE(quotes(result.value().reason, tamper(c.secret)));
 }
 
+// Admin is granted by the credential, never by default: the ordinary credential of every
+// configuration (and every request, for plugins that check none) is not admin.
+TEST_P(AuthContractTest, AnOrdinaryCredentialIsNotAdmin) {
+  auto a = authenticator();
+  ASSERT_NE(a, nullptr);
+  AuthCredential c;
+  if (checksCredentials()) c = GetParam().mint("alice", "w1");
+  auto result = a->authenticate(withCredential(request("alice", "w1"), c));
+  ASSERT_TRUE(result) << result.status().message();
+  EXPECT_TRUE(result.value().allowed) << result.value().reason;
+  EXPECT_FALSE(result.value().admin);
+}
+
+TEST_P(AuthContractTest, AnAdminCredentialIsAdminForItsOwnUserOnly) {
+  if (!GetParam().mint_admin) GTEST_SKIP() << "this configuration grants admin to no credential";
+  auto a = authenticator();
+  ASSERT_NE(a, nullptr);
+  AuthCredential admin = GetParam().mint_admin("alice", "w1");
+  auto result = a->authenticate(withCredential(request("alice", "w1"), admin));
+  ASSERT_TRUE(result) << result.status().message();
+  EXPECT_TRUE(result.value().allowed) << result.value().reason;
+  EXPECT_EQ(result.value().principal, "alice");
+  EXPECT_TRUE(result.value().admin);
+  // Non-session routes (where the admin API lives) see the same admin.
+  sdk::AuthRequest api;
+  api.method = "GET";
+  api.path = "/api/admin/sessions";
+  api.remote_address = "192.0.2.7:51000";
+  auto on_api = a->authenticate(withCredential(api, admin));
+  ASSERT_TRUE(on_api) << on_api.status().message();
+  EXPECT_TRUE(on_api.value().allowed) << on_api.value().reason;
+  EXPECT_TRUE(on_api.value().admin);
+  // Admin does not open another user's session: the credential is still only alice's, and a
+  // refusal is never admin.
+  if (checksCredentials()) {
+    auto other = a->authenticate(withCredential(request("bob", "w1"), admin));
+    ASSERT_TRUE(other) << other.status().message();
+    EXPECT_FALSE(other.value().allowed);
+    EXPECT_FALSE(other.value().admin);
+    EXPECT_FALSE(quotes(other.value().reason, admin.secret));
+  }
+}
+
 TEST_P(AuthContractTest, ConcurrentCallsAgreeWithSequentialOnes) {
   auto a = authenticator();
   ASSERT_NE(a, nullptr);
@@ -252,6 +295,7 @@ TEST_P(AuthContractTest, HostileRequestsAreAnsweredQuickly) {
       EXPECT_LT(result.value().reason.size(), 200u) << "hostile request #" << i;
       if (!result.value().allowed) {
         EXPECT_TRUE(result.value().http_status == 401 || result.value().http_status == 403);
+        EXPECT_FALSE(result.value().admin) << "hostile request #" << i;
       }
     }
     ++i;

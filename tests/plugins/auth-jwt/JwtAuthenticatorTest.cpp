@@ -117,6 +117,7 @@ struct Claims {
   std::string workspace_claim;
   std::vector<std::string> workspaces;
   bool has_sub = true;
+  std::map<std::string, Poco::Dynamic::Var> extra;  // more claims, e.g. the admin claim
 };
 
 Poco::JWT::Token token(const Claims& c) {
@@ -133,6 +134,7 @@ Poco::JWT::Token token(const Claims& c) {
     for (const auto& w : c.workspaces) list->add(w);
     t.payload().set(c.workspace_claim, list);
   }
+  for (const auto& [name, value] : c.extra) t.payload().set(name, value);
   return t;
 }
 
@@ -234,6 +236,24 @@ AuthCredential subprotocolCredential(const std::string& user, const std::string&
   return {{}, {"bearer." + t}, t};
 }
 
+AuthCredential adminHeaderCredential(const std::string& user, const std::string& workspace) {
+  Claims c;
+  c.sub = user;
+  c.workspace_claim = "ws";
+  c.workspaces = {workspace};
+  c.extra["podterm_admin"] = true;
+  std::string t = hs256(c);
+  return {{{"authorization", "Bearer " + t}}, {}, t};
+}
+
+AuthCredential adminSubprotocolCredential(const std::string& user, const std::string&) {
+  Claims c;
+  c.sub = user;
+  c.extra["https://podterm.example/admin"] = true;
+  std::string t = rs256(c);
+  return {{}, {"bearer." + t}, t};
+}
+
 AuthCredential cookieCredential(const std::string& user, const std::string&) {
   Claims c;
   c.sub = user;
@@ -248,11 +268,19 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         AuthContractParam{"hs256_header",
                           [] {
-                            return create(hsConfig({{"workspace_claim", std::string("ws")}})).auth;
+                            return create(hsConfig({{"workspace_claim", std::string("ws")},
+                                                    {"admin_claim", std::string("podterm_admin")}}))
+                                .auth;
                           },
-                          headerCredential},
-        AuthContractParam{"rs256_subprotocol", [] { return create(rsConfig()).auth; },
-                          subprotocolCredential},
+                          headerCredential, adminHeaderCredential},
+        AuthContractParam{
+            "rs256_subprotocol",
+            [] {
+              return create(
+                         rsConfig({{"admin_claim", std::string("https://podterm.example/admin")}}))
+                  .auth;
+            },
+            subprotocolCredential, adminSubprotocolCredential},
         AuthContractParam{"hs256_cookie",
                           [] {
                             return create(hsConfig({{"cookie", std::string("podterm_token")},
@@ -607,6 +635,59 @@ TEST(AuthJwtTest, NonSessionRoutesTakeTheSubjectAsPrincipal) {
   expectAllowed(decide(*a, r, t), "carol");
 }
 
+TEST(AuthJwtTest, TheAdminClaimGrantsAdminOnlyWhenItIsJsonTrue) {
+  auto a = create(hsConfig({{"admin_claim", std::string("podterm_admin")}})).auth;
+  ASSERT_NE(a, nullptr);
+  auto with = [](const Poco::Dynamic::Var& value) {
+    Claims c;
+    c.extra["podterm_admin"] = value;
+    return hs256(c);
+  };
+  std::string yes = with(true);
+  sdk::AuthDecision d = decide(*a, bearer(yes), yes);
+  expectAllowed(d);
+  EXPECT_TRUE(d.admin);
+
+  // Anything but the JSON literal true is an ordinary, still valid, token.
+  Poco::JSON::Array::Ptr roles = new Poco::JSON::Array;
+  roles->add(std::string("admin"));
+  roles->add(true);
+  for (const Poco::Dynamic::Var& value :
+       std::vector<Poco::Dynamic::Var>{false, std::string("true"), 1, Poco::Int64(1), roles}) {
+    std::string t = with(value);
+    sdk::AuthDecision ordinary = decide(*a, bearer(t), t);
+    expectAllowed(ordinary);
+    EXPECT_FALSE(ordinary.admin) << value.toString();
+  }
+  std::string absent = hs256(Claims{});
+  sdk::AuthDecision none = decide(*a, bearer(absent), absent);
+  expectAllowed(none);
+  EXPECT_FALSE(none.admin);
+
+  // The claim counts only under its configured name, and only for a token that is accepted.
+  Claims other;
+  other.extra["admin"] = true;
+  std::string o = hs256(other);
+  EXPECT_FALSE(decide(*a, bearer(o), o).admin);
+  Claims expired;
+  expired.exp = now() - 3600;
+  expired.extra["podterm_admin"] = true;
+  std::string x = hs256(expired);
+  sdk::AuthDecision refused = decide(*a, bearer(x), x);
+  expectRefused(refused, 401);
+  EXPECT_FALSE(refused.admin);
+  sdk::AuthDecision foreign = decide(*a, bearer(yes, request("bob")), yes);
+  expectRefused(foreign, 403);
+  EXPECT_FALSE(foreign.admin);
+
+  // Without admin_claim no token is admin, whatever it carries.
+  auto plain = create(hsConfig()).auth;
+  ASSERT_NE(plain, nullptr);
+  sdk::AuthDecision unconfigured = decide(*plain, bearer(yes), yes);
+  expectAllowed(unconfigured);
+  EXPECT_FALSE(unconfigured.admin);
+}
+
 // --- Config
 // ----------------------------------------------------------------------------------------
 
@@ -656,6 +737,9 @@ TEST(AuthJwtTest, ConfigErrorsNameTheirKey) {
   expectConfigError(hsConfig({{"cookie", std::string("")}}), "cookie");
   expectConfigError(hsConfig({{"cookie", std::string("a;b")}}), "cookie");
   expectConfigError(hsConfig({{"workspace_claim", std::string("")}}), "workspace_claim");
+  expectConfigError(hsConfig({{"admin_claim", std::string("")}}), "admin_claim");
+  expectConfigError(hsConfig({{"admin_claim", std::string("sub")}}), "admin_claim");
+  expectConfigError(hsConfig({{"admin_claim", true}}), "admin_claim");
   expectConfigError(hsConfig({{"allow_query_token", std::string("yes")}}), "allow_query_token");
   expectConfigError(hsConfig({{"issuer", true}}), "issuer");
 }
@@ -676,6 +760,7 @@ TEST(AuthJwtTest, UnknownKeysAreLeftUnreadForTheHostToReport) {
                               {"audience", std::string("a")},
                               {"leeway_s", int64_t{5}},
                               {"workspace_claim", std::string("ws")},
+                              {"admin_claim", std::string("podterm_admin")},
                               {"cookie", std::string("t")},
                               {"allow_query_token", false}}));
   ASSERT_TRUE(all.status) << all.status.message();

@@ -10,7 +10,9 @@
 // session's user (or every request, for plugins that check none); it is safe under concurrent
 // calls; no reason ever quotes a credential; hostile requests (huge headers, NUL bytes, a hundred
 // subprotocols) get an answer quickly. Plugins that check credentials also refuse a request with
-// none (401) and a credential of another user (403).
+// none (401) and a credential of another user (403). An ordinary credential (or none, for plugins
+// that check none) is never admin; a configuration that grants admin (mint_admin) does so for
+// the credential it mints, and a refusal is never admin.
 
 #include <gtest/gtest.h>
 
@@ -40,6 +42,11 @@ struct AuthContractParam {
   // Mints a valid credential for (user, workspace). Empty for plugins that check no credential
   // and accept every request.
   std::function<AuthCredential(const std::string& user, const std::string& workspace)> mint;
+  // Mints a valid credential for (user, workspace) that makes its principal an admin
+  // (AuthDecision::admin) with the authenticator the factory builds. Empty when this
+  // configuration grants admin to no credential.
+  std::function<AuthCredential(const std::string& user, const std::string& workspace)> mint_admin =
+      nullptr;
 };
 
 inline void PrintTo(const AuthContractParam& param, std::ostream* os) {
