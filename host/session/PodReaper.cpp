@@ -64,7 +64,7 @@ size_t PodReaper::reapOnce() {
   for (const auto& pod : pods.value()) existing.insert(pod.session_id);
   sessions_.retainKeptPods(existing);
   for (const auto& pod : pods.value()) {
-    if (sessions_.find(pod.session_id)) continue;
+    if (sessions_.podInUse(pod.session_id)) continue;
     if (now - pod.created_unix_ms < options_.ttl.count()) continue;
     auto id = SessionId::parse(pod.session_id);
     if (!id) {
@@ -80,7 +80,7 @@ size_t PodReaper::reapOnce() {
         continue;
       }
     }
-    if (sessions_.find(pod.session_id)) continue;  // a client came back meanwhile
+    if (sessions_.podInUse(pod.session_id)) continue;  // a client came back meanwhile
     sdk::Status deleted = runtime_.deletePod(pod.session_id);
     if (deleted) {
       ++reaped;

@@ -1,10 +1,11 @@
 #pragma once
 // Ends pods that no live session owns: left behind by a host that crashed or was killed before
 // its sessions ended. At start and then periodically, it lists the pods the runtime created and,
-// for each one older than the TTL whose session is not live here, syncs its files a last time
-// (where the pod is reachable) and deletes it. A pod whose files cannot be saved because storage
-// is down is kept for a later round. With several replicas, "live" will come from session leases
-// (the lifecycle issue); today it means a session of this host.
+// for each one older than the TTL that no terminal here uses (SessionManager::podInUse: the pod
+// of a session id, or of a workspace with session.pod_scope = "workspace"), syncs its files a last
+// time (where the pod is reachable) and deletes it. A pod whose files cannot be saved because
+// storage is down is kept for a later round. With several replicas, "live" will come from session
+// leases (the lifecycle issue); today it means a session of this host.
 
 #include <chrono>
 #include <cstddef>

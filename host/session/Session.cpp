@@ -55,24 +55,30 @@ Session::Session(SessionId id, SessionOptions options, Context context, EndedCal
       screen_(options_.initial_rows, options_.initial_cols, options_.scrollback_lines),
       log_(options_.output_log_bytes) {}
 
+Session::Session(SessionId id, std::string terminal, std::shared_ptr<SessionPod> pod,
+                 SessionOptions options, Context context, EndedCallback on_ended)
+    : Session(std::move(id), std::move(options), context, std::move(on_ended)) {
+  terminal_ = std::move(terminal);
+  pod_ = std::move(pod);
+}
+
 Session::~Session() = default;
 
 void Session::start() {
-  sdk::PodSpec spec;
-  spec.session_id = id_.raw;
-  spec.user = id_.user;
-  spec.workspace = id_.workspace;
-  logger().information("session=%s starting: ensuring its pod", id_.raw);
+  const bool own_pod = !pod_;
+  if (own_pod) {
+    pod_ = std::make_shared<SessionPod>(
+        id_, options_.sync,
+        SessionPod::Context{context_.runtime, context_.timers, context_.blocking, context_.syncer,
+                            context_.policy},
+        nullptr);
+    pod_->join(shared_from_this());
+  }
+  logger().information("session=%s terminal %s starting in pod %s", id_.raw, terminal_,
+                       pod_->id().raw);
   {
     Lock lock(mutex_);
-    if (context_.syncer) {
-      SessionSyncOptions sync_options = options_.sync;
-      if (context_.policy && sync_options.idle_after.count() == 0) {
-        sync_options.idle_after = std::chrono::milliseconds(context_.policy->idleSyncAfterMs());
-      }
-      sync_ = std::make_shared<SessionSync>(id_, *context_.syncer, context_.blocking,
-                                            context_.timers, sync_options, *this);
-    }
+    sync_ = pod_->sync();
     auto self = weak_from_this();
     if (options_.idle_timeout.count() > 0) {
       last_activity_ = now();
@@ -95,8 +101,9 @@ void Session::start() {
       }
     }
   }
-  sdk::Status status = context_.runtime.ensurePod(spec, this);
-  if (!status) fail(status.message());
+  // From here on the session hears the pod: its last phase first.
+  pod_->welcome(*this);
+  if (own_pod) pod_->start();
 }
 
 void Session::attach(const std::shared_ptr<TerminalClient>& client,
@@ -307,18 +314,9 @@ void Session::onPodStatus(const sdk::PodStatus& status) {
     broadcastEvent(messages::statusEvent(sdk::podPhaseName(status.phase), status.reason));
 }
 
-// The workspace goes into the pod before the user's shell starts, so the first `ls` sees it.
+// The pod reports Ready once the workspace is in it (SessionPod), so the first `ls` sees it.
 void Session::loadAndOpenShell() {
-  if (!sync_) {
-    openShell();
-    return;
-  }
-  auto self = shared_from_this();
-  bool queued = context_.blocking.execute([self] {
-    self->sync_->load();
-    self->openShell();
-  });
-  if (!queued) fail("the host is shutting down");
+  openShell();
 }
 
 void Session::openShell() {
@@ -326,10 +324,11 @@ void Session::openShell() {
   {
     Lock lock(mutex_);
     spec = interactiveShellSpec(options_.shell, id_.raw, size_.cols, size_.rows, nonce_);
+    spec.env["PODTERM_TERMINAL"] = terminal_;
   }
   auto self = shared_from_this();
   bool queued = context_.blocking.execute([self, spec] {
-    self->onShellOpened(self->context_.runtime.openStream(self->id_.raw, spec, self.get()));
+    self->onShellOpened(self->context_.runtime.openStream(self->pod_->id().raw, spec, self.get()));
   });
   if (!queued) fail("the host is shutting down");
 }
@@ -420,6 +419,10 @@ void Session::onLifetimeOver() {
   beginEnding(lock, 1001, "session lifetime reached", true);
 }
 
+void Session::onPodRefused(const std::string& details) {
+  fail(details);
+}
+
 void Session::fail(const std::string& details) {
   logger().warning("session=%s failed to start: %s", id_.raw, details);
   metrics::errors(metrics::ErrorKind::SessionStart).inc();
@@ -446,42 +449,29 @@ void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason,
   sdk::ExecStreamPtr stream = std::move(stream_);
   lock.unlock();
 
-  logger().information("session=%s ending: %s", id_.raw, reason);
-  context_.runtime.stopObserving(id_.raw);
+  logger().information("session=%s terminal %s ending: %s", id_.raw, terminal_, reason);
+  // The pod's last terminal ends it (after its own shell): from here on, it takes no new one.
+  const bool last_user = pod_->leave(this);
   for (auto& client : clients) client->close(code, reason);
   auto self = shared_from_this();
   // ExecStreamPtr is move-only and std::function needs a copyable callable.
   auto shared_stream = std::make_shared<sdk::ExecStreamPtr>(std::move(stream));
-  if (!context_.blocking.execute([self, shared_stream, code, reason, close_after_sync] {
-        self->finishEnding(std::move(*shared_stream), code, reason, close_after_sync);
+  if (!context_.blocking.execute([self, shared_stream, code, reason, close_after_sync, last_user] {
+        self->finishEnding(std::move(*shared_stream), code, reason, close_after_sync, last_user);
       })) {
-    finishEnding(std::move(*shared_stream), code, reason, close_after_sync);
+    finishEnding(std::move(*shared_stream), code, reason, close_after_sync, last_user);
   }
 }
 
 void Session::finishEnding(sdk::ExecStreamPtr stream, uint16_t code, const std::string& reason,
-                           bool close_clients) {
+                           bool close_clients, bool last_user) {
   if (stream) stream->close();
   stream.reset();
-  // Nothing written in the last seconds is lost: the final sync runs before the pod goes, and a
-  // pod whose files could not be saved is kept rather than deleted.
-  bool saved = !sync_ || sync_->finalSync();
-  if (context_.syncer) context_.syncer->forget(id_);
-  if (saved && keep_pod_at_end_.load()) {
-    logger().information("session=%s kept its pod for a reconnect elsewhere", id_.raw);
-  } else if (saved) {
-    sdk::Status deleted = context_.runtime.deletePod(id_.raw);
-    if (!deleted) {
-      // Not counted as kept: the pod may well be gone already, and the reaper ends any that is
-      // not.
-      logger().error("session=%s could not delete its pod: %s", id_.raw, deleted.message());
-      metrics::errors(metrics::ErrorKind::PodDelete).inc();
-    }
-  } else {
-    logger().error("session=%s kept its pod: its files could not be saved to storage", id_.raw);
-    if (close_clients) {
-      broadcastNotice("your files could not be saved; the pod is kept so that they are not lost");
-    }
+  // The last terminal of the pod ends it: the final sync, then the pod deleted (or kept when its
+  // files could not be saved), before its clients are closed.
+  const bool saved = !last_user || pod_->finish();
+  if (!saved && close_clients) {
+    broadcastNotice("your files could not be saved; the pod is kept so that they are not lost");
   }
   std::vector<std::shared_ptr<TerminalClient>> clients;
   {

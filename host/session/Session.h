@@ -39,8 +39,10 @@
 #include "podterm/sync_policy.h"
 #include "session/InputLineTracker.h"
 #include "session/MarkerParser.h"
+#include "session/PodUser.h"
 #include "session/SessionId.h"
 #include "session/SessionOptions.h"
+#include "session/SessionPod.h"
 #include "session/SessionSync.h"
 #include "session/ShellIntegration.h"
 #include "session/TerminalClient.h"
@@ -58,9 +60,8 @@ struct TerminalSize {
   uint16_t rows = 0;
 };
 
-class Session : public sdk::PodObserver,
+class Session : public PodUser,
                 public sdk::StreamObserver,
-                public SessionSyncListener,
                 public std::enable_shared_from_this<Session> {
  public:
   struct Context {
@@ -75,10 +76,16 @@ class Session : public sdk::PodObserver,
   // Called once when the session has fully ended (pod deleted or deletion failed).
   using EndedCallback = std::function<void(const std::string& session_id)>;
 
+  // The default terminal of id, with a pod of its own (made and started by start()).
   Session(SessionId id, SessionOptions options, Context context, EndedCallback on_ended);
+  // One terminal of id in a pod that others may share: the caller has join()ed the session to
+  // it and starts it (SessionManager).
+  Session(SessionId id, std::string terminal, std::shared_ptr<SessionPod> pod,
+          SessionOptions options, Context context, EndedCallback on_ended);
   ~Session() override;
 
-  // Asks the runtime for the pod and starts the readiness clock.
+  // Starts the readiness clock and hears the pod from now on (asking the runtime for it first when
+  // the session has a pod of its own).
   void start();
   // since: resume from this offset of the output stream (`?since=N`); without it, a session that
   // has produced output replays its screen to the new client first.
@@ -94,21 +101,26 @@ class Session : public sdk::PodObserver,
   void end(uint16_t code, const std::string& reason);
   // Host shutdown: the end that follows still runs the final sync but keeps the pod, for a
   // reconnect through another replica (whose reaper or next session then owns it).
-  void keepPodAtEnd() { keep_pod_at_end_.store(true); }
+  void keepPodAtEnd() { pod_->keepAtEnd(); }
 
   const SessionId& id() const { return id_; }
+  // The terminal's name (`?term=`; TerminalName::kDefault without it).
+  const std::string& terminal() const { return terminal_; }
+  // The pod it runs in, perhaps shared with other terminals and sessions.
+  const std::shared_ptr<SessionPod>& pod() const { return pod_; }
   SessionState state() const;
   size_t clientCount() const;
-  // After the end: the pod was kept rather than deleted (its files could not be saved, or the
-  // deletion failed). It still counts against the user's pods.
+  // After the end: the pod was kept rather than deleted (its files could not be saved) by this
+  // session's end, as the pod's last terminal. It still counts against the user's pods.
   bool podKept() const;
   // Heap bytes of the reattach state (screen, scrollback, output log), for memory reports.
   size_t terminalStateBytes() const;
   // The output stream's end offset (bytes of sanitized output produced so far).
   uint64_t outputOffset() const;
 
-  // sdk::PodObserver
+  // PodUser: the pod's phases (Ready once the workspace is in it), and a pod that was refused.
   void onPodStatus(const sdk::PodStatus& status) override;
+  void onPodRefused(const std::string& details) override;
   // A command ended in the shell (from shell integration markers or the input line at Enter):
   // the sync policy decides whether to sync.
   void onCommandFinished(const sdk::FinishedCommand& command);
@@ -136,8 +148,9 @@ class Session : public sdk::PodObserver,
   // deletion, and are closed with code/reason afterwards; otherwise they are closed first.
   void beginEnding(Lock& lock, uint16_t code, const std::string& reason,
                    bool close_after_sync = false);
+  // last_user: the session was the pod's last, and ends it (the final sync, the deletion).
   void finishEnding(sdk::ExecStreamPtr stream, uint16_t code, const std::string& reason,
-                    bool close_clients);
+                    bool close_clients, bool last_user);
   void broadcastText(std::string_view text);
   void broadcastEvent(std::string_view json);
   void broadcastNotice(std::string_view text);
@@ -154,6 +167,8 @@ class Session : public sdk::PodObserver,
   void cancelTimer(std::optional<Scheduler::TimerId>& timer);
 
   const SessionId id_;
+  std::string terminal_ = "default";  // TerminalName::kDefault
+  std::shared_ptr<SessionPod> pod_;   // set by the constructor or, for a pod of its own, start()
   const SessionOptions options_;
   Context context_;
   EndedCallback on_ended_;
@@ -182,7 +197,6 @@ class Session : public sdk::PodObserver,
   std::optional<Scheduler::TimerId> lifetime_notice_timer_;
   std::optional<Scheduler::TimerId> lifetime_timer_;
   bool pod_kept_ = false;
-  std::atomic<bool> keep_pod_at_end_{false};
   // Metrics: time to prompt counts from here, once; warm when the pod's first status was Ready.
   const std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
   bool warm_start_ = true;

@@ -43,6 +43,10 @@ bool isLive(const std::shared_ptr<Session>& session) {
   return state != SessionState::Ending && state != SessionState::Ended;
 }
 
+bool isEnded(const std::shared_ptr<Session>& session) {
+  return session && session->state() == SessionState::Ended;
+}
+
 }  // namespace
 
 // --- Admission ----------------------------------------------------------------------------------
@@ -50,6 +54,7 @@ bool isLive(const std::shared_ptr<Session>& session) {
 SessionManager::Admission::Admission(Admission&& other) noexcept
     : manager_(other.manager_),
       session_id_(std::move(other.session_id_)),
+      terminal_(std::move(other.terminal_)),
       refusal_(std::move(other.refusal_)) {
   other.manager_ = nullptr;
 }
@@ -59,6 +64,7 @@ SessionManager::Admission& SessionManager::Admission::operator=(Admission&& othe
     release();
     manager_ = other.manager_;
     session_id_ = std::move(other.session_id_);
+    terminal_ = std::move(other.terminal_);
     refusal_ = std::move(other.refusal_);
     other.manager_ = nullptr;
   }
@@ -71,7 +77,7 @@ SessionManager::Admission::~Admission() {
 
 void SessionManager::Admission::release() {
   if (manager_ == nullptr) return;
-  manager_->releaseReservation(session_id_);
+  manager_->releaseReservation(session_id_, terminal_);
   manager_ = nullptr;
 }
 
@@ -82,39 +88,85 @@ SessionManager::SessionManager(SessionOptions options, Session::Context context)
 
 SessionManager::~SessionManager() = default;
 
-std::shared_ptr<Session> SessionManager::makeSession(const SessionId& id) {
-  return std::make_shared<Session>(id, options_, context_,
-                                   [this](const std::string& sid) { onSessionEnded(sid); });
+std::shared_ptr<SessionPod> SessionManager::makePod(const SessionId& pod_id) {
+  return std::make_shared<SessionPod>(
+      pod_id, options_.sync,
+      SessionPod::Context{context_.runtime, context_.timers, context_.blocking, context_.syncer,
+                          context_.policy},
+      [this](SessionPod& pod) { onPodEnded(pod); });
 }
 
-// A user's ids: a live session is one whose current session is not ending, or that has a
-// successor waiting; a pod is any id with a session (an ending one still has its pod), a kept
-// pod, or an admission on its way. Distinct ids are counted, so a second tab of the same id
-// costs nothing.
-SessionManager::Usage SessionManager::usageLocked(const std::string& user,
-                                                  const std::string& session_id) const {
-  const std::string prefix = userPrefix(user);
+// The terminal joins its pod id's current pod when that one takes it; else the successor (made
+// when needed), which starts once the current one has ended.
+std::shared_ptr<Session> SessionManager::makeSessionLocked(const SessionId& id,
+                                                           const std::string& terminal,
+                                                           std::shared_ptr<SessionPod>& start_pod) {
+  const SessionId pod_id = podIdFor(id, options_.pod_scope);
+  PodEntry& pods = pods_[pod_id.raw];
+  if (!pods.current) {
+    pods.current = makePod(pod_id);
+    start_pod = pods.current;
+  }
+  auto make = [&](const std::shared_ptr<SessionPod>& pod) {
+    return std::make_shared<Session>(
+        id, terminal, pod, options_, context_,
+        [this, terminal](const std::string& sid) { onSessionEnded(sid, terminal); });
+  };
+  // Joined before the session is seen outside this lock. A pod that has just begun to end (its
+  // last terminal left) takes no one: the terminal is made again for the successor.
+  auto session = make(pods.current);
+  if (pods.current->join(session)) return session;
+  if (pods.successor) {
+    session = make(pods.successor);
+    if (pods.successor->join(session)) return session;
+  }
+  pods.successor = makePod(pod_id);
+  session = make(pods.successor);
+  pods.successor->join(session);
+  return session;
+}
+
+// A user's ids: a live session is a session id with a live terminal (not ending, or with a
+// successor waiting); a pod is any pod id with a pod (an ending one still exists), a kept pod, or
+// an admission on its way. Distinct ids are counted, so a second tab of the same id costs nothing.
+SessionManager::Usage SessionManager::usageLocked(const SessionId& id,
+                                                  const std::string& terminal) const {
+  const std::string prefix = userPrefix(id.user);
+  const std::string pod_id = podIdFor(id, options_.pod_scope).raw;
   std::set<std::string> sessions;
   std::set<std::string> pods;
-  forEachWithPrefix(entries_, prefix, [&](const std::string& id) {
-    const Entry& entry = entries_.at(id);
-    if (entry.successor || isLive(entry.current)) sessions.insert(id);
-    pods.insert(id);
+  std::set<std::string> terminals;  // of id
+  forEachWithPrefix(entries_, prefix, [&](const std::string& sid) {
+    for (const auto& [name, entry] : entries_.at(sid)) {
+      if (!entry.successor && !isLive(entry.current)) continue;
+      sessions.insert(sid);
+      if (sid == id.raw) terminals.insert(name);
+    }
   });
-  forEachWithPrefix(reserved_, prefix, [&](const std::string& id) {
-    sessions.insert(id);
-    pods.insert(id);
-  });
-  forEachWithPrefix(kept_pods_, prefix, [&](const std::string& id) { pods.insert(id); });
-  return {sessions.size(), pods.size(), sessions.count(session_id) != 0,
-          pods.count(session_id) != 0};
+  forEachWithPrefix(pods_, prefix, [&](const std::string& pid) { pods.insert(pid); });
+  for (auto it = reserved_.lower_bound({prefix, ""}); it != reserved_.end(); ++it) {
+    const std::string& sid = it->first.first;
+    if (!hasPrefix(sid, prefix)) break;
+    sessions.insert(sid);
+    pods.insert(podIdFor(*SessionId::parse(sid), options_.pod_scope).raw);
+    if (sid == id.raw) terminals.insert(it->first.second);
+  }
+  forEachWithPrefix(kept_pods_, prefix, [&](const std::string& pid) { pods.insert(pid); });
+  Usage usage;
+  usage.sessions = sessions.size();
+  usage.pods = pods.size();
+  usage.terminals = terminals.size();
+  usage.has_session = sessions.count(id.raw) != 0;
+  usage.has_pod = pods.count(pod_id) != 0;
+  usage.has_terminal = terminals.count(terminal) != 0;
+  return usage;
 }
 
-SessionManager::Admission SessionManager::admit(const SessionId& id) {
+SessionManager::Admission SessionManager::admit(const SessionId& id, const std::string& terminal) {
   Admission admission;
   std::lock_guard<std::mutex> lock(mutex_);
   // Counting and reserving under one lock: two upgrades for a user's last place see each other.
-  const Usage usage = usageLocked(id.user, id.raw);
+  const Usage usage = usageLocked(id, terminal);
   if (!usage.has_session && options_.sessions_per_user > 0 &&
       usage.sessions >= options_.sessions_per_user) {
     admission.refusal_ =
@@ -123,20 +175,27 @@ SessionManager::Admission SessionManager::admit(const SessionId& id) {
   } else if (!usage.has_pod && options_.pods_per_user > 0 && usage.pods >= options_.pods_per_user) {
     admission.refusal_ = "too many pods: user " + id.user + " has " + std::to_string(usage.pods) +
                          " (limits.pods_per_user = " + std::to_string(options_.pods_per_user) + ")";
+  } else if (!usage.has_terminal && options_.terminals_per_session > 0 &&
+             usage.terminals >= options_.terminals_per_session) {
+    admission.refusal_ =
+        "too many terminals: session " + id.raw + " has " + std::to_string(usage.terminals) +
+        " (limits.terminals_per_session = " + std::to_string(options_.terminals_per_session) + ")";
   }
   if (!admission.refusal_.empty()) {
     logger().warning("session=%s refused: %s", id.raw, admission.refusal_);
     return admission;
   }
-  ++reserved_[id.raw];
+  ++reserved_[{id.raw, terminal}];
   admission.manager_ = this;
   admission.session_id_ = id.raw;
+  admission.terminal_ = terminal;
   return admission;
 }
 
-void SessionManager::releaseReservation(const std::string& session_id) {
+void SessionManager::releaseReservation(const std::string& session_id,
+                                        const std::string& terminal) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = reserved_.find(session_id);
+  auto it = reserved_.find({session_id, terminal});
   if (it == reserved_.end()) return;
   if (--it->second == 0) reserved_.erase(it);
 }
@@ -155,64 +214,108 @@ std::shared_ptr<Session> SessionManager::attach(const SessionId& id, Admission a
     client->close(1008, admission.refusal_.empty() ? "not admitted" : admission.refusal_);
     return nullptr;
   }
+  const std::string terminal = admission.terminal_;
   std::shared_ptr<Session> session;
+  std::shared_ptr<SessionPod> start_pod;
   bool start = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // The entry takes over the reservation's place in the same critical section.
-    auto reserved = reserved_.find(id.raw);
+    auto reserved = reserved_.find({id.raw, terminal});
     if (reserved != reserved_.end() && --reserved->second == 0) reserved_.erase(reserved);
     admission.manager_ = nullptr;
     if (closing_) {
       client->close(1001, "server shutting down");
       return nullptr;
     }
-    Entry& entry = entries_[id.raw];
+    Entry& entry = entries_[id.raw][terminal];
     if (!entry.current) {
-      entry.current = makeSession(id);
+      entry.current = makeSessionLocked(id, terminal, start_pod);
       session = entry.current;
       start = true;
+    } else if (isLive(entry.current)) {
+      session = entry.current;
     } else {
-      SessionState state = entry.current->state();
-      if (state != SessionState::Ending && state != SessionState::Ended) {
-        session = entry.current;
-      } else {
-        if (!entry.successor) entry.successor = makeSession(id);
-        session = entry.successor;
+      // Its pod is the current one if it outlives the ending terminal (other terminals use it),
+      // else a successor that waits for the deletion.
+      if (!entry.successor) {
+        entry.successor = makeSessionLocked(id, terminal, start_pod);
+        start = true;
       }
+      session = entry.successor;
     }
   }
   session->attach(client, size, since);
   if (start) session->start();
+  if (start_pod) start_pod->start();
   return session;
 }
 
 std::shared_ptr<Session> SessionManager::find(const std::string& session_id) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = entries_.find(session_id);
-  return it == entries_.end() ? nullptr : it->second.current;
+  if (it == entries_.end()) return nullptr;
+  auto named = it->second.find(TerminalName::kDefault);
+  if (named != it->second.end() && named->second.current) return named->second.current;
+  for (const auto& [name, entry] : it->second) {
+    if (isLive(entry.current)) return entry.current;
+  }
+  return it->second.empty() ? nullptr : it->second.begin()->second.current;
+}
+
+std::shared_ptr<Session> SessionManager::find(const std::string& session_id,
+                                              const std::string& terminal) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(session_id);
+  if (it == entries_.end()) return nullptr;
+  auto named = it->second.find(terminal);
+  return named == it->second.end() ? nullptr : named->second.current;
+}
+
+std::vector<std::shared_ptr<Session>> SessionManager::terminals(
+    const std::string& session_id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::shared_ptr<Session>> result;
+  auto it = entries_.find(session_id);
+  if (it == entries_.end()) return result;
+  for (const auto& [name, entry] : it->second) result.push_back(entry.current);
+  return result;
 }
 
 size_t SessionManager::sessionCount() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return entries_.size();
+  size_t count = 0;
+  for (const auto& [id, terminals] : entries_) count += terminals.size();
+  return count;
 }
 
 std::vector<std::shared_ptr<Session>> SessionManager::sessions() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<std::shared_ptr<Session>> result;
-  for (const auto& [id, entry] : entries_) result.push_back(entry.current);
+  for (const auto& [id, terminals] : entries_) {
+    for (const auto& [name, entry] : terminals) result.push_back(entry.current);
+  }
   return result;
+}
+
+size_t SessionManager::podCount() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pods_.size();
+}
+
+bool SessionManager::podInUse(const std::string& pod_id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pods_.count(pod_id) != 0;
 }
 
 size_t SessionManager::userSessions(const std::string& user) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return usageLocked(user, "").sessions;
+  return usageLocked(SessionId{"", user, "", ""}, "").sessions;
 }
 
 size_t SessionManager::userPods(const std::string& user) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return usageLocked(user, "").pods;
+  return usageLocked(SessionId{"", user, "", ""}, "").pods;
 }
 
 void SessionManager::onPodDeleted(const std::string& session_id) {
@@ -227,38 +330,67 @@ void SessionManager::retainKeptPods(const std::set<std::string>& existing_sessio
   }
 }
 
-void SessionManager::onSessionEnded(const std::string& session_id) {
+// The ended terminal is the current one (its successor, if any, takes its place) or a successor
+// that ended first (its pod failed).
+void SessionManager::onSessionEnded(const std::string& session_id, const std::string& terminal) {
   std::shared_ptr<Session> successor;
-  std::shared_ptr<Session> ended;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = entries_.find(session_id);
-    if (it == entries_.end()) return;
-    ended = std::move(it->second.current);  // destroyed outside the lock
-    successor = std::move(it->second.successor);
-    if (ended && ended->podKept()) {
-      kept_pods_.insert(session_id);
-    } else {
-      kept_pods_.erase(session_id);
-    }
-    if (successor) {
-      it->second.current = successor;
-    } else {
-      entries_.erase(it);
-    }
-  }
-  all_ended_.notify_all();
-  if (!successor) return;
+  std::shared_ptr<Session> ended;  // destroyed outside the lock
   bool closing;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     closing = closing_;
+    auto it = entries_.find(session_id);
+    if (it == entries_.end()) return;
+    auto named = it->second.find(terminal);
+    if (named == it->second.end()) return;
+    Entry& entry = named->second;
+    if (isEnded(entry.current)) {
+      ended = std::move(entry.current);
+      successor = std::move(entry.successor);
+      entry.current = successor;
+      entry.successor.reset();
+      if (!entry.current) it->second.erase(named);
+      if (it->second.empty()) entries_.erase(it);
+    } else if (isEnded(entry.successor)) {
+      ended = std::move(entry.successor);
+      entry.successor.reset();
+    }
   }
-  if (closing) {
-    successor->end(1001, "server shutting down");
-  } else {
-    successor->start();
+  all_ended_.notify_all();
+  if (successor && closing) successor->end(1001, "server shutting down");
+}
+
+// The ended pod is the current one of its id (a successor, if any, takes its place and starts
+// now) or a successor that never started (its terminals ended first).
+void SessionManager::onPodEnded(SessionPod& pod) {
+  std::shared_ptr<SessionPod> successor;
+  std::shared_ptr<SessionPod> ended;
+  bool closing;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closing = closing_;
+    auto it = pods_.find(pod.id().raw);
+    if (it == pods_.end()) return;
+    PodEntry& entry = it->second;
+    if (entry.current.get() == &pod) {
+      if (pod.kept()) {
+        kept_pods_.insert(pod.id().raw);
+      } else {
+        kept_pods_.erase(pod.id().raw);
+      }
+      ended = std::move(entry.current);
+      successor = std::move(entry.successor);
+      entry.current = successor;
+      entry.successor.reset();
+      if (!entry.current) pods_.erase(it);
+    } else if (entry.successor.get() == &pod) {
+      ended = std::move(entry.successor);
+      entry.successor.reset();
+    }
   }
+  all_ended_.notify_all();
+  // At shutdown its terminals are being ended: it is not asked for (and ends as never started).
+  if (successor && !closing) successor->start();
 }
 
 void SessionManager::endAll(uint16_t code, const std::string& reason,
@@ -266,9 +398,13 @@ void SessionManager::endAll(uint16_t code, const std::string& reason,
   {
     std::lock_guard<std::mutex> lock(mutex_);
     closing_ = true;
+    for (auto& [id, entry] : pods_) {
+      for (auto* pod : {entry.current.get(), entry.successor.get()}) {
+        if (pod && keep_pods) pod->keepAtEnd();
+      }
+    }
   }
   for (auto& session : sessions()) {
-    if (session && keep_pods) session->keepPodAtEnd();
     if (session) session->end(code, reason);
   }
   std::unique_lock<std::mutex> lock(mutex_);

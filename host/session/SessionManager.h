@@ -1,13 +1,18 @@
 #pragma once
-// Finds or creates the Session of a session id. A session lives from its first client until its
-// grace period after the last one; a client arriving while its predecessor is still deleting the
-// pod gets a successor session that starts once the deletion is done, so an old deletion never
-// removes a new pod.
+// Finds or creates the Session of a terminal: a session id and a terminal name (`?term=`), and the
+// SessionPod it runs in. A terminal lives from its first client until its grace period after the
+// last one; a pod from its first terminal until its last one ended (session.pod_scope: the pod of
+// one session id, or of every session of a workspace). A client arriving while its terminal is
+// ending gets a successor terminal; a terminal arriving while its pod is being deleted gets a
+// successor pod, which the runtime is asked for once the deletion is done, so an old deletion
+// never removes a new pod.
 //
-// Per-user limits (limits.sessions_per_user, limits.pods_per_user) are checked by admit(), before
-// the WebSocket upgrade, and hold until attach(): an admission reserves its place, so two
-// upgrades racing for a user's last place cannot both win. They are counted per host for now;
-// across replicas once the lifecycle issue's session leases exist.
+// Limits (limits.sessions_per_user, limits.pods_per_user, limits.terminals_per_session) are
+// checked by admit(), before the WebSocket upgrade, and hold until attach(): an admission reserves
+// its place, so two upgrades racing for a user's last place cannot both win. A session is a
+// session id with a live terminal; a pod is a pod id (PodScope) with a pod starting, live, ending
+// or kept. They are counted per host for now; across replicas once the lifecycle issue's session
+// leases exist.
 //
 // Threading: every method is thread-safe.
 
@@ -20,7 +25,10 @@
 #include <string>
 #include <vector>
 
+#include "session/PodScope.h"
 #include "session/Session.h"
+#include "session/SessionPod.h"
+#include "session/TerminalName.h"
 
 namespace podterm::host {
 
@@ -47,20 +55,23 @@ class SessionManager {
     void release();
     SessionManager* manager_ = nullptr;  // set while a place is reserved
     std::string session_id_;
+    std::string terminal_;
     std::string refusal_;
   };
 
   SessionManager(SessionOptions options, Session::Context context);
   ~SessionManager();
 
-  // Decides, without creating anything, whether id may get a client. Attaching to an existing
-  // live session is always admitted; a new session is refused when its user already has
-  // sessions_per_user live sessions, or pods_per_user pods (those of live and ending sessions
-  // and those kept because their files could not be saved).
-  Admission admit(const SessionId& id);
-  // Attaches client to the session of id, creating (and starting) it when needed. After endAll()
-  // the client is closed instead and nullptr returned. The admission must be one of admit(id),
-  // granted; a refused one closes the client with 1008 and returns nullptr.
+  // Decides, without creating anything, whether terminal `terminal` of id may get a client.
+  // Attaching to an existing live terminal is always admitted; a new session is refused when its
+  // user already has sessions_per_user live sessions; a new pod when the user has pods_per_user
+  // pods (starting, live, ending, and those kept because their files could not be saved); a new
+  // terminal when its session has terminals_per_session live terminals.
+  Admission admit(const SessionId& id, const std::string& terminal = TerminalName::kDefault);
+  // Attaches client to the terminal of id that was admitted, creating (and starting) it and its
+  // pod when needed. After endAll() the client is closed instead and nullptr returned. The
+  // admission must be one of admit(id, ...), granted; a refused one closes the client with 1008
+  // and returns nullptr.
   // since: see Session::attach.
   std::shared_ptr<Session> attach(const SessionId& id, Admission admission,
                                   const std::shared_ptr<TerminalClient>& client,
@@ -70,16 +81,25 @@ class SessionManager {
   std::shared_ptr<Session> attach(const SessionId& id,
                                   const std::shared_ptr<TerminalClient>& client,
                                   std::optional<TerminalSize> size);
+  // The default terminal of session_id, or else its first live one; null when it has none.
   std::shared_ptr<Session> find(const std::string& session_id) const;
+  std::shared_ptr<Session> find(const std::string& session_id, const std::string& terminal) const;
+  // Every terminal of session_id (current ones, by name).
+  std::vector<std::shared_ptr<Session>> terminals(const std::string& session_id) const;
+  // Terminals on this host (starting, live or ending), and each one's Session.
   size_t sessionCount() const;
   std::vector<std::shared_ptr<Session>> sessions() const;
+  // Pods on this host (waiting, starting, live or ending).
+  size_t podCount() const;
+  // A pod of this id (the runtime's session id: SessionPod::id()) belongs to a live terminal here.
+  bool podInUse(const std::string& pod_id) const;
   // Ends every session (shutdown) and waits up to `deadline` for their ends (final sync, then the
   // pod deleted, or kept with keep_pods: a host shutdown leaves pods to their grace period).
   void endAll(uint16_t code, const std::string& reason, std::chrono::milliseconds deadline,
               bool keep_pods = false);
 
-  // Pods kept after their session ended count against their user until they are gone: the
-  // reaper reports the pods it deleted and, each round, every pod that still exists.
+  // Pods kept after their last terminal ended count against their user until they are gone: the
+  // reaper reports the pods it deleted and, each round, every pod that still exists (by pod id).
   void onPodDeleted(const std::string& session_id);
   void retainKeptPods(const std::set<std::string>& existing_session_ids);
   // For tests and metrics: a user's live sessions and pods as admit() counts them.
@@ -87,29 +107,44 @@ class SessionManager {
   size_t userPods(const std::string& user) const;
 
  private:
+  // One terminal: its session, and the one that takes over when a client comes while it ends.
   struct Entry {
     std::shared_ptr<Session> current;
     std::shared_ptr<Session> successor;
   };
+  // One pod id: its pod, and the one that starts when the current one has been deleted.
+  struct PodEntry {
+    std::shared_ptr<SessionPod> current;
+    std::shared_ptr<SessionPod> successor;
+  };
   struct Usage {
     size_t sessions = 0;
     size_t pods = 0;
-    bool has_session = false;  // the id in question already counts as a live session
-    bool has_pod = false;      // ... as a pod
+    size_t terminals = 0;       // of the session id in question
+    bool has_session = false;   // the id in question already counts as a live session
+    bool has_pod = false;       // its pod id already counts as a pod
+    bool has_terminal = false;  // the terminal in question already counts as a live terminal
   };
-  std::shared_ptr<Session> makeSession(const SessionId& id);
-  void onSessionEnded(const std::string& session_id);
-  Usage usageLocked(const std::string& user, const std::string& session_id) const;
-  void releaseReservation(const std::string& session_id);
+  using Terminals = std::map<std::string, Entry>;              // by terminal name
+  using ReservationKey = std::pair<std::string, std::string>;  // session id, terminal
+  // Makes a terminal and joins it to a pod that takes it (*start_pod: a new pod to start).
+  std::shared_ptr<Session> makeSessionLocked(const SessionId& id, const std::string& terminal,
+                                             std::shared_ptr<SessionPod>& start_pod);
+  std::shared_ptr<SessionPod> makePod(const SessionId& pod_id);
+  void onSessionEnded(const std::string& session_id, const std::string& terminal);
+  void onPodEnded(SessionPod& pod);
+  Usage usageLocked(const SessionId& id, const std::string& terminal) const;
+  void releaseReservation(const std::string& session_id, const std::string& terminal);
 
   const SessionOptions options_;
   Session::Context context_;
   mutable std::mutex mutex_;
   std::condition_variable all_ended_;
-  std::map<std::string, Entry> entries_;
-  // Admitted ids not yet attached, with how many admissions wait for each.
-  std::map<std::string, size_t> reserved_;
-  // Ids whose session ended with its pod kept (files not saved); until the pod is gone.
+  std::map<std::string, Terminals> entries_;  // by session id
+  std::map<std::string, PodEntry> pods_;      // by pod id
+  // Admitted terminals not yet attached, with how many admissions wait for each.
+  std::map<ReservationKey, size_t> reserved_;
+  // Pod ids whose pod ended kept (files not saved); until the pod is gone.
   std::set<std::string> kept_pods_;
   bool closing_ = false;  // endAll() was called: no new sessions
 };

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "session/PodScope.h"
 #include "session/SessionSync.h"
 
 namespace podterm::host {
@@ -23,6 +24,10 @@ struct SessionOptions {
   // SessionManager::admit.
   size_t sessions_per_user = 16;
   size_t pods_per_user = 16;
+  // limits.terminals_per_session (0: unlimited): `?term=` terminals of one session id.
+  size_t terminals_per_session = 8;
+  // session.pod_scope: one pod per session id, or one per workspace shared by its sessions.
+  PodScope pod_scope = PodScope::Session;
   // limits.max_session_lifetime_s: a session ends this long after it started (0: never). Its
   // clients are told lifetime_notice before (a tenth of the lifetime when that is shorter).
   std::chrono::milliseconds max_lifetime{86'400'000};

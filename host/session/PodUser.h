@@ -1,0 +1,21 @@
+#pragma once
+// What a SessionPod tells the terminals that use it (each Session is one): the runtime's phases in
+// order (onPodStatus), where Ready means that the workspace has been loaded into the pod too, so
+// the user starts its shell; that the pod could not be asked for; and every sync outcome.
+// Threading: calls arrive on runtime and worker threads, never with the pod's state lock held;
+// phases and refusals of one pod are serialized.
+
+#include <string>
+
+#include "podterm/runtime.h"
+#include "session/SessionSync.h"
+
+namespace podterm::host {
+
+class PodUser : public sdk::PodObserver, public SessionSyncListener {
+ public:
+  // The runtime refused the pod, or the host could not go on starting it (shutting down).
+  virtual void onPodRefused(const std::string& details) = 0;
+};
+
+}  // namespace podterm::host

@@ -1,0 +1,234 @@
+#include "session/SessionPod.h"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+
+#include "common/Metrics.h"
+
+namespace podterm::host {
+namespace {
+
+Poco::Logger& logger() {
+  return Poco::Logger::get("podterm.session");
+}
+
+bool lostPhase(sdk::PodPhase phase) {
+  return phase == sdk::PodPhase::Failed || phase == sdk::PodPhase::Gone;
+}
+
+}  // namespace
+
+SessionPod::SessionPod(SessionId id, SessionSyncOptions sync_options, Context context,
+                       EndedCallback on_ended)
+    : id_(std::move(id)), context_(context), on_ended_(std::move(on_ended)) {
+  if (context_.syncer) {
+    if (context_.policy && sync_options.idle_after.count() == 0) {
+      sync_options.idle_after = std::chrono::milliseconds(context_.policy->idleSyncAfterMs());
+    }
+    sync_ = std::make_shared<SessionSync>(id_, *context_.syncer, context_.blocking, context_.timers,
+                                          sync_options, *this);
+  }
+}
+
+SessionPod::~SessionPod() = default;
+
+void SessionPod::start() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (started_ || state_ != PodLifecycle::Waiting) return;
+    started_ = true;
+    state_ = PodLifecycle::Starting;
+  }
+  sdk::PodSpec spec;
+  spec.session_id = id_.raw;
+  spec.user = id_.user;
+  spec.workspace = id_.workspace;
+  logger().information("session=%s starting: ensuring its pod", id_.raw);
+  sdk::Status status = context_.runtime.ensurePod(spec, this);
+  if (!status) refuse(status.message());
+}
+
+bool SessionPod::join(const std::shared_ptr<PodUser>& user) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (lost_ || state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended) return false;
+  users_.push_back(User{user, user.get(), false});
+  return true;
+}
+
+void SessionPod::welcome(PodUser& user) {
+  std::lock_guard<std::mutex> deliver(deliver_mutex_);
+  std::optional<sdk::PodStatus> status;
+  std::optional<std::string> refused;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = std::find_if(users_.begin(), users_.end(),
+                           [&user](const User& u) { return u.key == &user; });
+    if (it == users_.end() || it->welcomed) return;
+    it->welcomed = true;
+    status = last_status_;
+    refused = refused_;
+  }
+  if (refused) {
+    user.onPodRefused(*refused);
+  } else if (status) {
+    user.onPodStatus(*status);
+  }
+}
+
+std::vector<std::shared_ptr<PodUser>> SessionPod::welcomedLocked() const {
+  std::vector<std::shared_ptr<PodUser>> users;
+  for (const auto& u : users_) {
+    if (!u.welcomed) continue;
+    if (auto user = u.user.lock()) users.push_back(std::move(user));
+  }
+  return users;
+}
+
+// Users hear every phase in order, except that Ready comes after the workspace is loaded: a user
+// that hears Ready starts its shell at once.
+void SessionPod::onPodStatus(const sdk::PodStatus& status) {
+  bool load_now = false;
+  {
+    std::lock_guard<std::mutex> deliver(deliver_mutex_);
+    std::vector<std::shared_ptr<PodUser>> users;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended) return;
+      const bool was_ready = state_ == PodLifecycle::Loading || state_ == PodLifecycle::Ready;
+      if (lostPhase(status.phase) || (was_ready && status.phase == sdk::PodPhase::Terminating)) {
+        lost_ = true;
+      } else if (status.phase == sdk::PodPhase::Ready) {
+        // Told once loaded (load()); a repeated Ready is nothing new.
+        if (state_ != PodLifecycle::Starting) return;
+        state_ = PodLifecycle::Loading;
+        load_now = true;
+      }
+      if (!load_now) {
+        last_status_ = status;
+        users = welcomedLocked();
+      }
+    }
+    for (auto& user : users) user->onPodStatus(status);
+  }
+  if (!load_now) return;
+  // The workspace goes into the pod before any shell starts, so the first `ls` sees it. Not on
+  // this (a runtime) thread: the load blocks.
+  auto self = shared_from_this();
+  if (!context_.blocking.execute([self] { self->load(); })) refuse("the host is shutting down");
+}
+
+void SessionPod::load() {
+  if (sync_) sync_->load();
+  std::lock_guard<std::mutex> deliver(deliver_mutex_);
+  std::vector<std::shared_ptr<PodUser>> users;
+  const sdk::PodStatus ready{sdk::PodPhase::Ready, "", ""};
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ != PodLifecycle::Loading || lost_) return;
+    state_ = PodLifecycle::Ready;
+    last_status_ = ready;
+    users = welcomedLocked();
+  }
+  logger().information("session=%s pod ready for its terminals", id_.raw);
+  for (auto& user : users) user->onPodStatus(ready);
+}
+
+void SessionPod::refuse(const std::string& details) {
+  std::lock_guard<std::mutex> deliver(deliver_mutex_);
+  std::vector<std::shared_ptr<PodUser>> users;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended) return;
+    lost_ = true;
+    refused_ = details;
+    users = welcomedLocked();
+  }
+  for (auto& user : users) user->onPodRefused(details);
+}
+
+void SessionPod::onSyncOutcome(const SyncOutcome& outcome, bool is_load, bool failing_changed) {
+  std::vector<std::shared_ptr<PodUser>> users;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    users = welcomedLocked();
+    if (auto last = last_user_.lock()) users.push_back(std::move(last));
+  }
+  for (auto& user : users) user->onSyncOutcome(outcome, is_load, failing_changed);
+}
+
+bool SessionPod::leave(const PodUser* user) {
+  bool started;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it =
+        std::find_if(users_.begin(), users_.end(), [user](const User& u) { return u.key == user; });
+    if (it == users_.end()) return false;
+    User leaving = *it;
+    users_.erase(it);
+    if (!users_.empty() || state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended)
+      return false;
+    state_ = PodLifecycle::Ending;
+    // It hears how the final sync goes.
+    if (leaving.welcomed) last_user_ = leaving.user;
+    started = started_;
+  }
+  logger().information("session=%s pod ending: its last terminal left", id_.raw);
+  // After it returns no status callback starts: nobody is left to hear it.
+  if (started) context_.runtime.stopObserving(id_.raw);
+  return true;
+}
+
+bool SessionPod::finish() {
+  bool started;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ != PodLifecycle::Ending) return !kept_;
+    started = started_;
+  }
+  bool saved = true;
+  if (started) {
+    // Nothing written in the last seconds is lost: the final sync runs before the pod goes, and
+    // a pod whose files could not be saved is kept rather than deleted.
+    saved = !sync_ || sync_->finalSync();
+    if (context_.syncer) context_.syncer->forget(id_);
+    if (saved && keep_at_end_.load()) {
+      logger().information("session=%s kept its pod for a reconnect elsewhere", id_.raw);
+    } else if (saved) {
+      sdk::Status deleted = context_.runtime.deletePod(id_.raw);
+      if (!deleted) {
+        // Not counted as kept: the pod may well be gone already, and the reaper ends any that is
+        // not.
+        logger().error("session=%s could not delete its pod: %s", id_.raw, deleted.message());
+        metrics::errors(metrics::ErrorKind::PodDelete).inc();
+      }
+    } else {
+      logger().error("session=%s kept its pod: its files could not be saved to storage", id_.raw);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    state_ = PodLifecycle::Ended;
+    kept_ = !saved;
+    last_user_.reset();
+  }
+  if (on_ended_) on_ended_(*this);
+  return saved;
+}
+
+PodLifecycle SessionPod::state() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_;
+}
+
+size_t SessionPod::userCount() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return users_.size();
+}
+
+bool SessionPod::kept() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return kept_;
+}
+
+}  // namespace podterm::host

@@ -1,0 +1,117 @@
+#pragma once
+// One pod and the terminals that use it: pod ownership, apart from any one terminal. A session's
+// terminals (`?term=`), and with session.pod_scope = "workspace" every session of a workspace,
+// share one SessionPod. It asks the runtime for the pod once, loads the workspace into it once
+// (DB -> pod) when it is ready, then tells each user (PodUser: a Session) Ready, and the user
+// starts its shell; syncs (pod -> DB) run through its one SessionSync, per command of any user.
+// When the last user leaves, the pod ends: the final sync, then the pod is deleted (or kept when
+// its files could not be saved, or at host shutdown).
+//
+// States: Waiting (made, not started: it succeeds a pod still ending under the same id) ->
+// Starting (asked for) -> Loading (ready, workspace loading) -> Ready -> Ending -> Ended. A pod
+// that failed, was refused or stopped (lost) takes no new users; its users end, and the next
+// terminal gets a successor pod.
+//
+// Threading: every method is thread-safe. No user callback runs with the state mutex held;
+// deliveries to users (phases, refusals, and a new user's welcome) are serialized by a second
+// mutex, so a user sees the pod's history once and in order. A user gets nothing before
+// welcome(). Runtime calls other than stopObserving() are made without either mutex.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "common/Executor.h"
+#include "common/Scheduler.h"
+#include "podterm/runtime.h"
+#include "podterm/sync_policy.h"
+#include "session/PodUser.h"
+#include "session/SessionId.h"
+#include "session/SessionSync.h"
+#include "session/WorkspaceSyncer.h"
+
+namespace podterm::host {
+
+enum class PodLifecycle { Waiting, Starting, Loading, Ready, Ending, Ended };
+
+class SessionPod : public sdk::PodObserver,
+                   public SessionSyncListener,
+                   public std::enable_shared_from_this<SessionPod> {
+ public:
+  struct Context {
+    sdk::PodRuntime& runtime;
+    Scheduler& timers;
+    Executor& blocking;
+    WorkspaceSyncer* syncer = nullptr;  // none: files live only in the pod
+    sdk::SyncPolicy* policy = nullptr;  // for its idle-sync delay
+  };
+  // Called once when the pod has ended (deleted, kept, or never started).
+  using EndedCallback = std::function<void(SessionPod& pod)>;
+
+  SessionPod(SessionId id, SessionSyncOptions sync_options, Context context,
+             EndedCallback on_ended);
+  ~SessionPod() override;
+
+  // The pod's id: what the runtime and the sync know it by (see PodScope).
+  const SessionId& id() const { return id_; }
+  // Asks the runtime for the pod. Once; later calls do nothing. Must be owned by a shared_ptr.
+  void start();
+  // Adds a user. False when the pod takes no more (ending, ended or lost): the caller needs a
+  // successor pod.
+  bool join(const std::shared_ptr<PodUser>& user);
+  // Tells a user that joined the pod's last phase (or its refusal), and from then on everything
+  // that follows. Call without locks.
+  void welcome(PodUser& user);
+  // The user leaves. True when it was the last: the pod is ending (no new users) and the caller
+  // must call finish() on a worker thread. Call without the user's locks.
+  bool leave(const PodUser* user);
+  // The end (worker thread, after leave() returned true): the final sync, then the pod deleted
+  // or kept. Returns whether its files are safely in storage (or there was nothing to save).
+  bool finish();
+  // The end keeps the pod (host shutdown: a reconnect elsewhere adopts it).
+  void keepAtEnd() { keep_at_end_.store(true); }
+
+  // Null when the host does not sync files.
+  const std::shared_ptr<SessionSync>& sync() const { return sync_; }
+  PodLifecycle state() const;
+  size_t userCount() const;
+  // After the end: kept rather than deleted because its files could not be saved.
+  bool kept() const;
+
+  // sdk::PodObserver (runtime threads)
+  void onPodStatus(const sdk::PodStatus& status) override;
+  // SessionSyncListener: every outcome goes to every user.
+  void onSyncOutcome(const SyncOutcome& outcome, bool is_load, bool failing_changed) override;
+
+ private:
+  struct User {
+    std::weak_ptr<PodUser> user;
+    const PodUser* key = nullptr;
+    bool welcomed = false;
+  };
+  std::vector<std::shared_ptr<PodUser>> welcomedLocked() const;
+  void load();
+  void refuse(const std::string& details);
+
+  const SessionId id_;
+  Context context_;
+  EndedCallback on_ended_;
+  std::shared_ptr<SessionSync> sync_;
+
+  mutable std::mutex mutex_;  // the state below
+  std::mutex deliver_mutex_;  // one delivery to users at a time (taken before mutex_)
+  PodLifecycle state_ = PodLifecycle::Waiting;
+  std::vector<User> users_;
+  std::optional<sdk::PodStatus> last_status_;
+  std::optional<std::string> refused_;
+  std::weak_ptr<PodUser> last_user_;  // while ending: the user that left last
+  bool lost_ = false;
+  bool started_ = false;
+  bool kept_ = false;
+  std::atomic<bool> keep_at_end_{false};
+};
+
+}  // namespace podterm::host
