@@ -201,6 +201,7 @@ void Session::detach(const TerminalClient* client) {
 
 void Session::onClientInput(std::string_view bytes) {
   Lock lock(mutex_);
+  input_bytes_ += bytes.size();
   noteActivityLocked();
   if (sync_) sync_->noteActivity();
   if (sync_) noteTypedLines(bytes);
@@ -252,6 +253,16 @@ void Session::end(uint16_t code, const std::string& reason) {
   beginEnding(lock, code, reason);
 }
 
+void Session::endWithNotice(uint16_t code, const std::string& reason, const std::string& notice) {
+  {
+    Lock lock(mutex_);
+    if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  }
+  broadcastNotice(notice);
+  Lock lock(mutex_);
+  beginEnding(lock, code, reason, true);
+}
+
 SessionState Session::state() const {
   Lock lock(mutex_);
   return state_;
@@ -275,6 +286,26 @@ size_t Session::terminalStateBytes() const {
 uint64_t Session::outputOffset() const {
   Lock lock(mutex_);
   return log_.end();
+}
+
+Session::Info Session::info() const {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  Info info;
+  info.bytes_out = outputOffset();
+  Lock lock(mutex_);
+  info.state = state_;
+  info.clients = clients_.size();
+  info.pod = pod_status_;
+  info.created_unix_ms = duration_cast<milliseconds>(created_wall_.time_since_epoch()).count();
+  info.age = duration_cast<milliseconds>(std::chrono::steady_clock::now() - created_at_);
+  info.idle = last_activity_ == std::chrono::steady_clock::time_point{}
+                  ? info.age
+                  : duration_cast<milliseconds>(now() - last_activity_);
+  info.bytes_in = input_bytes_;
+  info.syncs_files = sync_ != nullptr;
+  info.pod_kept = pod_kept_;
+  return info;
 }
 
 void Session::onPodStatus(const sdk::PodStatus& status) {
@@ -681,8 +712,8 @@ std::chrono::steady_clock::time_point Session::now() const {
   return context_.clock ? context_.clock() : std::chrono::steady_clock::now();
 }
 
+// Stamped with or without an idle timeout: info() reports it.
 void Session::noteActivityLocked() {
-  if (options_.idle_timeout.count() == 0) return;
   last_activity_ = now();
   idle_warned_ = false;
 }

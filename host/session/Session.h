@@ -99,6 +99,10 @@ class Session : public PodUser,
   void onClientDrained();
   // Ends the session now: clients get `code`/`reason`, the shell stops, the pod is deleted.
   void end(uint16_t code, const std::string& reason);
+  // Ends it like the lifetime end (the admin API): the clients hear `notice`, stay attached (their
+  // input ignored) through the final sync and the pod's deletion, hear if the sync failed, and are
+  // closed with `code`/`reason` once the pod is gone. Nothing when it is already ending.
+  void endWithNotice(uint16_t code, const std::string& reason, const std::string& notice);
   // Host shutdown: the end that follows still runs the final sync but keeps the pod, for a
   // reconnect through another replica (whose reaper or next session then owns it).
   void keepPodAtEnd() { pod_->keepAtEnd(); }
@@ -117,6 +121,23 @@ class Session : public PodUser,
   size_t terminalStateBytes() const;
   // The output stream's end offset (bytes of sanitized output produced so far).
   uint64_t outputOffset() const;
+
+  // What an operator sees of a session (the admin API), taken under the session's lock.
+  struct Info {
+    SessionState state = SessionState::Starting;
+    size_t clients = 0;
+    sdk::PodStatus pod;  // the last status the session took from the runtime
+    int64_t created_unix_ms = 0;
+    std::chrono::milliseconds age{0};
+    // Since the last input, output or running command (what the idle cull counts), or since the
+    // session was created when there was none.
+    std::chrono::milliseconds idle{0};
+    uint64_t bytes_in = 0;   // typed by its clients
+    uint64_t bytes_out = 0;  // sanitized output produced (outputOffset())
+    bool syncs_files = false;  // the host saves its files to storage
+    bool pod_kept = false;     // see podKept()
+  };
+  Info info() const;
 
   // PodUser: the pod's phases (Ready once the workspace is in it), and a pod that was refused.
   void onPodStatus(const sdk::PodStatus& status) override;
@@ -199,6 +220,8 @@ class Session : public PodUser,
   bool pod_kept_ = false;
   // Metrics: time to prompt counts from here, once; warm when the pod's first status was Ready.
   const std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
+  const std::chrono::system_clock::time_point created_wall_ = std::chrono::system_clock::now();
+  uint64_t input_bytes_ = 0;  // for info()
   bool warm_start_ = true;
   bool prompt_timed_ = false;
   std::shared_ptr<SessionSync> sync_;  // set in start() when the host syncs files

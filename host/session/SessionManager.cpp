@@ -282,6 +282,22 @@ std::vector<std::shared_ptr<Session>> SessionManager::terminals(
   return result;
 }
 
+// Ended once onSessionEnded has taken it out of its entry (after its clients were closed), which
+// happens under this mutex before all_ended_ is notified: no wakeup is missed.
+bool SessionManager::waitEnded(const std::shared_ptr<Session>& session,
+                               std::chrono::milliseconds deadline) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return all_ended_.wait_for(lock, deadline, [&] {
+    auto it = entries_.find(session->id().raw);
+    bool current = false;
+    if (it != entries_.end()) {
+      auto named = it->second.find(session->terminal());
+      current = named != it->second.end() && named->second.current == session;
+    }
+    return !current && session->state() == SessionState::Ended;
+  });
+}
+
 size_t SessionManager::sessionCount() const {
   std::lock_guard<std::mutex> lock(mutex_);
   size_t count = 0;

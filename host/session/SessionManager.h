@@ -86,6 +86,9 @@ class SessionManager {
   std::shared_ptr<Session> find(const std::string& session_id, const std::string& terminal) const;
   // Every terminal of session_id (current ones, by name).
   std::vector<std::shared_ptr<Session>> terminals(const std::string& session_id) const;
+  // Waits up to `deadline` for session (one of this manager's) to have ended: its final sync run,
+  // its pod deleted or kept, its clients closed. True when it has.
+  bool waitEnded(const std::shared_ptr<Session>& session, std::chrono::milliseconds deadline);
   // Terminals on this host (starting, live or ending), and each one's Session.
   size_t sessionCount() const;
   std::vector<std::shared_ptr<Session>> sessions() const;
