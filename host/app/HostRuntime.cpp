@@ -121,6 +121,11 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
         std::make_unique<WorkspaceApi>(api, *auth_, *storage_, events_, *loops_, syncer_.get());
   }
 
+  // The admin API: this host's sessions, for principals the auth plugin calls administrators.
+  AdminApiOptions admin;
+  admin.origins = terminal.origins;
+  admin_ = std::make_unique<AdminApi>(admin, *auth_, *sessions_, *runtime_);
+
   HttpFrontOptions http;
   http.listen_host = config_.server.listen_host;
   http.listen_port = config_.server.listen_port;
@@ -130,7 +135,8 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   http.handshake_timeout = config_.limits.handshake_timeout;
   http.tls_certificate_file = config_.server.tls_certificate_file;
   http.tls_key_file = config_.server.tls_key_file;
-  http_ = std::make_unique<HttpFront>(http, *terminal_, readiness_, workspaces_.get());
+  http_ =
+      std::make_unique<HttpFront>(http, *terminal_, readiness_, workspaces_.get(), admin_.get());
 }
 
 void HostRuntime::refuseUnauthenticatedExposure() const {
@@ -194,6 +200,7 @@ void HostRuntime::stop() {
   syncer_.reset();
   policy_.reset();
   terminal_.reset();
+  admin_.reset();
   workspaces_.reset();  // files API
   storage_.reset();     // files API
   runtime_.reset();

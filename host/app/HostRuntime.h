@@ -8,6 +8,7 @@
 
 #include "common/WorkerPool.h"
 #include "config/HostConfig.h"
+#include "http/AdminApi.h"
 #include "http/HttpFront.h"
 #include "http/TerminalEndpoint.h"
 #include "http/WorkspaceApi.h"
@@ -65,6 +66,7 @@ class HostRuntime {
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<TerminalEndpoint> terminal_;
   std::unique_ptr<WorkspaceApi> workspaces_;  // null without storage
+  std::unique_ptr<AdminApi> admin_;
   Readiness readiness_;
   std::unique_ptr<HttpFront> http_;
   bool stopped_ = false;

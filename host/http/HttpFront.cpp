@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/Metrics.h"
+#include "http/AdminApi.h"
 #include "http/MetricsEndpoint.h"
 #include "http/PlainResponse.h"
 #include "http/StaticFiles.h"
@@ -275,10 +276,11 @@ class NotFoundHandler : public Poco::Net::HTTPRequestHandler {
 class HttpFront::Router : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   Router(TerminalEndpoint* terminal, Readiness& readiness, WorkspaceApi* workspaces,
-         const StaticFiles* static_files)
+         AdminApi* admin, const StaticFiles* static_files)
       : terminal_(terminal),
         readiness_(readiness),
         workspaces_(workspaces),
+        admin_(admin),
         static_files_(static_files) {}
 
   Poco::Net::HTTPRequestHandler* createRequestHandler(
@@ -304,6 +306,7 @@ class HttpFront::Router : public Poco::Net::HTTPRequestHandlerFactory {
     if (workspaces_ && path.rfind(WorkspaceApi::kPathPrefix, 0) == 0) {
       return workspaces_->newHandler();
     }
+    if (admin_ && path.rfind(AdminApi::kPathPrefix, 0) == 0) return admin_->newHandler();
     if (path == "/healthz") return new HealthHandler(nullptr);
     if (path == MetricsEndpoint::kPath) return metrics_.newHandler();
     if (path == "/readyz") return new HealthHandler(&readiness_);
@@ -317,15 +320,16 @@ class HttpFront::Router : public Poco::Net::HTTPRequestHandlerFactory {
   const MetricsEndpoint metrics_{metrics::registry()};  // the process's metrics
   Readiness& readiness_;
   WorkspaceApi* workspaces_;
+  AdminApi* admin_;
   const StaticFiles* static_files_;
 };
 
 HttpFront::HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness,
-                     WorkspaceApi* workspaces)
-    : HttpFront(std::move(options), readiness, &terminal, workspaces) {}
+                     WorkspaceApi* workspaces, AdminApi* admin)
+    : HttpFront(std::move(options), readiness, &terminal, workspaces, admin) {}
 
 HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEndpoint* terminal,
-                     WorkspaceApi* workspaces)
+                     WorkspaceApi* workspaces, AdminApi* admin)
     : options_(std::move(options)) {
   if (!options_.web_root.empty()) static_files_ = std::make_unique<StaticFiles>(options_.web_root);
   const bool tls = !options_.tls_certificate_file.empty();
@@ -345,7 +349,7 @@ HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEnd
   if (options_.handshake_timeout.count() > 0) {
     watchdog_ = std::make_shared<HandshakeWatchdog>(options_.handshake_timeout, tls);
   }
-  router_ = new Router(terminal, readiness, workspaces, static_files_.get());
+  router_ = new Router(terminal, readiness, workspaces, admin, static_files_.get());
   // Poco's HTTPServer with our connection class (HTTPServer itself offers no way to watch the
   // connections it reads from).
   server_ = std::make_unique<Poco::Net::TCPServer>(

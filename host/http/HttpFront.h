@@ -13,6 +13,7 @@
 
 namespace podterm::host {
 
+class AdminApi;
 class HandshakeWatchdog;
 class StaticFiles;
 class TerminalEndpoint;
@@ -54,12 +55,13 @@ class Readiness {
 class HttpFront {
  public:
   // workspaces: the files API and its events under /api/workspaces/; null when the host has no
-  // storage (those routes then answer 404). Endpoints must outlive this object.
+  // storage (those routes then answer 404). admin: the admin API under /api/admin/ (null: 404).
+  // Endpoints must outlive this object.
   HttpFront(HttpFrontOptions options, TerminalEndpoint& terminal, Readiness& readiness,
-            WorkspaceApi* workspaces = nullptr);
+            WorkspaceApi* workspaces = nullptr, AdminApi* admin = nullptr);
   // The same with any endpoint optional (tests of one endpoint): a null one's routes answer 404.
   HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEndpoint* terminal,
-            WorkspaceApi* workspaces);
+            WorkspaceApi* workspaces, AdminApi* admin = nullptr);
   ~HttpFront();
   void start();
   // Stops accepting; open WebSockets are not affected (they belong to the event loops).

@@ -164,6 +164,13 @@
         setConn('shell exited: press Enter for a new one');
         return;
       }
+      if (e.code === 1008 && e.reason === 'ended by an administrator') { // the admin API: no retry
+        shellExited = true;
+        term.write('\r\n\x1b[2m[the session was ended by an administrator: press Enter for a new one]\x1b[0m\r\n');
+        setConn('ended by an administrator: press Enter for a new session');
+        setPod('');
+        return;
+      }
       if (e.code === 1000) { // the shell ended without telling us how (v1 host)
         shellExited = true;
         term.write('\r\n\x1b[2m[the shell ended: press Enter to start a new one]\x1b[0m\r\n');
