@@ -60,6 +60,7 @@ bool TerminalClient::readFrame(std::chrono::milliseconds timeout) {
     if (payload.size() >= 2) {
       close_code_ =
           (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+      close_reason_ = payload.substr(2);
     }
     return true;
   }

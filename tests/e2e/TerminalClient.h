@@ -37,6 +37,8 @@ class TerminalClient {
   void consume() { text_.clear(); }
   // Waits for the server's close frame; returns its code, or -1.
   int waitForClose(std::chrono::milliseconds deadline = std::chrono::seconds(15));
+  // The reason of the server's close frame (empty before it, or when it gave none).
+  const std::string& closeReason() const { return close_reason_; }
   void close();
   std::string protocol() const { return protocol_; }
 
@@ -51,6 +53,7 @@ class TerminalClient {
   std::string protocol_;
   bool closed_ = false;
   int close_code_ = -1;
+  std::string close_reason_;
 };
 
 }  // namespace podterm::e2e
