@@ -132,8 +132,8 @@ class Session : public PodUser,
     // Since the last input, output or running command (what the idle cull counts), or since the
     // session was created when there was none.
     std::chrono::milliseconds idle{0};
-    uint64_t bytes_in = 0;   // typed by its clients
-    uint64_t bytes_out = 0;  // sanitized output produced (outputOffset())
+    uint64_t bytes_in = 0;     // typed by its clients
+    uint64_t bytes_out = 0;    // sanitized output produced (outputOffset())
     bool syncs_files = false;  // the host saves its files to storage
     bool pod_kept = false;     // see podKept()
   };
