@@ -267,6 +267,25 @@ bool ApiClient::sleepFor(std::chrono::milliseconds delay) {
   return !aborting_.load();
 }
 
+namespace {
+thread_local RetryListener* t_retry_listener = nullptr;
+}  // namespace
+
+RetryListener::RetryListener(Callback callback)
+    : callback_(std::move(callback)), outer_(t_retry_listener) {
+  t_retry_listener = this;
+}
+
+RetryListener::~RetryListener() {
+  t_retry_listener = outer_;
+}
+
+void RetryListener::notify(const std::string& why, std::chrono::milliseconds delay) {
+  if (t_retry_listener != nullptr && t_retry_listener->callback_) {
+    t_retry_listener->callback_(why, delay);
+  }
+}
+
 sdk::Result<HttpResponse> ApiClient::call(const std::string& method, const std::string& path,
                                           const std::string& body,
                                           const std::string& content_type) {
@@ -322,7 +341,9 @@ sdk::Result<HttpResponse> ApiClient::call(const std::string& method, const std::
       delay = std::chrono::milliseconds(jitter(rng));
       backoff = std::min(backoff * 2, kMaxBackoff);
     }
-    if (std::chrono::steady_clock::now() + delay > deadline || !sleepFor(delay)) {
+    const bool give_up = std::chrono::steady_clock::now() + delay > deadline;
+    if (!give_up) RetryListener::notify(last_error, delay);
+    if (give_up || !sleepFor(delay)) {
       if (transport_ok) return response;  // the caller sees the last 429/5xx
       return Status(ErrorCode::Unavailable,
                     "Kubernetes API " + creds_.server + " unreachable after " +

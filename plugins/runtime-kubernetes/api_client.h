@@ -40,6 +40,23 @@ std::string apiReason(const HttpResponse& response);
 // InvalidArgument, Unavailable, carrying apiMessage().
 sdk::Status statusFor(const HttpResponse& response, const std::string& what);
 
+// While one is alive on a thread, every call() on that thread tells it about each retry before
+// waiting for it: what the API answered and how long the wait is (pod creation turns it into the
+// session's "Retrying" status, which the host shows its user). Not copyable; scopes nest.
+class RetryListener {
+ public:
+  using Callback = std::function<void(const std::string& why, std::chrono::milliseconds delay)>;
+  explicit RetryListener(Callback callback);
+  ~RetryListener();
+  RetryListener(const RetryListener&) = delete;
+  RetryListener& operator=(const RetryListener&) = delete;
+  static void notify(const std::string& why, std::chrono::milliseconds delay);
+
+ private:
+  Callback callback_;
+  RetryListener* outer_;
+};
+
 class ApiClient {
  public:
   ApiClient(Credentials creds, const KubeSettings& settings);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <set>
@@ -259,7 +260,9 @@ bool KubernetesPodRuntime::adoptLocked(Session& s, const Object::Ptr& pod) {
   if (s.created_ms == 0) s.created_ms = nowMs();
   PodStatus st = classifyPod(pod);
   // The watch may already have told us more than this answer.
-  if (!s.gave_up && s.status.reason == "Creating") setStatusLocked(s, st);
+  if (!s.gave_up && (s.status.reason == "Creating" || s.status.reason == "Retrying")) {
+    setStatusLocked(s, st);
+  }
   return true;
 }
 
@@ -384,6 +387,22 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
     names = it->second.names;
     spec = it->second.spec;
   }
+  // While the API fails for a while (429, 5xx, dropped connections), the session's status says
+  // so and why ("Retrying"), until the pod exists and its own phases take over.
+  RetryListener retrying(
+      [this, &session_id, gen](const std::string& why, std::chrono::milliseconds delay) {
+        char wait[32];
+        std::snprintf(wait, sizeof wait, "%.1f s", static_cast<double>(delay.count()) / 1000.0);
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted ||
+            it->second.gave_up || !it->second.uid.empty()) {
+          return;
+        }
+        setStatusLocked(it->second,
+                        status(PodPhase::Pending, "Retrying",
+                               "the Kubernetes API failed (" + why + "); retrying in " + wait));
+      });
   // API refusals (quota, forbidden, invalid) become the user's "Details:" line verbatim.
   auto refused = [&](const HttpResponse& r) {
     failCreate(session_id, gen, "CreateFailed", apiMessage(r));
@@ -899,17 +918,35 @@ sdk::Result<sdk::ExecStreamPtr> KubernetesPodRuntime::openStream(const std::stri
     }
   }
   std::string pod_name;
+  bool tracked = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(session_id);
-    if (it == sessions_.end() || it->second.deleted || it->second.status.phase == PodPhase::Gone) {
+    if (it != sessions_.end()) {
+      tracked = true;
+      if (it->second.deleted || it->second.status.phase == PodPhase::Gone) {
+        return Status(ErrorCode::NotFound, "kubernetes: no pod for session " + session_id);
+      }
+      if (it->second.status.phase != PodPhase::Ready) {
+        return Status(ErrorCode::Unavailable,
+                      "kubernetes: the pod is not ready (" + it->second.status.reason + ")");
+      }
+      pod_name = it->second.pod;
+    }
+  }
+  if (!tracked) {
+    // Not ours in memory: a pod left by a host that was killed, which the reaper syncs a last
+    // time before it deletes it. Found by the session's label, as podStatus() does.
+    auto found = findSessionPod(session_id, podNamesFor(session_id));
+    if (!found) return found.status();
+    if (!found.value().pod) {
       return Status(ErrorCode::NotFound, "kubernetes: no pod for session " + session_id);
     }
-    if (it->second.status.phase != PodPhase::Ready) {
-      return Status(ErrorCode::Unavailable,
-                    "kubernetes: the pod is not ready (" + it->second.status.reason + ")");
+    const PodStatus st = classifyPod(found.value().pod);
+    if (st.phase != PodPhase::Ready) {
+      return Status(ErrorCode::Unavailable, "kubernetes: the pod is not ready (" + st.reason + ")");
     }
-    pod_name = it->second.pod;
+    pod_name = podString(found.value().pod, "metadata.name");
   }
   const auto known = static_cast<ExecProtocol>(protocol_.load());
   const bool v4_only = settings_.exec_protocols == ExecProtocols::V4Only;

@@ -49,7 +49,8 @@ inline const char* podPhaseName(PodPhase phase) noexcept {
 struct PodStatus {
   PodPhase phase = PodPhase::Gone;
   // What a user reads after "Current status:": the phase or a finer reason such as
-  // "ContainerCreating" or "ImagePullBackOff".
+  // "ContainerCreating" or "ImagePullBackOff". "Retrying" (Pending): the runtime's backend failed
+  // for now and the runtime retries; message says why, and the host shows it to the user.
   std::string reason;
   // For Failed: why, for the user's "Details:" line ("Insufficient resources in cluster").
   std::string message;
