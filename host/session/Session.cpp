@@ -324,6 +324,9 @@ void Session::onPodStatus(const sdk::PodStatus& status) {
   }
   if (state_ != SessionState::Starting) return;
   bool changed = status.phase != pod_status_.phase || status.reason != pod_status_.reason;
+  // A runtime retrying its backend (sdk::PodStatus::reason "Retrying") says why in the message;
+  // every client hears it once per retrying period, not only those that read status events.
+  const bool retrying = changed && status.reason == "Retrying" && !status.message.empty();
   pod_status_ = status;
   if (status.phase == sdk::PodPhase::Ready) {
     state_ = SessionState::Opening;
@@ -343,6 +346,58 @@ void Session::onPodStatus(const sdk::PodStatus& status) {
   }
   if (changed)
     broadcastEvent(messages::statusEvent(sdk::podPhaseName(status.phase), status.reason));
+  if (retrying) broadcastNotice(status.message);
+}
+
+// The pod was lost and its SessionPod replaces it: the shell's stream goes, and the session waits
+// for the new pod's Ready (its workspace loaded from storage) to start a shell in it, like at the
+// start. The screen and the output log stay.
+void Session::onPodReplacing(const sdk::PodStatus& lost) {
+  Lock lock(mutex_);
+  if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  metrics::errors(metrics::ErrorKind::PodLost).inc();
+  const std::string what = std::string(sdk::podPhaseName(lost.phase)) +
+                           (lost.message.empty() ? "" : ": " + lost.message);
+  if (state_ == SessionState::Starting) {  // no shell yet: it waits for the new pod's Ready
+    pod_status_ = {sdk::PodPhase::Pending, "Replacing", "replacing the lost pod"};
+    return;
+  }
+  std::string closing;
+  if (!admitRestartLocked("the pod stopped", closing)) {
+    lock.unlock();
+    broadcastNotice("the pod stopped (" + what + "); " + closing);
+    lock.lock();
+    beginEnding(lock, 1011, "execution pod stopped");
+    return;
+  }
+  logger().warning("session=%s lost its pod (%s): waiting for the new one", id_.raw, what);
+  auto old = std::make_shared<sdk::ExecStreamPtr>(std::move(stream_));
+  state_ = SessionState::Starting;
+  pod_status_ = {sdk::PodPhase::Pending, "Replacing", "replacing the lost pod"};
+  ++pod_generation_;  // a reopen of the old pod's shell drops out
+  cancelTimer(reopen_timer_);
+  output_paused_ = false;
+  not_ready_notice_sent_ = false;
+  shell_opening_ = false;
+  exit_while_opening_.reset();
+  early_output_.clear();
+  markers_.reset();
+  auto self = weak_from_this();
+  cancelTimer(ready_timer_);
+  ready_timer_ = context_.timers.runAfter(options_.ready_timeout, [self] {
+    if (auto session = self.lock()) session->onReadyTimeout();
+  });
+  lock.unlock();
+  // Not on this (a runtime) thread: closing may wait for the stream's own.
+  if (!context_.blocking.execute([old] {
+        if (*old) (*old)->close();
+      })) {
+    if (*old) (*old)->close();
+  }
+  broadcastNotice("the pod stopped (" + what +
+                  "); a new pod is being created and your files are loaded into it from their "
+                  "last save");
+  broadcastEvent(messages::statusEvent("Pending", "Replacing"));
 }
 
 // The pod reports Ready once the workspace is in it (SessionPod), so the first `ls` sees it.
@@ -356,6 +411,8 @@ void Session::openShell() {
     Lock lock(mutex_);
     spec = interactiveShellSpec(options_.shell, id_.raw, size_.cols, size_.rows, nonce_);
     spec.env["PODTERM_TERMINAL"] = terminal_;
+    shell_opening_ = true;
+    exit_while_opening_.reset();
   }
   auto self = shared_from_this();
   bool queued = context_.blocking.execute([self, spec] {
@@ -366,10 +423,29 @@ void Session::openShell() {
 
 void Session::onShellOpened(sdk::Result<sdk::ExecStreamPtr> result) {
   if (!result) {
+    Lock lock(mutex_);
+    shell_opening_ = false;
+    if (state_ != SessionState::Opening) return;  // ended, or its pod is being replaced
+    std::string closing;
+    if (shell_ran_ && admitRestartLocked("the shell could not be reopened", closing)) {
+      // Reopening after a break: the runtime's API may still be failing. Again, after a while.
+      const std::string line =
+          "could not reopen the shell: " + result.status().message() + "; trying again";
+      logger().warning("session=%s %s", id_.raw, line);
+      lock.unlock();
+      broadcastNotice(line);
+      lock.lock();
+      if (state_ != SessionState::Opening) return;
+      restartShell(lock, reopenDelayLocked());
+      return;
+    }
+    lock.unlock();
+    if (!closing.empty()) broadcastNotice(closing);
     fail("could not start the shell: " + result.status().message());
     return;
   }
   Lock lock(mutex_);
+  shell_opening_ = false;
   if (state_ != SessionState::Opening) {
     lock.unlock();
     result.value()->close();  // the session ended while the shell was starting
@@ -377,6 +453,8 @@ void Session::onShellOpened(sdk::Result<sdk::ExecStreamPtr> result) {
   }
   stream_ = std::move(result).value();
   state_ = SessionState::Ready;
+  shell_ran_ = true;
+  shell_opening_ = false;
   if (!std::exchange(prompt_timed_, true)) {
     metrics::timeToPrompt(warm_start_).observe(metrics::secondsSince(created_at_));
   }
@@ -398,6 +476,10 @@ void Session::onShellOpened(sdk::Result<sdk::ExecStreamPtr> result) {
   if (!early_output_.empty()) sendOutputLocked(early_output_);
   early_output_.clear();
   early_output_.shrink_to_fit();
+  if (auto exit = std::exchange(exit_while_opening_, std::nullopt)) {
+    lock.unlock();
+    onExit(*exit);
+  }
 }
 
 void Session::onReadyTimeout() {
@@ -472,6 +554,7 @@ void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason,
   cancelTimer(lifetime_notice_timer_);
   cancelTimer(lifetime_timer_);
   cancelTimer(idle_timer_);
+  cancelTimer(reopen_timer_);
   std::vector<std::shared_ptr<TerminalClient>> clients;
   if (!close_after_sync) {
     clients = std::move(clients_);
@@ -624,36 +707,39 @@ void Session::sendOutputLocked(const std::string& text) {
 
 void Session::onExit(const sdk::StreamExit& exit) {
   Lock lock(mutex_);
+  if (state_ == SessionState::Opening && shell_opening_) {
+    // The stream being opened failed (or exited) before openStream() returned it to us: handled
+    // once it has (onShellOpened), like the output that arrives this early.
+    exit_while_opening_ = exit;
+    return;
+  }
   if (state_ != SessionState::Ready) return;
   std::string held;
   markers_.flush(held);  // an unfinished sequence at the very end is output after all
   std::string tail = sanitizer_.feed(held.data(), held.size()) + sanitizer_.flush();
   if (!tail.empty()) sendOutputLocked(tail);
-  std::string status = !exit.error.isOk() ? "the shell stopped: " + exit.error.message()
+  // A broken stream (the connection to the pod lost, the exec refused) is no exit of the user's
+  // shell: it is reopened whatever on_shell_exit says, after a backoff that grows with each break.
+  const bool broken = !exit.error.isOk();
+  std::string status = broken ? "the connection to the shell broke: " + exit.error.message()
                        : exit.signal != 0
                            ? "the shell was killed by signal " + std::to_string(exit.signal)
                            : "the shell exited with status " + std::to_string(exit.exit_code);
-  bool restart = options_.on_shell_exit == SessionOptions::OnShellExit::Restart;
+  bool restart = broken || options_.on_shell_exit == SessionOptions::OnShellExit::Restart;
   std::string closing;
-  if (restart) {
-    // A shell that dies at once (a broken rc, a full disk) would otherwise restart forever.
-    const auto t = now();
-    while (!restarts_.empty() && t - restarts_.front() >= options_.restart_window)
-      restarts_.pop_front();
-    if (restarts_.size() >= options_.max_restarts) {
-      restart = false;
-      closing = "the shell exited " + std::to_string(restarts_.size() + 1) + " times within " +
-                messages::formatDuration(options_.restart_window) +
-                ": the session ends; connect again for a new one";
-    } else {
-      restarts_.push_back(t);
-    }
+  if (restart && !admitRestartLocked(
+                     broken ? "the connection to the shell broke" : "the shell exited", closing)) {
+    restart = false;
   }
-  logger().information("session=%s %s%s", id_.raw, status, restart ? ": starting a new shell" : "");
-  const std::string line = restart ? status + "; a new shell starts in the same pod" : status;
+  logger().information("session=%s %s%s", id_.raw, status,
+                       restart ? (broken ? ": reopening it" : ": starting a new shell") : "");
+  const std::string line = !restart ? status
+                           : broken ? status + "; it is reopened in the same pod"
+                                    : status + "; a new shell starts in the same pod";
   for (auto& client : clients_) {
     if (client->wantsEvents()) {
       client->sendEvent(messages::exitEvent(exit.exit_code, exit.signal, restart));
+      if (broken) client->sendEvent(messages::noticeEvent(line));
       if (!closing.empty()) client->sendEvent(messages::noticeEvent(closing));
     } else {
       client->sendText(messages::noticeLine(line));
@@ -664,20 +750,63 @@ void Session::onExit(const sdk::StreamExit& exit) {
     beginEnding(lock, 1000, closing.empty() ? "shell exited" : "shell keeps exiting");
     return;
   }
-  restartShell(lock);
+  restartShell(lock, broken ? reopenDelayLocked() : std::chrono::milliseconds(0));
+}
+
+// A shell that dies at once (a broken rc, a full disk) or a pod that keeps going would otherwise
+// restart forever.
+bool Session::admitRestartLocked(const std::string& what, std::string& closing) {
+  const auto t = now();
+  while (!restarts_.empty() && t - restarts_.front() >= options_.restart_window)
+    restarts_.pop_front();
+  if (restarts_.size() >= options_.max_restarts) {
+    closing = what + " " + std::to_string(restarts_.size() + 1) + " times within " +
+              messages::formatDuration(options_.restart_window) +
+              ": the session ends; connect again for a new one";
+    return false;
+  }
+  restarts_.push_back(t);
+  return true;
+}
+
+// 250 ms after the first break in restart_window, doubling with each further one, at most 4 s.
+std::chrono::milliseconds Session::reopenDelayLocked() const {
+  const size_t breaks = std::max<size_t>(restarts_.size(), 1);
+  return std::chrono::milliseconds(250) * (1 << std::min<size_t>(breaks - 1, 4));
 }
 
 // The pod stays; only the shell is new. Until it runs, input is queued as before the first one.
-void Session::restartShell(Lock& lock) {
+void Session::restartShell(Lock& lock, std::chrono::milliseconds delay) {
   auto old = std::make_shared<sdk::ExecStreamPtr>(std::move(stream_));
   state_ = SessionState::Opening;
   output_paused_ = false;
   not_ready_notice_sent_ = false;
   markers_.reset();
+  if (delay.count() > 0) {
+    const uint64_t generation = pod_generation_;
+    auto self = weak_from_this();
+    cancelTimer(reopen_timer_);
+    reopen_timer_ = context_.timers.runAfter(delay, [self, generation] {
+      auto session = self.lock();
+      if (!session) return;
+      {
+        Lock lock(session->mutex_);
+        session->reopen_timer_.reset();
+        // The pod was replaced or the session ended meanwhile.
+        if (session->state_ != SessionState::Opening || session->pod_generation_ != generation)
+          return;
+      }
+      session->openShell();
+    });
+  }
   lock.unlock();
   // Not on this (the stream's own) thread: closing may wait for it.
-  if (!context_.blocking.execute([old] { (*old)->close(); })) (*old)->close();
-  openShell();
+  if (!context_.blocking.execute([old] {
+        if (*old) (*old)->close();
+      })) {
+    if (*old) (*old)->close();
+  }
+  if (delay.count() == 0) openShell();
 }
 
 void Session::broadcastText(std::string_view text) {

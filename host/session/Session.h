@@ -14,7 +14,12 @@
 // reset and the screen's replay (or, with `since`, exactly the bytes from that offset), taken under
 // the same lock, so nothing between the catch-up and the live stream is lost or sent twice.
 // The shell exiting starts a fresh one in the same pod (options.on_shell_exit), at most
-// options.max_restarts times per options.restart_window. With options.idle_timeout, a session with
+// options.max_restarts times per options.restart_window. Faults: an exec stream that breaks (an
+// error rather than an exit) is reopened in the same pod after a backoff whatever on_shell_exit
+// says, and when a pod lost under a live session (evicted, deleted) is replaced by its SessionPod
+// (a new one that gets the workspace from storage), a shell starts in the new one; both count
+// against the same restart limit, and the user hears of each.
+// With options.idle_timeout, a session with
 // no input, no output and no running command (shell-integration markers) for that long ends like
 // a grace-period end, after a notice options.idle_warning before.
 //
@@ -142,6 +147,8 @@ class Session : public PodUser,
   // PodUser: the pod's phases (Ready once the workspace is in it), and a pod that was refused.
   void onPodStatus(const sdk::PodStatus& status) override;
   void onPodRefused(const std::string& details) override;
+  // The pod was lost and is being replaced: the shell starts again in the new one (Ready).
+  void onPodReplacing(const sdk::PodStatus& lost) override;
   // A command ended in the shell (from shell integration markers or the input line at Enter):
   // the sync policy decides whether to sync.
   void onCommandFinished(const sdk::FinishedCommand& command);
@@ -178,7 +185,12 @@ class Session : public PodUser,
   void deliverOutput(const char* data, size_t size);
   void sendOutputLocked(const std::string& text);
   void catchUpLocked(TerminalClient& client, std::optional<uint64_t> since);
-  void restartShell(Lock& lock);
+  // delay: a broken stream is reopened after a backoff, an exited shell at once.
+  void restartShell(Lock& lock, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
+  // Counts a restart (of the shell or the pod) in restart_window; false when there were too many:
+  // `closing` then says so, naming `what` happened ("the shell exited").
+  bool admitRestartLocked(const std::string& what, std::string& closing);
+  std::chrono::milliseconds reopenDelayLocked() const;
   std::chrono::steady_clock::time_point now() const;
   void noteActivityLocked();
   void armIdleTimerLocked(std::chrono::milliseconds delay);
@@ -228,6 +240,13 @@ class Session : public PodUser,
   ScreenState screen_;
   OutputLog log_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;  // within restart_window
+  // Faults: a shell that ran once makes a failed open a broken stream (retried), not a failed
+  // start; each replacement pod bumps the generation, so a reopen in the lost one drops out.
+  bool shell_ran_ = false;
+  bool shell_opening_ = false;  // openStream() is under way: an exit now is the new stream's
+  std::optional<sdk::StreamExit> exit_while_opening_;
+  uint64_t pod_generation_ = 0;
+  std::optional<Scheduler::TimerId> reopen_timer_;
   std::chrono::steady_clock::time_point last_activity_{};
   bool idle_warned_ = false;
   std::optional<Scheduler::TimerId> idle_timer_;

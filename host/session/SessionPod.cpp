@@ -92,11 +92,29 @@ void SessionPod::onPodStatus(const sdk::PodStatus& status) {
   {
     std::lock_guard<std::mutex> deliver(deliver_mutex_);
     std::vector<std::shared_ptr<PodUser>> users;
+    bool replacing = false;
+    uint64_t generation = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended) return;
+      if (state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended || replacing_) return;
       const bool was_ready = state_ == PodLifecycle::Loading || state_ == PodLifecycle::Ready;
-      if (lostPhase(status.phase) || (was_ready && status.phase == sdk::PodPhase::Terminating)) {
+      const bool lost =
+          lostPhase(status.phase) || (was_ready && status.phase == sdk::PodPhase::Terminating);
+      if (lost && was_ready && !users_.empty()) {
+        const auto now = std::chrono::steady_clock::now();
+        while (!replacements_.empty() && now - replacements_.front() >= kReplacementWindow)
+          replacements_.pop_front();
+        replacing = replacements_.size() < kMaxReplacements;
+      }
+      if (replacing) {
+        replacements_.push_back(std::chrono::steady_clock::now());
+        replacing_ = true;
+        generation = ++generation_;
+        state_ = PodLifecycle::Starting;
+        last_status_ =
+            sdk::PodStatus{sdk::PodPhase::Pending, "Replacing", "replacing the lost pod"};
+        users = welcomedLocked();
+      } else if (lost) {
         lost_ = true;
       } else if (status.phase == sdk::PodPhase::Ready) {
         // Told once loaded (load()); a repeated Ready is nothing new.
@@ -104,10 +122,25 @@ void SessionPod::onPodStatus(const sdk::PodStatus& status) {
         state_ = PodLifecycle::Loading;
         load_now = true;
       }
-      if (!load_now) {
+      if (!load_now && !replacing) {
         last_status_ = status;
         users = welcomedLocked();
       }
+    }
+    if (replacing) {
+      logger().warning("session=%s pod lost (%s%s): replacing it", id_.raw,
+                       sdk::podPhaseName(status.phase),
+                       status.message.empty() ? "" : ": " + status.message);
+      for (auto& user : users) user->onPodReplacing(status);
+      auto self = shared_from_this();
+      if (!context_.blocking.execute([self, generation] { self->replace(generation); })) {
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          replacing_ = false;
+        }
+        refuse("the host is shutting down");
+      }
+      return;
     }
     for (auto& user : users) user->onPodStatus(status);
   }
@@ -132,6 +165,39 @@ void SessionPod::load() {
   }
   logger().information("session=%s pod ready for its terminals", id_.raw);
   for (auto& user : users) user->onPodStatus(ready);
+}
+
+// No status of the lost pod arrives once stopObserving() returned; the sync state is forgotten
+// first, so that no sync takes the new pod, empty until its load, for a list of deletions.
+void SessionPod::replace(uint64_t generation) {
+  auto current = [this, generation] {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return state_ == PodLifecycle::Starting && replacing_ && generation_ == generation;
+  };
+  sdk::Status status;
+  {
+    std::lock_guard<std::mutex> replacing(replace_mutex_);
+    if (!current()) return;
+    context_.runtime.stopObserving(id_.raw);
+    if (context_.syncer) context_.syncer->forget(id_);
+    // What is left of it: a Failed pod (evicted) stays until deleted.
+    sdk::Status deleted = context_.runtime.deletePod(id_.raw);
+    if (!deleted) {
+      logger().warning("session=%s could not delete its lost pod: %s", id_.raw, deleted.message());
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (state_ != PodLifecycle::Starting || !replacing_ || generation_ != generation) return;
+      replacing_ = false;
+    }
+    sdk::PodSpec spec;
+    spec.session_id = id_.raw;
+    spec.user = id_.user;
+    spec.workspace = id_.workspace;
+    logger().information("session=%s asking for a new pod", id_.raw);
+    status = context_.runtime.ensurePod(spec, this);
+  }
+  if (!status) refuse(status.message());
 }
 
 void SessionPod::refuse(const std::string& details) {
@@ -185,6 +251,11 @@ bool SessionPod::finish() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (state_ != PodLifecycle::Ending) return !kept_;
     started = started_;
+  }
+  if (started) {
+    // A replacement asked for while the last user left: no status of it reaches this pod.
+    std::lock_guard<std::mutex> replacing(replace_mutex_);
+    context_.runtime.stopObserving(id_.raw);
   }
   bool saved = true;
   if (started) {

@@ -10,7 +10,11 @@
 // States: Waiting (made, not started: it succeeds a pod still ending under the same id) ->
 // Starting (asked for) -> Loading (ready, workspace loading) -> Ready -> Ending -> Ended. A pod
 // that failed, was refused or stopped (lost) takes no new users; its users end, and the next
-// terminal gets a successor pod.
+// terminal gets a successor pod. Except: a pod lost after it was ready (evicted, deleted under its
+// users) is replaced while it has users, at most kMaxReplacements times per kReplacementWindow:
+// its users hear onPodReplacing(), what is left of it is deleted, a new one is asked for under the
+// same id (back to Starting) and loaded from storage, and its users hear Ready again. What was
+// written since the last sync was in the lost pod only.
 //
 // Threading: every method is thread-safe. No user callback runs with the state mutex held;
 // deliveries to users (phases, refusals, and a new user's welcome) are serialized by a second
@@ -18,6 +22,8 @@
 // welcome(). Runtime calls other than stopObserving() are made without either mutex.
 
 #include <atomic>
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -95,7 +101,14 @@ class SessionPod : public sdk::PodObserver,
   std::vector<std::shared_ptr<PodUser>> welcomedLocked() const;
   void load();
   void refuse(const std::string& details);
+  // Worker thread: the lost pod deleted, a new one asked for (unless the pod is ending by then).
+  void replace(uint64_t generation);
 
+ public:
+  static constexpr size_t kMaxReplacements = 3;
+  static constexpr std::chrono::minutes kReplacementWindow{5};
+
+ private:
   const SessionId id_;
   Context context_;
   EndedCallback on_ended_;
@@ -109,6 +122,12 @@ class SessionPod : public sdk::PodObserver,
   std::optional<std::string> refused_;
   std::weak_ptr<PodUser> last_user_;  // while ending: the user that left last
   bool lost_ = false;
+  // Replacing a lost pod: statuses of the old one are ignored until the new one is asked for.
+  bool replacing_ = false;
+  uint64_t generation_ = 0;  // of replacements
+  std::deque<std::chrono::steady_clock::time_point> replacements_;
+  // Keeps replace()'s ensurePod and the end's stopObserving apart (taken before mutex_).
+  std::mutex replace_mutex_;
   bool started_ = false;
   bool kept_ = false;
   std::atomic<bool> keep_at_end_{false};

@@ -67,6 +67,7 @@ void SessionSync::run() {
 
 void SessionSync::finishRun(const SyncOutcome& outcome) {
   bool changed;
+  std::chrono::milliseconds retry_in{0};
   {
     std::lock_guard<std::mutex> lock(mutex_);
     changed = noteOutcomeLocked(outcome);
@@ -74,6 +75,7 @@ void SessionSync::finishRun(const SyncOutcome& outcome) {
     if (outcome.ok) backoff_ = std::chrono::milliseconds(0);
     if (!stopped_ && !outcome.ok && outcome.retryable && !retry_timer_) {
       auto delay = nextBackoff();
+      retry_in = delay;
       std::weak_ptr<SessionSync> weak = weak_from_this();
       retry_timer_ = timers_.runAfter(delay, [weak] {
         if (auto self = weak.lock()) {
@@ -93,7 +95,14 @@ void SessionSync::finishRun(const SyncOutcome& outcome) {
     }
   }
   idle_.notify_all();
-  if (!outcome.ok) logger().warning("session=%s sync failed: %s", id_.raw, outcome.error);
+  if (!outcome.ok) {
+    // The retry's delay is logged when this failure scheduled it (a failure while one is
+    // scheduled leaves it as it is).
+    logger().warning("session=%s sync failed: %s%s", id_.raw, outcome.error,
+                     retry_in.count() > 0
+                         ? "; retrying in " + std::to_string(retry_in.count()) + " ms"
+                         : std::string());
+  }
   listener_.onSyncOutcome(outcome, false, changed);
 }
 

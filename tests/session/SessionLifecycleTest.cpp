@@ -380,5 +380,120 @@ TEST_F(SessionLifecycleTest, IdleSessionStateMemoryIsReported) {
   EXPECT_LT(used, options_.output_log_bytes + 512 * 1024);
 }
 
+// --- Faults: broken streams, lost pods, a backend that retries ---
+
+TEST_F(SessionLifecycleTest, ABrokenStreamIsReopenedAfterABackoffEvenWhenExitsClose) {
+  options_.on_shell_exit = SessionOptions::OnShellExit::Close;
+  auto session = makeReady();
+  sdk::StreamExit broken;
+  broken.error = sdk::Status(sdk::ErrorCode::Unavailable, "the exec connection was lost");
+  session->onExit(broken);
+  EXPECT_THAT(client_->text(), HasSubstr("Notice: the connection to the shell broke: the exec "
+                                         "connection was lost; it is reopened in the same pod"));
+  blocking_.drain();
+  EXPECT_EQ(shells_, 1);  // not at once
+  timers_.advance(250ms);
+  blocking_.drain();
+  EXPECT_EQ(shells_, 2);
+  EXPECT_EQ(session->state(), SessionState::Ready);
+  EXPECT_FALSE(client_->closed());
+  // The next break waits twice as long.
+  session->onExit(broken);
+  timers_.advance(250ms);
+  blocking_.drain();
+  EXPECT_EQ(shells_, 2);
+  timers_.advance(250ms);
+  blocking_.drain();
+  EXPECT_EQ(shells_, 3);
+}
+
+TEST_F(SessionLifecycleTest, AStreamThatBreaksBeforeItsOpenReturnsIsReopenedToo) {
+  auto session = makeReady();
+  // The runtime reports the new stream's failure before openStream() has returned it.
+  EXPECT_CALL(runtime_, openStream(_, _, _))
+      .WillOnce(Invoke([this](const std::string&, const sdk::StreamSpec&,
+                              sdk::StreamObserver* observer) {
+        ++shells_;
+        sdk::StreamExit refused;
+        refused.error = sdk::Status(sdk::ErrorCode::Unavailable, "exec refused (HTTP 500)");
+        observer->onExit(refused);
+        return sdk::Result<sdk::ExecStreamPtr>(
+            sdk::ExecStreamPtr(std::make_unique<NiceMock<MockExecStream>>()));
+      }))
+      .WillRepeatedly(Invoke([this](const std::string&, const sdk::StreamSpec&,
+                                    sdk::StreamObserver*) {
+        ++shells_;
+        return sdk::Result<sdk::ExecStreamPtr>(
+            sdk::ExecStreamPtr(std::make_unique<NiceMock<MockExecStream>>()));
+      }));
+  session->onExit(sdk::StreamExit{});  // the shell exits: a new one at once, which is refused
+  blocking_.drain();
+  EXPECT_EQ(shells_, 2);
+  EXPECT_THAT(client_->text(), HasSubstr("exec refused (HTTP 500); it is reopened"));
+  timers_.advance(1s);
+  blocking_.drain();
+  EXPECT_EQ(shells_, 3);
+  EXPECT_EQ(session->state(), SessionState::Ready);
+}
+
+TEST_F(SessionLifecycleTest, ALostPodIsReplacedAndTheShellStartsInTheNewOne) {
+  auto session = makeReady();
+  output(*session, "before the eviction\r\n");
+  ::testing::InSequence order;
+  EXPECT_CALL(runtime_, stopObserving(kId.raw));
+  EXPECT_CALL(runtime_, deletePod(kId.raw)).WillOnce(Return(sdk::Status::ok()));
+  EXPECT_CALL(runtime_, ensurePod(_, _))
+      .WillOnce(Invoke([this](const sdk::PodSpec& spec, sdk::PodObserver* observer) {
+        EXPECT_EQ(spec.session_id, kId.raw);
+        observer_ = observer;
+        return sdk::Status::ok();
+      }));
+  observer_->onPodStatus({sdk::PodPhase::Failed, "Evicted", "the node was low on memory"});
+  EXPECT_EQ(session->state(), SessionState::Starting);
+  blocking_.drain();
+  EXPECT_THAT(client_->text(),
+              HasSubstr("Notice: the pod stopped (Failed: the node was low on memory); a new pod "
+                        "is being created and your files are loaded into it from their last save"));
+  EXPECT_EQ(closed_streams_, 1);
+  session->onClientInput("ls\n");  // queued until the new shell runs
+  EXPECT_THAT(client_->text(), HasSubstr("Current status: Replacing"));
+  observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
+  blocking_.drain();
+  EXPECT_EQ(session->state(), SessionState::Ready);
+  EXPECT_EQ(shells_, 2);
+  EXPECT_FALSE(client_->closed());
+  // The screen so far is kept for a reattach.
+  auto again = std::make_shared<RecordingClient>();
+  session->attach(again, std::nullopt);
+  EXPECT_THAT(again->text(), HasSubstr("before the eviction"));
+}
+
+TEST_F(SessionLifecycleTest, AReplacementPodThatFailsEndsTheSession) {
+  auto session = makeReady();
+  observer_->onPodStatus({sdk::PodPhase::Gone, "Deleted", "the pod was deleted"});
+  blocking_.drain();
+  observer_->onPodStatus({sdk::PodPhase::Failed, "Unschedulable", "Insufficient cpu"});
+  blocking_.drain();
+  EXPECT_THAT(client_->text(), HasSubstr("Details: Insufficient cpu"));
+  EXPECT_EQ(client_->closeCode(), 1011);
+  EXPECT_EQ(ended_, 1);
+}
+
+TEST_F(SessionLifecycleTest, ARuntimeRetryingItsBackendIsToldOncePerRetryingPeriod) {
+  Session::Context context{runtime_, timers_, blocking_};
+  auto session = std::make_shared<Session>(kId, options_, context, nullptr);
+  session->attach(client_, std::nullopt);
+  session->start();
+  observer_->onPodStatus({sdk::PodPhase::Pending, "Retrying",
+                          "the Kubernetes API failed (HTTP 500: boom); retrying in 0.2 s"});
+  observer_->onPodStatus({sdk::PodPhase::Pending, "Retrying",
+                          "the Kubernetes API failed (HTTP 500: boom); retrying in 0.4 s"});
+  EXPECT_EQ(client_->text(),
+            "\r\nNotice: the Kubernetes API failed (HTTP 500: boom); retrying in 0.2 s\r\n");
+  observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
+  blocking_.drain();
+  EXPECT_EQ(session->state(), SessionState::Ready);
+}
+
 }  // namespace
 }  // namespace podterm::host

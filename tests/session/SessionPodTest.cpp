@@ -269,12 +269,46 @@ TEST_F(SessionPodTest, ATerminalArrivingWhileThePodIsDeletedGetsTheNextPodAfterT
   EXPECT_EQ(sessions->podCount(), 1u);
 }
 
-TEST_F(SessionPodTest, ALostPodEndsEveryTerminalAndTheNextOneGetsANewPod) {
+TEST_F(SessionPodTest, ALostPodIsReplacedForEveryTerminalWithItsWorkspaceLoadedAgain) {
   auto sessions = manager();
   auto a_client = std::make_shared<RecordingClient>();
   auto a = open(*sessions, kId, "default", a_client);
   auto b = open(*sessions, kId, "b");
   ready(kId.raw);
+  ASSERT_EQ(shells_.size(), 2u);
+  calls_.clear();
+  observers_[kId.raw]->onPodStatus({sdk::PodPhase::Failed, "Evicted", "low on memory"});
+  EXPECT_EQ(a->state(), SessionState::Starting);
+  EXPECT_EQ(b->state(), SessionState::Starting);
+  EXPECT_THAT(a_client->text(), HasSubstr("Notice: the pod stopped (Failed: low on memory); a new "
+                                          "pod is being created"));
+  blocking_.drain();
+  // What was left of it deleted, then the same pod id asked for again; its sync state forgotten.
+  EXPECT_EQ(calls_, (std::vector<std::string>{"delete " + kId.raw, "ensure " + kId.raw}));
+  EXPECT_EQ(syncer_.count("forget " + kId.raw), 1);
+  // A terminal opened meanwhile joins the replacement.
+  auto c = open(*sessions, kId, "c");
+  EXPECT_EQ(c->pod(), a->pod());
+  ready(kId.raw);
+  EXPECT_EQ(syncer_.count("load " + kId.raw), 2);
+  EXPECT_EQ(a->state(), SessionState::Ready);
+  EXPECT_EQ(b->state(), SessionState::Ready);
+  EXPECT_EQ(c->state(), SessionState::Ready);
+  EXPECT_EQ(shells_.size(), 5u);
+  EXPECT_FALSE(a_client->closed());
+}
+
+TEST_F(SessionPodTest, APodLostTooOftenEndsEveryTerminalAndTheNextOneGetsANewPod) {
+  auto sessions = manager();
+  auto a = open(*sessions, kId, "default");
+  auto b = open(*sessions, kId, "b");
+  ready(kId.raw);
+  for (size_t i = 0; i < SessionPod::kMaxReplacements; ++i) {
+    observers_[kId.raw]->onPodStatus({sdk::PodPhase::Gone, "", "evicted"});
+    blocking_.drain();
+    ready(kId.raw);
+    ASSERT_EQ(a->state(), SessionState::Ready) << i;
+  }
   observers_[kId.raw]->onPodStatus({sdk::PodPhase::Gone, "", "evicted"});
   blocking_.drain();
   EXPECT_NE(a->state(), SessionState::Ready);
@@ -283,6 +317,18 @@ TEST_F(SessionPodTest, ALostPodEndsEveryTerminalAndTheNextOneGetsANewPod) {
   auto c = open(*sessions, kId, "c");
   blocking_.drain();
   EXPECT_NE(c->pod(), a->pod());
+}
+
+TEST_F(SessionPodTest, ALostPodWhoseLastTerminalLeavesDuringTheReplacementEnds) {
+  auto sessions = manager();
+  auto client = std::make_shared<RecordingClient>();
+  auto a = open(*sessions, kId, "default", client);
+  ready(kId.raw);
+  observers_[kId.raw]->onPodStatus({sdk::PodPhase::Gone, "", "deleted"});
+  a->end(1000, "bye");  // before the replacement ran
+  blocking_.drain();
+  EXPECT_EQ(a->state(), SessionState::Ended);
+  EXPECT_EQ(a->pod()->state(), PodLifecycle::Ended);
 }
 
 TEST_F(SessionPodTest, TheTerminalsLimitCountsLiveTerminalsOfOneSession) {

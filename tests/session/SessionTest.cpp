@@ -316,12 +316,14 @@ TEST_F(SessionTest, V2ClientsGetStatusEventsInsteadOfNotices) {
   EXPECT_THAT(events->text(), ::testing::Not(HasSubstr("Notice:")));
 }
 
-TEST_F(SessionTest, PodLostWhileReadyEndsTheSession) {
+TEST_F(SessionTest, PodLostWhileReadyBeyondTheRestartLimitEndsTheSession) {
+  options_.max_restarts = 0;  // no replacement pod allowed
   auto session = makeStarted();
   becomeReady(*session);
   observer_->onPodStatus({sdk::PodPhase::Failed, "OOMKilled", "out of memory"});
   blocking_.drain();
-  EXPECT_THAT(client_->text(), HasSubstr("Notice: the pod stopped (Failed): out of memory"));
+  EXPECT_THAT(client_->text(), HasSubstr("Notice: the pod stopped (Failed: out of memory); the "
+                                         "pod stopped 1 times within 1 min: the session ends"));
   EXPECT_EQ(client_->closeCode(), 1011);
 }
 
