@@ -1,0 +1,99 @@
+#pragma once
+// Fixtures for FaultsE2ETest: the fake Kubernetes API server with its fault and control API, a
+// TCP proxy on 127.0.0.1 that a test can cut (its database "goes away"), a command runner, and
+// what /proc says about a process (descriptors, threads). Every process here is started and
+// stopped by its PID.
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace podterm::e2e {
+
+// Polls condition every 20 ms until it holds (true) or the deadline passes (false).
+bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds deadline);
+
+// Runs argv (no shell) with stdin from `input`; returns its exit status and stdout + stderr.
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+CommandResult runCommand(const std::vector<std::string>& argv, const std::string& input = "");
+
+// Open descriptors and threads of a live process, from /proc (-1 when it cannot be read).
+int openDescriptors(pid_t pid);
+int threadCount(pid_t pid);
+
+// tests/fake-kube-apiserver/fake_apiserver.py, with the token "e2e-token".
+class FakeKube {
+ public:
+  explicit FakeKube(const std::string& faults = "[]");
+  ~FakeKube();
+  FakeKube(const FakeKube&) = delete;
+  FakeKube& operator=(const FakeKube&) = delete;
+
+  bool ok() const { return !kubeconfig_.empty(); }
+  const std::string& why() const { return why_; }
+  const std::string& kubeconfig() const { return kubeconfig_; }
+  // The [runtime] tables of a host that uses this fake.
+  std::string runtimeConfig(int ready_timeout_s = 30) const;
+
+  // HTTPS to the fake (control endpoints and the API with the token); returns "<status> <body>".
+  std::string request(const std::string& method, const std::string& path,
+                      const std::string& body = "");
+  // POST /_fake/faults.
+  bool addFaults(const std::string& json);
+  // Names of the live (not terminating) pods whose session annotation is session_id.
+  std::vector<std::string> podsOf(const std::string& session_id);
+  // Every pod name the fake holds, terminating ones included.
+  std::vector<std::string> allPods();
+  // Number of requests in the fake's log with this method, a path containing path_part and a
+  // query string containing query_part.
+  size_t requestsMatching(const std::string& method, const std::string& path_part,
+                          const std::string& query_part = "");
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  std::string dir_, kubeconfig_, why_;
+  std::mutex mutex_;
+};
+
+// Forwards 127.0.0.1:port() to 127.0.0.1:target. cut() closes every connection and the listener,
+// so new connections are refused (the database is gone for the host); restore() listens again on
+// the same port. One thread, poll(2), bounded buffers.
+class TcpProxy {
+ public:
+  explicit TcpProxy(uint16_t target);
+  ~TcpProxy();
+  TcpProxy(const TcpProxy&) = delete;
+  TcpProxy& operator=(const TcpProxy&) = delete;
+
+  uint16_t port() const { return port_; }
+  bool ok() const { return listener_ >= 0 || port_ != 0; }
+  void cut();
+  bool restore();
+  size_t connectionsAccepted() const { return accepted_.load(); }
+
+ private:
+  void run();
+  bool listen();
+
+  const uint16_t target_;
+  uint16_t port_ = 0;
+  std::atomic<int> listener_{-1};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> cut_requested_{false};
+  std::atomic<size_t> accepted_{0};
+  int wake_[2] = {-1, -1};
+  std::thread thread_;
+  std::mutex mutex_;
+};
+
+}  // namespace podterm::e2e
