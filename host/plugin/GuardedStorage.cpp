@@ -54,4 +54,64 @@ sdk::Status GuardedStorage::releaseLease(const sdk::WorkspaceId& ws, const std::
   return guarded([&] { return inner_->releaseLease(ws, holder); });
 }
 
+sdk::Result<sdk::LeaseGrant> GuardedStorage::acquireSessionLease(const std::string& session_id,
+                                                                 const std::string& holder,
+                                                                 int64_t ttl_ms,
+                                                                 sdk::LeaseMode mode) {
+  return guarded([&] { return inner_->acquireSessionLease(session_id, holder, ttl_ms, mode); });
+}
+
+sdk::Status GuardedStorage::releaseSessionLease(const std::string& session_id,
+                                                const std::string& holder) {
+  return guarded([&] { return inner_->releaseSessionLease(session_id, holder); });
+}
+
+sdk::Result<std::vector<sdk::SessionLease>> GuardedStorage::listSessionLeases() {
+  return guarded([&] { return inner_->listSessionLeases(); });
+}
+
+sdk::Status GuardedStorage::notify(const std::string& channel, const std::string& payload) {
+  return guarded([&] { return inner_->notify(channel, payload); });
+}
+
+namespace {
+
+// Destroys the plugin's handle first, then lets go of the plugin's storage.
+class GuardedSubscription final : public sdk::Subscription {
+ public:
+  GuardedSubscription(std::shared_ptr<sdk::Storage> storage, sdk::SubscriptionPtr inner)
+      : storage_(std::move(storage)), inner_(std::move(inner)) {}
+  ~GuardedSubscription() override {
+    try {
+      inner_.reset();
+    } catch (...) {
+    }
+  }
+
+ private:
+  std::shared_ptr<sdk::Storage> storage_;
+  sdk::SubscriptionPtr inner_;
+};
+
+}  // namespace
+
+sdk::Result<sdk::SubscriptionPtr> GuardedStorage::subscribe(const std::string& channel,
+                                                            sdk::NotificationCallback callback) {
+  sdk::NotificationCallback safe;
+  if (callback) {
+    safe = [callback = std::move(callback)](const sdk::Notification& n) {
+      try {
+        callback(n);
+      } catch (...) {
+      }
+    };
+  }
+  return guarded([&]() -> sdk::Result<sdk::SubscriptionPtr> {
+    auto inner = inner_->subscribe(channel, std::move(safe));
+    if (!inner) return inner.status();
+    return sdk::SubscriptionPtr(
+        std::make_unique<GuardedSubscription>(inner_, std::move(inner).value()));
+  });
+}
+
 }  // namespace podterm::host

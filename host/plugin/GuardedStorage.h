@@ -1,5 +1,6 @@
 #pragma once
 // A Storage whose plugin exceptions become Status(Internal, "plugin <name> threw: <what>").
+// A thin pass-through: it adds no behaviour of its own.
 
 #include <memory>
 #include <string>
@@ -25,6 +26,17 @@ class GuardedStorage final : public sdk::Storage {
   sdk::Result<sdk::LeaseGrant> acquireLease(const sdk::WorkspaceId& ws, const std::string& holder,
                                             int64_t ttl_ms) override;
   sdk::Status releaseLease(const sdk::WorkspaceId& ws, const std::string& holder) override;
+  sdk::Result<sdk::LeaseGrant> acquireSessionLease(const std::string& session_id,
+                                                   const std::string& holder, int64_t ttl_ms,
+                                                   sdk::LeaseMode mode) override;
+  sdk::Status releaseSessionLease(const std::string& session_id,
+                                  const std::string& holder) override;
+  sdk::Result<std::vector<sdk::SessionLease>> listSessionLeases() override;
+  sdk::Status notify(const std::string& channel, const std::string& payload) override;
+  // The host's callback runs inside a catch-all (nothing the host throws reaches the plugin's
+  // thread), and the handle keeps the plugin's storage alive until it is destroyed.
+  sdk::Result<sdk::SubscriptionPtr> subscribe(const std::string& channel,
+                                              sdk::NotificationCallback callback) override;
 
  private:
   template <class F>

@@ -45,6 +45,14 @@ std::vector<Migration> schemaMigrations(const SqlDialect& dialect) {
            "user_id TEXT NOT NULL, workspace_id TEXT NOT NULL, holder TEXT NOT NULL, "
            "expires_ms BIGINT NOT NULL, PRIMARY KEY (user_id, workspace_id))",
        }},
+      {2,
+       "session leases",
+       {
+           // Which host replica owns a live session; expires_ms by the database's clock.
+           "CREATE TABLE session_leases ("
+           "session_id TEXT NOT NULL PRIMARY KEY, holder TEXT NOT NULL, "
+           "expires_ms BIGINT NOT NULL)",
+       }},
   };
 }
 

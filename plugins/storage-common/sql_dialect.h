@@ -33,6 +33,12 @@ struct SqlDialect {
   std::string lock_migrations_sql;
   // Appended to SELECTs that read a row before changing it.
   std::string for_update;
+  // The database's clock in Unix milliseconds, as an SQL expression: session leases expire by
+  // it, so replicas with skewed clocks agree.
+  std::string now_ms_sql;
+  // Sends a notification ($1 channel, $2 payload) when the database carries them between its
+  // clients (PostgreSQL: pg_notify). Empty: notifications stay in this process.
+  std::string notify_sql;
   // Run on a session before each unit of work (cheap, idempotent), and once per database.
   std::vector<std::string> session_setup;
   std::vector<std::string> database_setup;

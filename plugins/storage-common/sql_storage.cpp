@@ -58,6 +58,19 @@ Poco::Int64 workspaceKey(const sdk::WorkspaceId& ws) {
   return static_cast<Poco::Int64>(h);
 }
 
+// The advisory lock key of a session lease: FNV-1a like workspaceKey, in its own key space (a
+// collision with a workspace key only makes the two wait for each other).
+Poco::Int64 sessionKey(const std::string& session_id) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : std::string("session-lease\0", 14) + session_id) {
+    h = (h ^ c) * 1099511628211ull;
+  }
+  return static_cast<Poco::Int64>(h);
+}
+
+// Session leases last at most a day per renewal.
+constexpr int64_t kMaxSessionLeaseTtlMs = 24 * 3600 * 1000;
+
 // The meta columns of a result, column by column.
 struct MetaColumns {
   std::vector<BLOB> path;
@@ -105,10 +118,17 @@ std::string describe(const std::optional<Current>& cur) {
 
 }  // namespace
 
-SqlStorage::SqlStorage(SqlDialect dialect, SqlStorageOptions options)
-    : dialect_(std::move(dialect)), options_(std::move(options)), free_slots_(options_.pool_size) {}
+SqlStorage::SqlStorage(SqlDialect dialect, SqlStorageOptions options,
+                       std::unique_ptr<Notifier> notifier)
+    : dialect_(std::move(dialect)),
+      options_(std::move(options)),
+      free_slots_(options_.pool_size),
+      notifier_(notifier ? std::move(notifier) : std::make_unique<LocalNotifier>()) {}
 
-SqlStorage::~SqlStorage() = default;
+SqlStorage::~SqlStorage() {
+  // Its thread may be in a callback that calls this object: stop it while all of it still lives.
+  notifier_.reset();
+}
 
 std::string SqlStorage::scrub(std::string text) const {
   if (!dialect_.secret.empty()) {
@@ -238,8 +258,12 @@ Status SqlStorage::transact(const char* what, bool write, const Work& body) {
 }
 
 void SqlStorage::lockWorkspace(Session& session, const sdk::WorkspaceId& ws) {
+  lockKey(session, workspaceKey(ws));
+}
+
+void SqlStorage::lockKey(Session& session, int64_t lock_key) {
   if (dialect_.lock_workspace_sql.empty()) return;
-  Poco::Int64 key = workspaceKey(ws);
+  Poco::Int64 key = lock_key;
   Poco::Int64 ignored = 0;
   auto st = statement(session, dialect_, dialect_.lock_workspace_sql);
   st, use(key), into(ignored);
@@ -533,6 +557,127 @@ Status SqlStorage::releaseLease(const sdk::WorkspaceId& ws, const std::string& h
     q.execute();
     return Status::ok();
   });
+}
+
+sdk::Result<sdk::LeaseGrant> SqlStorage::acquireSessionLease(const std::string& session_id,
+                                                             const std::string& holder,
+                                                             int64_t ttl_ms, sdk::LeaseMode mode) {
+  if (Status st = validateText("the session id", session_id); !st) return st;
+  if (Status st = validateText("the lease holder", holder); !st) return st;
+  if (ttl_ms <= 0 || ttl_ms > kMaxSessionLeaseTtlMs) {
+    return Status(ErrorCode::InvalidArgument, "a session lease needs a ttl of 1 ms to 24 h, not " +
+                                                  std::to_string(ttl_ms) + " ms");
+  }
+  if (mode != sdk::LeaseMode::Acquire && mode != sdk::LeaseMode::TakeOver) {
+    return Status(ErrorCode::InvalidArgument,
+                  "unknown lease mode " + std::to_string(static_cast<int32_t>(mode)));
+  }
+  sdk::LeaseGrant grant;
+  Status st = transact("acquiring a session lease", true, [&](Session& session) {
+    // One decision per session at a time (PostgreSQL: an advisory lock, which also covers a
+    // row that does not exist yet; SQLite: BEGIN IMMEDIATE already serializes writers).
+    lockKey(session, sessionKey(session_id));
+    std::string id = session_id, who = holder;
+    std::vector<std::string> holders;
+    std::vector<Poco::Int64> expiries;
+    std::vector<Poco::Int32> expired;
+    {
+      auto q = statement(
+          session, dialect_,
+          "SELECT holder, expires_ms, CASE WHEN expires_ms <= " + dialect_.now_ms_sql +
+              " THEN 1 ELSE 0 END FROM session_leases WHERE session_id = $1" + dialect_.for_update);
+      q, use(id), into(holders), into(expiries), into(expired);
+      q.execute();
+    }
+    const bool other_live = !holders.empty() && expired[0] == 0 && holders[0] != holder;
+    if (other_live && mode == sdk::LeaseMode::Acquire) {
+      grant = sdk::LeaseGrant{false, holders[0], expiries[0], ""};
+      return Status::ok();
+    }
+    Poco::Int64 ttl = ttl_ms;
+    {
+      auto q = statement(session, dialect_,
+                         "INSERT INTO session_leases (session_id, holder, expires_ms) "
+                         "VALUES ($1, $2, " +
+                             dialect_.now_ms_sql +
+                             " + $3) ON CONFLICT (session_id) DO UPDATE SET "
+                             "holder = excluded.holder, expires_ms = excluded.expires_ms");
+      q, use(id), use(who), use(ttl);
+      q.execute();
+    }
+    std::vector<Poco::Int64> now_expires;
+    {
+      auto q = statement(session, dialect_,
+                         "SELECT expires_ms FROM session_leases WHERE session_id = $1");
+      q, use(id), into(now_expires);
+      q.execute();
+    }
+    if (now_expires.empty()) return Status(ErrorCode::Internal, "the session lease vanished");
+    grant = sdk::LeaseGrant{true, holder, now_expires[0], other_live ? holders[0] : ""};
+    return Status::ok();
+  });
+  if (!st) return st;
+  return grant;
+}
+
+Status SqlStorage::releaseSessionLease(const std::string& session_id, const std::string& holder) {
+  if (Status st = validateText("the session id", session_id); !st) return st;
+  if (Status st = validateText("the lease holder", holder); !st) return st;
+  return transact("releasing a session lease", true, [&](Session& session) {
+    std::string id = session_id, who = holder;
+    auto q = statement(session, dialect_,
+                       "DELETE FROM session_leases WHERE session_id = $1 AND holder = $2");
+    q, use(id), use(who);
+    q.execute();
+    return Status::ok();
+  });
+}
+
+sdk::Result<std::vector<sdk::SessionLease>> SqlStorage::listSessionLeases() {
+  std::vector<sdk::SessionLease> out;
+  Status st = transact("listing session leases", false, [&](Session& session) {
+    std::vector<std::string> ids, holders;
+    std::vector<Poco::Int64> expiries;
+    std::vector<Poco::Int32> expired;
+    auto q = statement(session, dialect_,
+                       "SELECT session_id, holder, expires_ms, CASE WHEN expires_ms <= " +
+                           dialect_.now_ms_sql + " THEN 1 ELSE 0 END FROM session_leases");
+    q, into(ids), into(holders), into(expiries), into(expired);
+    q.execute();
+    out.clear();
+    out.reserve(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      out.push_back(sdk::SessionLease{ids[i], holders[i], expiries[i], expired[i] != 0});
+    }
+    return Status::ok();
+  });
+  if (!st) return st;
+  return out;
+}
+
+Status SqlStorage::notify(const std::string& channel, const std::string& payload) {
+  if (Status st = validateChannel(channel); !st) return st;
+  if (Status st = validatePayload(payload); !st) return st;
+  if (dialect_.notify_sql.empty()) return notifier_->publish(channel, payload);
+  return transact("sending a notification", true, [&](Session& session) {
+    std::string c = channel, p = payload;
+    Poco::Int64 ignored = 0;
+    auto q = statement(session, dialect_, dialect_.notify_sql);
+    q, use(c), use(p), into(ignored);
+    q.execute();
+    return Status::ok();
+  });
+}
+
+sdk::Result<sdk::SubscriptionPtr> SqlStorage::subscribe(const std::string& channel,
+                                                        sdk::NotificationCallback callback) {
+  if (Status st = validateChannel(channel); !st) return st;
+  if (!callback) return Status(ErrorCode::InvalidArgument, "subscribe needs a callback");
+  try {
+    return notifier_->subscribe(channel, std::move(callback));
+  } catch (const std::exception& e) {
+    return errorStatus("subscribing", ErrorCode::Internal, e.what());
+  }
 }
 
 }  // namespace podterm::storage

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 
+#include "notifications.h"
 #include "podterm/storage.h"
 #include "sql_dialect.h"
 
@@ -32,7 +33,10 @@ struct SqlStorageOptions {
 
 class SqlStorage final : public sdk::Storage {
  public:
-  SqlStorage(SqlDialect dialect, SqlStorageOptions options);
+  // notifier: where subscriptions live (storage-postgres: its LISTEN connection); null: an
+  // in-process LocalNotifier.
+  SqlStorage(SqlDialect dialect, SqlStorageOptions options,
+             std::unique_ptr<Notifier> notifier = nullptr);
   ~SqlStorage() override;
 
   // Connects and migrates now; Unavailable when the database cannot be reached (the object is
@@ -51,6 +55,15 @@ class SqlStorage final : public sdk::Storage {
   sdk::Result<sdk::LeaseGrant> acquireLease(const sdk::WorkspaceId& ws, const std::string& holder,
                                             int64_t ttl_ms) override;
   sdk::Status releaseLease(const sdk::WorkspaceId& ws, const std::string& holder) override;
+  sdk::Result<sdk::LeaseGrant> acquireSessionLease(const std::string& session_id,
+                                                   const std::string& holder, int64_t ttl_ms,
+                                                   sdk::LeaseMode mode) override;
+  sdk::Status releaseSessionLease(const std::string& session_id,
+                                  const std::string& holder) override;
+  sdk::Result<std::vector<sdk::SessionLease>> listSessionLeases() override;
+  sdk::Status notify(const std::string& channel, const std::string& payload) override;
+  sdk::Result<sdk::SubscriptionPtr> subscribe(const std::string& channel,
+                                              sdk::NotificationCallback callback) override;
 
  private:
   using Work = std::function<sdk::Status(Poco::Data::Session&)>;
@@ -64,6 +77,7 @@ class SqlStorage final : public sdk::Storage {
   std::string scrub(std::string text) const;
   // Serializes writers of one workspace (a no-op where the dialect's BEGIN already does).
   void lockWorkspace(Poco::Data::Session& session, const sdk::WorkspaceId& ws);
+  void lockKey(Poco::Data::Session& session, int64_t key);
   sdk::Result<std::vector<sdk::Item>> readRows(const char* what, const sdk::WorkspaceId& ws,
                                                const std::vector<std::string>* paths);
 
@@ -77,6 +91,8 @@ class SqlStorage final : public sdk::Storage {
   std::mutex slots_mu_;
   std::condition_variable slots_cv_;
   int free_slots_;
+
+  std::unique_ptr<Notifier> notifier_;  // stopped first in the destructor
 };
 
 }  // namespace podterm::storage

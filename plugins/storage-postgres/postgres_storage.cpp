@@ -6,6 +6,7 @@
 
 #include "connector_registration.h"
 #include "conninfo.h"
+#include "pg_listener.h"
 
 namespace podterm::storage_postgres {
 
@@ -61,6 +62,15 @@ sdk::Result<std::unique_ptr<storage::SqlStorage>> makePostgresStorage(
     // No space after -c: Poco splits the string at spaces, quoted or not.
     conninfo += " options=-cstatement_timeout=" + std::to_string(config.timeout_ms);
   }
+  // The listening connection (libpq itself): named, so operators see it in pg_stat_activity, and
+  // with TCP keepalives, so a peer that vanished without a FIN is noticed within ~25 s.
+  std::string listen_conninfo = conninfo;
+  if (keys.value().count("application_name") == 0) {
+    listen_conninfo += std::string(" application_name=") + PgListener::kApplicationName;
+  }
+  if (keys.value().count("keepalives") == 0 && keys.value().count("keepalives_idle") == 0) {
+    listen_conninfo += " keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3";
+  }
 
   storage::SqlDialect d;
   d.plugin = "storage-postgres";
@@ -74,6 +84,9 @@ sdk::Result<std::unique_ptr<storage::SqlStorage>> makePostgresStorage(
   d.lock_migrations_sql =
       "SELECT CAST(1 AS BIGINT) FROM pg_advisory_xact_lock(31647674631811693) AS l";
   d.for_update = " FOR UPDATE";
+  d.now_ms_sql = "CAST(FLOOR(EXTRACT(EPOCH FROM now()) * 1000) AS BIGINT)";
+  // pg_notify() takes the channel as a value: nothing is spliced into the SQL.
+  d.notify_sql = "SELECT CAST(1 AS BIGINT) FROM pg_notify($1, $2) AS n";
   d.classify = &classify;
   d.secret = secret;
   d.target = describeConninfo(keys.value());
@@ -84,7 +97,9 @@ sdk::Result<std::unique_ptr<storage::SqlStorage>> makePostgresStorage(
   options.timeout_ms = config.timeout_ms;
   options.connector_registration =
       storage::connectorRegistration<&registerConnector, &unregisterConnector>();
-  return std::make_unique<storage::SqlStorage>(std::move(d), std::move(options));
+  return std::make_unique<storage::SqlStorage>(
+      std::move(d), std::move(options),
+      std::make_unique<PgListener>(std::move(listen_conninfo), config.timeout_ms));
 }
 
 }  // namespace podterm::storage_postgres

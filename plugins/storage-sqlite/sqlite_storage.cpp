@@ -49,6 +49,8 @@ std::unique_ptr<storage::SqlStorage> makeSqliteStorage(const SqliteConfig& confi
                      "PRAGMA synchronous = NORMAL"};
   // Persistent in the file: readers never block the writer.
   d.database_setup = {"PRAGMA journal_mode = WAL"};
+  // This machine's clock (one replica), in the database so the SQL is the same as PostgreSQL's.
+  d.now_ms_sql = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
   d.classify = &classify;
   d.target = config.path;
 

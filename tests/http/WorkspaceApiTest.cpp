@@ -150,6 +150,24 @@ class FakeStorage : public sdk::Storage {
     if (lease_holder == holder) lease_holder.clear();
     return {};
   }
+  // Session leases and notifications: not used by the files API.
+  sdk::Result<sdk::LeaseGrant> acquireSessionLease(const std::string&, const std::string&, int64_t,
+                                                   sdk::LeaseMode) override {
+    return sdk::Status(sdk::ErrorCode::Unsupported, "not in this fake");
+  }
+  sdk::Status releaseSessionLease(const std::string&, const std::string&) override {
+    return sdk::Status(sdk::ErrorCode::Unsupported, "not in this fake");
+  }
+  sdk::Result<std::vector<sdk::SessionLease>> listSessionLeases() override {
+    return sdk::Status(sdk::ErrorCode::Unsupported, "not in this fake");
+  }
+  sdk::Status notify(const std::string&, const std::string&) override {
+    return sdk::Status(sdk::ErrorCode::Unsupported, "not in this fake");
+  }
+  sdk::Result<sdk::SubscriptionPtr> subscribe(const std::string&,
+                                              sdk::NotificationCallback) override {
+    return sdk::Status(sdk::ErrorCode::Unsupported, "not in this fake");
+  }
   std::string leaseHolder() {
     std::lock_guard<std::mutex> lock(mutex_);
     return lease_holder;

@@ -116,6 +116,23 @@ struct Throwing final : sdk::Storage, sdk::SyncPolicy, sdk::Authenticator {
   sdk::Status releaseLease(const sdk::WorkspaceId&, const std::string&) override {
     throw std::runtime_error("lease");
   }
+  sdk::Result<sdk::LeaseGrant> acquireSessionLease(const std::string&, const std::string&, int64_t,
+                                                   sdk::LeaseMode) override {
+    throw std::runtime_error("session lease");
+  }
+  sdk::Status releaseSessionLease(const std::string&, const std::string&) override {
+    throw std::runtime_error("session lease");
+  }
+  sdk::Result<std::vector<sdk::SessionLease>> listSessionLeases() override {
+    throw std::runtime_error("list");
+  }
+  sdk::Status notify(const std::string&, const std::string&) override {
+    throw std::runtime_error("notify");
+  }
+  sdk::Result<sdk::SubscriptionPtr> subscribe(const std::string&,
+                                              sdk::NotificationCallback) override {
+    throw std::runtime_error("subscribe");
+  }
   sdk::SyncDecision afterCommand(const sdk::FinishedCommand&) override {
     throw std::runtime_error("regex");
   }
@@ -154,6 +171,34 @@ struct Working final : sdk::Storage, sdk::SyncPolicy, sdk::Authenticator {
     return sdk::LeaseGrant{true, holder, 1};
   }
   sdk::Status releaseLease(const sdk::WorkspaceId&, const std::string&) override { return {}; }
+  sdk::Result<sdk::LeaseGrant> acquireSessionLease(const std::string&, const std::string& holder,
+                                                   int64_t, sdk::LeaseMode mode) override {
+    return sdk::LeaseGrant{true, holder, 1, mode == sdk::LeaseMode::TakeOver ? "old" : ""};
+  }
+  sdk::Status releaseSessionLease(const std::string&, const std::string&) override { return {}; }
+  sdk::Result<std::vector<sdk::SessionLease>> listSessionLeases() override {
+    return std::vector<sdk::SessionLease>{{"s1", "h", 7, true}};
+  }
+  sdk::Status notify(const std::string& channel, const std::string& payload) override {
+    sdk::Notification n;
+    n.channel = channel;
+    n.payload = payload;
+    if (callback) callback(n);  // synchronously, for the test
+    return {};
+  }
+  // Counts live handles, so a test sees when the plugin's handle is gone.
+  struct Handle final : sdk::Subscription {
+    explicit Handle(int* live) : live(live) { ++*live; }
+    ~Handle() override { --*live; }
+    int* live;
+  };
+  sdk::Result<sdk::SubscriptionPtr> subscribe(const std::string&,
+                                              sdk::NotificationCallback cb) override {
+    callback = std::move(cb);
+    return sdk::SubscriptionPtr(std::make_unique<Handle>(&live_handles));
+  }
+  sdk::NotificationCallback callback;
+  int live_handles = 0;
   sdk::SyncDecision afterCommand(const sdk::FinishedCommand&) override {
     return sdk::SyncDecision::Sync;
   }
@@ -199,6 +244,13 @@ TEST(GuardedStorage, ThrowsBecomeInternalErrors) {
   EXPECT_EQ(storage.restore({}, "a").status().code(), ErrorCode::Internal);
   EXPECT_EQ(storage.acquireLease({}, "h", 1).status().message(), "plugin pg threw: lease");
   EXPECT_EQ(storage.releaseLease({}, "h").code(), ErrorCode::Internal);
+  EXPECT_EQ(storage.acquireSessionLease("s", "h", 1, sdk::LeaseMode::Acquire).status().message(),
+            "plugin pg threw: session lease");
+  EXPECT_EQ(storage.releaseSessionLease("s", "h").code(), ErrorCode::Internal);
+  EXPECT_EQ(storage.listSessionLeases().status().message(), "plugin pg threw: list");
+  EXPECT_EQ(storage.notify("c", "p").message(), "plugin pg threw: notify");
+  EXPECT_EQ(storage.subscribe("c", [](const sdk::Notification&) {}).status().message(),
+            "plugin pg threw: subscribe");
 }
 
 TEST(GuardedStorage, ForwardsResults) {
@@ -208,6 +260,32 @@ TEST(GuardedStorage, ForwardsResults) {
   EXPECT_EQ(storage.applyBatch({}, {}).status().code(), ErrorCode::Conflict);
   EXPECT_EQ(storage.purgeDeleted(0).value(), 3);
   EXPECT_TRUE(storage.acquireLease({}, "h", 1).value().acquired);
+  auto over = storage.acquireSessionLease("s", "h", 1, sdk::LeaseMode::TakeOver);
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over.value().previous_holder, "old");
+  EXPECT_TRUE(storage.releaseSessionLease("s", "h"));
+  EXPECT_TRUE(storage.listSessionLeases().value().at(0).expired);
+}
+
+TEST(GuardedStorage, SubscriptionsKeepTheStorageAndStopAThrowingCallback) {
+  auto working = std::make_shared<Working>();
+  auto storage = std::make_unique<GuardedStorage>(working, "pg");
+  std::vector<std::string> seen;
+  auto sub = storage->subscribe("c", [&](const sdk::Notification& n) {
+    seen.push_back(n.payload);
+    throw std::runtime_error("host bug");  // must not reach the plugin's thread
+  });
+  ASSERT_TRUE(sub) << sub.status().message();
+  EXPECT_EQ(working->live_handles, 1);
+  EXPECT_TRUE(storage->notify("c", "one"));
+  EXPECT_EQ(seen, std::vector<std::string>{"one"});
+  // The handle holds the plugin's storage: the guard may go first.
+  std::weak_ptr<Working> weak = working;
+  storage.reset();
+  working.reset();
+  EXPECT_FALSE(weak.expired());
+  sub.value().reset();
+  EXPECT_TRUE(weak.expired());
 }
 
 TEST(GuardedSyncPolicy, AThrowIsASkip) {

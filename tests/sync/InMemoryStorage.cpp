@@ -179,6 +179,97 @@ sdk::Status InMemoryStorage::releaseLease(const sdk::WorkspaceId& ws, const std:
   return {};
 }
 
+sdk::Result<sdk::LeaseGrant> InMemoryStorage::acquireSessionLease(const std::string& session_id,
+                                                                  const std::string& holder,
+                                                                  int64_t ttl_ms,
+                                                                  sdk::LeaseMode mode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto s = check(); !s) return s;
+  if (session_id.empty() || holder.empty() || ttl_ms <= 0) {
+    return sdk::Status(sdk::ErrorCode::InvalidArgument, "bad session lease request");
+  }
+  auto& lease = session_leases_[session_id];
+  const int64_t now = nowMs();
+  const bool other_live =
+      !lease.holder.empty() && lease.expires_unix_ms > now && lease.holder != holder;
+  sdk::LeaseGrant grant;
+  if (other_live && mode == sdk::LeaseMode::Acquire) {
+    grant.holder = lease.holder;
+    grant.expires_unix_ms = lease.expires_unix_ms;
+    return grant;
+  }
+  if (other_live) grant.previous_holder = lease.holder;
+  lease.holder = holder;
+  lease.expires_unix_ms = now + ttl_ms;
+  grant.acquired = true;
+  grant.holder = holder;
+  grant.expires_unix_ms = lease.expires_unix_ms;
+  return grant;
+}
+
+sdk::Status InMemoryStorage::releaseSessionLease(const std::string& session_id,
+                                                 const std::string& holder) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto s = check(); !s) return s;
+  auto it = session_leases_.find(session_id);
+  if (it != session_leases_.end() && it->second.holder == holder) session_leases_.erase(it);
+  return {};
+}
+
+sdk::Result<std::vector<sdk::SessionLease>> InMemoryStorage::listSessionLeases() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto s = check(); !s) return s;
+  const int64_t now = nowMs();
+  std::vector<sdk::SessionLease> out;
+  for (const auto& [id, lease] : session_leases_) {
+    if (lease.holder.empty()) continue;
+    out.push_back({id, lease.holder, lease.expires_unix_ms, lease.expires_unix_ms <= now});
+  }
+  return out;
+}
+
+sdk::Status InMemoryStorage::notify(const std::string& channel, const std::string& payload) {
+  std::vector<std::shared_ptr<sdk::NotificationCallback>> targets;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto s = check(); !s) return s;
+    for (const auto& [id, sub] : subscribers_) {
+      if (sub.channel == channel) targets.push_back(sub.callback);
+    }
+  }
+  sdk::Notification n;
+  n.channel = channel;
+  n.payload = payload;
+  for (const auto& callback : targets) (*callback)(n);
+  return {};
+}
+
+namespace {
+
+class MemorySubscription final : public sdk::Subscription {
+ public:
+  explicit MemorySubscription(std::function<void()> remove) : remove_(std::move(remove)) {}
+  ~MemorySubscription() override { remove_(); }
+
+ private:
+  std::function<void()> remove_;
+};
+
+}  // namespace
+
+sdk::Result<sdk::SubscriptionPtr> InMemoryStorage::subscribe(const std::string& channel,
+                                                             sdk::NotificationCallback callback) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!callback) return sdk::Status(sdk::ErrorCode::InvalidArgument, "no callback");
+  const uint64_t id = next_subscriber_++;
+  subscribers_[id] = {channel, std::make_shared<sdk::NotificationCallback>(std::move(callback))};
+  // The storage outlives its subscriptions (storage.h); the lock is its own member.
+  return sdk::SubscriptionPtr(std::make_unique<MemorySubscription>([this, id] {
+    std::lock_guard<std::mutex> lock(mu_);
+    subscribers_.erase(id);
+  }));
+}
+
 void InMemoryStorage::setUnavailable(bool unavailable) {
   std::lock_guard<std::mutex> lock(mu_);
   unavailable_ = unavailable;

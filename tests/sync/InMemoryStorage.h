@@ -1,11 +1,14 @@
 #pragma once
 // An in-memory sdk::Storage that keeps the storage.h contract: a version per row that increases
 // on every change, compare-and-swap batches applied all or nothing, soft deletes, restore, purge,
-// and a per-workspace lease with an expiry. Tests can make it unavailable, or run a hook before
-// the next batch (another tab writing between a sync's listing and its batch).
+// and a per-workspace lease with an expiry, session leases (by this machine's clock) and notify/
+// subscribe (delivered synchronously on the notifying thread, outside the lock: simpler than a
+// plugin's own thread). Tests can make it unavailable, or run a hook before the next batch
+// (another tab writing between a sync's listing and its batch).
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -28,6 +31,15 @@ class InMemoryStorage : public sdk::Storage {
   sdk::Result<sdk::LeaseGrant> acquireLease(const sdk::WorkspaceId& ws, const std::string& holder,
                                             int64_t ttl_ms) override;
   sdk::Status releaseLease(const sdk::WorkspaceId& ws, const std::string& holder) override;
+  sdk::Result<sdk::LeaseGrant> acquireSessionLease(const std::string& session_id,
+                                                   const std::string& holder, int64_t ttl_ms,
+                                                   sdk::LeaseMode mode) override;
+  sdk::Status releaseSessionLease(const std::string& session_id,
+                                  const std::string& holder) override;
+  sdk::Result<std::vector<sdk::SessionLease>> listSessionLeases() override;
+  sdk::Status notify(const std::string& channel, const std::string& payload) override;
+  sdk::Result<sdk::SubscriptionPtr> subscribe(const std::string& channel,
+                                              sdk::NotificationCallback callback) override;
 
   // Test controls.
   void setUnavailable(bool unavailable);
@@ -54,6 +66,13 @@ class InMemoryStorage : public sdk::Storage {
   mutable std::mutex mu_;
   std::map<std::string, Rows> workspaces_;
   std::map<std::string, Lease> leases_;
+  std::map<std::string, Lease> session_leases_;
+  struct Subscriber {
+    std::string channel;
+    std::shared_ptr<sdk::NotificationCallback> callback;
+  };
+  std::map<uint64_t, Subscriber> subscribers_;
+  uint64_t next_subscriber_ = 1;
   int64_t next_version_ = 1;
   bool unavailable_ = false;
   size_t batches_ = 0;

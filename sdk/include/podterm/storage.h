@@ -1,6 +1,8 @@
 #pragma once
 // Storage: the workspace_items of each workspace (user, ws), the files the sync keeps in step
-// with the pod, plus the per-workspace lease that serializes syncs across sessions and replicas.
+// with the pod, plus the per-workspace lease that serializes syncs across sessions and replicas,
+// the per-session lease that records which host replica owns a session, and notify/subscribe
+// between the replicas that share the database.
 //
 // Threading: thread-safe; every call may block on the database for a bounded time (the plugin's
 // timeouts) and the host makes them only from its worker threads, never from an event loop.
@@ -10,7 +12,10 @@
 // Paths are relative to the workspace root, '/'-separated, without empty, "." or ".." parts;
 // any other byte (spaces, quotes, newlines, non-UTF-8) is allowed and stored byte-exact.
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -66,7 +71,50 @@ struct LeaseGrant {
   bool acquired = false;   // false: someone else holds it until expires_unix_ms
   std::string holder;      // the current holder
   int64_t expires_unix_ms = 0;
+  // Session leases: the other holder whose unexpired lease a TakeOver ended (it must drop the
+  // session); empty otherwise.
+  std::string previous_holder{};
 };
+
+enum class LeaseMode : int32_t {
+  Acquire = 0,   // succeeds when the lease is free, expired or already the holder's (a renewal)
+  TakeOver = 1,  // always succeeds: a client reconnected to this replica takes the session over
+};
+
+// One session lease as stored. Expiry is by the database's clock, so replicas with skewed clocks
+// agree on it: compare with `expired`, not with a local clock.
+struct SessionLease {
+  std::string session_id;
+  std::string holder;
+  int64_t expires_unix_ms = 0;
+  bool expired = false;  // by the database's clock when it was listed
+};
+
+// Notifications: at most kMaxNotificationPayloadBytes bytes of UTF-8 text without NUL
+// (PostgreSQL's NOTIFY limit), on a channel of 1 to 63 bytes of [A-Za-z0-9_.:-].
+inline constexpr size_t kMaxNotificationPayloadBytes = 7999;
+
+struct Notification {
+  std::string channel;
+  std::string payload;  // empty for a resync
+  // True: notifications on this channel may have been missed (the plugin's listening connection
+  // was down and is back, or was not up yet when subscribe returned): re-read the state they
+  // stand for. payload is empty.
+  bool resync = false;
+};
+
+// Runs on a thread of the plugin, one subscription's calls one at a time and in order. Must
+// return quickly and must not throw; it may call the storage, and may destroy its own
+// subscription (which then only stops further calls).
+using NotificationCallback = std::function<void(const Notification&)>;
+
+// Destroying it unsubscribes: when the destructor returns, no call of its callback runs or
+// starts (unless it is destroyed inside that callback). Destroy it before the storage object.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+using SubscriptionPtr = std::unique_ptr<Subscription>;
 
 class Storage : public PluginObject {
  public:
@@ -91,6 +139,32 @@ class Storage : public PluginObject {
                                           int64_t ttl_ms) = 0;
   // Releases it if holder holds it (Ok otherwise too).
   virtual Status releaseLease(const WorkspaceId& ws, const std::string& holder) = 0;
+
+  // Session ownership: a row per session id with an expiry computed by the database's clock
+  // (now + ttl_ms). Acquire succeeds when the lease is free, expired or holder's own (renewing
+  // it: the heartbeat); otherwise acquired = false with the current holder and expiry. TakeOver
+  // always succeeds and names the live holder it displaced in previous_holder. Never held open
+  // across calls.
+  virtual Result<LeaseGrant> acquireSessionLease(const std::string& session_id,
+                                                 const std::string& holder, int64_t ttl_ms,
+                                                 LeaseMode mode) = 0;
+  // Removes the lease if holder holds it (Ok otherwise too, expired or not).
+  virtual Status releaseSessionLease(const std::string& session_id,
+                                     const std::string& holder) = 0;
+  // Every session lease, expired ones included (flagged), in no particular order.
+  virtual Result<std::vector<SessionLease>> listSessionLeases() = 0;
+
+  // Sends payload to every subscriber of channel: of this object and of every other storage
+  // object on the same database (PostgreSQL: other replicas; SQLite: this object only). No
+  // subscriber is fine. Delivery is asynchronous and at most once; a subscriber that may have
+  // missed some gets a resync. InvalidArgument for a bad channel or payload.
+  virtual Status notify(const std::string& channel, const std::string& payload) = 0;
+  // Calls callback for every notification on channel until the handle is destroyed. When it
+  // returns with the database reachable, the channel is listened to: a later notify reaches it.
+  // When the database is not reachable (or when called inside a callback) it still subscribes,
+  // and the callback gets a resync once the channel is listened to.
+  virtual Result<SubscriptionPtr> subscribe(const std::string& channel,
+                                            NotificationCallback callback) = 0;
 };
 
 }  // namespace podterm::sdk

@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -110,8 +114,11 @@ void StorageContractTest::SetUp() {
   ASSERT_NE(storage_, nullptr) << "the storage could not be built";
   static std::atomic<int> counter{0};
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const int n = counter++;
   user_ = std::string("u-") + info->name() + "-" + std::to_string(::getpid()) + "-" +
-          std::to_string(nowMs()) + "-" + std::to_string(counter++);
+          std::to_string(nowMs()) + "-" + std::to_string(n);
+  tag_ = "t" + std::to_string(::getpid()) + "." + std::to_string(nowMs() % 100000000) + "." +
+         std::to_string(n);
 }
 
 void StorageContractTest::TearDown() {
@@ -120,6 +127,20 @@ void StorageContractTest::TearDown() {
 
 WorkspaceId StorageContractTest::workspace(const std::string& suffix) const {
   return {user_, suffix};
+}
+
+std::string StorageContractTest::sessionId(const std::string& suffix) const {
+  return user_ + "_ws_" + suffix + "_1700000000000_" + tag_;
+}
+
+std::string StorageContractTest::channel(const std::string& suffix) const {
+  return (tag_ + "." + suffix).substr(0, 63);
+}
+
+std::shared_ptr<sdk::Storage> StorageContractTest::another() {
+  auto other = GetParam().factory();
+  EXPECT_NE(other, nullptr) << "the factory built no second storage";
+  return other;
 }
 
 TEST_P(StorageContractTest, UpsertThenListAndRead) {
@@ -580,6 +601,458 @@ TEST_P(StorageContractTest, ThousandSmallRowsInOneBatch) {
   EXPECT_EQ(manifest(storage(), ws).size(), 1000u);
   std::cout << "[ timing ] " << GetParam().name << ": applyBatch of 1000 small rows: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count() << " ms\n";
+}
+
+// --- Session leases ------------------------------------------------------------------------------
+
+namespace {
+
+// The lease of session_id as listed, if any.
+std::optional<sdk::SessionLease> listed(sdk::Storage& s, const std::string& session_id) {
+  auto all = s.listSessionLeases();
+  EXPECT_TRUE(all) << all.status().message();
+  if (!all) return std::nullopt;
+  for (const auto& lease : all.value()) {
+    if (lease.session_id == session_id) return lease;
+  }
+  return std::nullopt;
+}
+
+// Polls condition until it holds or the deadline passes (a lease expiring by the database's
+// clock has no event to wait on).
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_P(StorageContractTest, SessionLeaseAcquireRenewRefuseRelease) {
+  const std::string id = sessionId();
+  auto first = storage().acquireSessionLease(id, "host-a", 60000, sdk::LeaseMode::Acquire);
+  ASSERT_TRUE(first) << first.status().message();
+  EXPECT_TRUE(first.value().acquired);
+  EXPECT_EQ(first.value().holder, "host-a");
+  EXPECT_TRUE(first.value().previous_holder.empty());
+  // By the database's clock: about now + ttl on any machine whose clock is roughly right.
+  EXPECT_GT(first.value().expires_unix_ms, nowMs() + 30000);
+  EXPECT_LT(first.value().expires_unix_ms, nowMs() + 90000);
+
+  auto refused = storage().acquireSessionLease(id, "host-b", 60000, sdk::LeaseMode::Acquire);
+  ASSERT_TRUE(refused) << refused.status().message();
+  EXPECT_FALSE(refused.value().acquired);
+  EXPECT_EQ(refused.value().holder, "host-a");
+  EXPECT_EQ(refused.value().expires_unix_ms, first.value().expires_unix_ms);
+  EXPECT_TRUE(refused.value().previous_holder.empty());
+
+  // The heartbeat: the holder renews, with a later expiry.
+  auto renewed = storage().acquireSessionLease(id, "host-a", 120000, sdk::LeaseMode::Acquire);
+  ASSERT_TRUE(renewed) << renewed.status().message();
+  EXPECT_TRUE(renewed.value().acquired);
+  EXPECT_EQ(renewed.value().holder, "host-a");
+  EXPECT_GT(renewed.value().expires_unix_ms, first.value().expires_unix_ms);
+  EXPECT_TRUE(renewed.value().previous_holder.empty());
+
+  EXPECT_TRUE(storage().releaseSessionLease(id, "host-b")) << "releasing another's lease is Ok";
+  auto still = storage().acquireSessionLease(id, "host-b", 60000, sdk::LeaseMode::Acquire);
+  ASSERT_TRUE(still) << still.status().message();
+  EXPECT_FALSE(still.value().acquired) << "and does not release it";
+  ASSERT_TRUE(storage().releaseSessionLease(id, "host-a"));
+  EXPECT_FALSE(listed(storage(), id)) << "a released lease is gone";
+  auto taken = storage().acquireSessionLease(id, "host-b", 60000, sdk::LeaseMode::Acquire);
+  ASSERT_TRUE(taken) << taken.status().message();
+  EXPECT_TRUE(taken.value().acquired);
+  EXPECT_EQ(taken.value().holder, "host-b");
+  EXPECT_TRUE(taken.value().previous_holder.empty());
+  EXPECT_TRUE(storage().releaseSessionLease(sessionId("never"), "host-a")) << "no lease is Ok";
+}
+
+TEST_P(StorageContractTest, SessionLeaseExpiresForOtherHolders) {
+  const std::string id = sessionId();
+  auto first = storage().acquireSessionLease(id, "host-a", 300, sdk::LeaseMode::Acquire);
+  ASSERT_TRUE(first) << first.status().message();
+  ASSERT_TRUE(first.value().acquired);
+  // A replica that stops renewing (it died) loses the lease to the others once it expires.
+  bool taken = eventually(
+      [&] {
+        auto r = storage().acquireSessionLease(id, "host-b", 60000, sdk::LeaseMode::Acquire);
+        EXPECT_TRUE(r) << r.status().message();
+        return r && r.value().acquired;
+      },
+      10s);
+  ASSERT_TRUE(taken) << "the lease of host-a never expired";
+  auto back = storage().acquireSessionLease(id, "host-a", 60000, sdk::LeaseMode::Acquire);
+  ASSERT_TRUE(back) << back.status().message();
+  EXPECT_FALSE(back.value().acquired);
+  EXPECT_EQ(back.value().holder, "host-b");
+
+  // An expired lease is listed as expired until someone acquires or releases it.
+  const std::string dead = sessionId("dead");
+  ASSERT_TRUE(storage().acquireSessionLease(dead, "host-c", 1, sdk::LeaseMode::Acquire));
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto l = listed(storage(), dead);
+        return l && l->expired;
+      },
+      10s))
+      << "a 1 ms lease was never listed as expired";
+  auto l = listed(storage(), dead);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->holder, "host-c");
+  // Taking over an expired lease displaces nobody alive.
+  auto over = storage().acquireSessionLease(dead, "host-d", 60000, sdk::LeaseMode::TakeOver);
+  ASSERT_TRUE(over) << over.status().message();
+  EXPECT_TRUE(over.value().acquired);
+  EXPECT_TRUE(over.value().previous_holder.empty());
+}
+
+TEST_P(StorageContractTest, SessionLeaseTakeOver) {
+  const std::string id = sessionId();
+  ASSERT_TRUE(storage().acquireSessionLease(id, "host-a", 60000, sdk::LeaseMode::Acquire));
+  // A client reconnected to host-b: host-b takes the session over and learns whom it displaced.
+  auto over = storage().acquireSessionLease(id, "host-b", 60000, sdk::LeaseMode::TakeOver);
+  ASSERT_TRUE(over) << over.status().message();
+  EXPECT_TRUE(over.value().acquired);
+  EXPECT_EQ(over.value().holder, "host-b");
+  EXPECT_EQ(over.value().previous_holder, "host-a");
+  // host-a's next heartbeat fails: it drops its stream.
+  auto heartbeat = storage().acquireSessionLease(id, "host-a", 60000, sdk::LeaseMode::Acquire);
+  ASSERT_TRUE(heartbeat) << heartbeat.status().message();
+  EXPECT_FALSE(heartbeat.value().acquired);
+  EXPECT_EQ(heartbeat.value().holder, "host-b");
+  // host-a releasing what it no longer holds changes nothing.
+  ASSERT_TRUE(storage().releaseSessionLease(id, "host-a"));
+  auto l = listed(storage(), id);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->holder, "host-b");
+  // Taking over one's own lease is a renewal; a free one displaces nobody.
+  auto own = storage().acquireSessionLease(id, "host-b", 60000, sdk::LeaseMode::TakeOver);
+  ASSERT_TRUE(own) << own.status().message();
+  EXPECT_TRUE(own.value().acquired);
+  EXPECT_TRUE(own.value().previous_holder.empty());
+  auto fresh =
+      storage().acquireSessionLease(sessionId("free"), "host-c", 60000, sdk::LeaseMode::TakeOver);
+  ASSERT_TRUE(fresh) << fresh.status().message();
+  EXPECT_TRUE(fresh.value().acquired);
+  EXPECT_TRUE(fresh.value().previous_holder.empty());
+}
+
+TEST_P(StorageContractTest, SessionLeasesAreListed) {
+  std::map<std::string, sdk::LeaseGrant> granted;
+  for (const char* suffix : {"one", "two", "three"}) {
+    const std::string id = sessionId(suffix);
+    auto g = storage().acquireSessionLease(id, std::string("host-") + suffix, 60000,
+                                           sdk::LeaseMode::Acquire);
+    ASSERT_TRUE(g) << g.status().message();
+    granted[id] = g.value();
+  }
+  auto all = storage().listSessionLeases();
+  ASSERT_TRUE(all) << all.status().message();
+  std::map<std::string, sdk::SessionLease> mine;
+  for (const auto& lease : all.value()) {
+    if (granted.count(lease.session_id) != 0) {
+      EXPECT_EQ(mine.count(lease.session_id), 0u) << "listed twice: " << lease.session_id;
+      mine[lease.session_id] = lease;
+    }
+  }
+  ASSERT_EQ(mine.size(), 3u);
+  for (const auto& [id, g] : granted) {
+    EXPECT_EQ(mine[id].holder, g.holder);
+    EXPECT_EQ(mine[id].expires_unix_ms, g.expires_unix_ms);
+    EXPECT_FALSE(mine[id].expired);
+  }
+  // Another object on the same database (another replica) sees the same leases.
+  auto other = another();
+  ASSERT_NE(other, nullptr);
+  auto seen = listed(*other, sessionId("two"));
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->holder, "host-two");
+  ASSERT_TRUE(storage().releaseSessionLease(sessionId("two"), "host-two"));
+  EXPECT_FALSE(listed(storage(), sessionId("two")));
+  EXPECT_TRUE(listed(storage(), sessionId("one")));
+}
+
+TEST_P(StorageContractTest, SessionLeaseArgumentsAreChecked) {
+  const std::string id = sessionId();
+  for (int64_t ttl : {int64_t{0}, int64_t{-5}}) {
+    auto r = storage().acquireSessionLease(id, "h", ttl, sdk::LeaseMode::Acquire);
+    ASSERT_FALSE(r) << "ttl " << ttl;
+    EXPECT_EQ(r.status().code(), ErrorCode::InvalidArgument);
+  }
+  auto no_id = storage().acquireSessionLease("", "h", 1000, sdk::LeaseMode::Acquire);
+  ASSERT_FALSE(no_id);
+  EXPECT_EQ(no_id.status().code(), ErrorCode::InvalidArgument);
+  auto no_holder = storage().acquireSessionLease(id, "", 1000, sdk::LeaseMode::TakeOver);
+  ASSERT_FALSE(no_holder);
+  EXPECT_EQ(no_holder.status().code(), ErrorCode::InvalidArgument);
+  EXPECT_EQ(storage().releaseSessionLease("", "h").code(), ErrorCode::InvalidArgument);
+  EXPECT_FALSE(listed(storage(), id));
+}
+
+TEST_P(StorageContractTest, ConcurrentSessionLeaseHasOneWinner) {
+  const std::string id = sessionId();
+  constexpr int kThreads = 6;
+  std::atomic<int> winners{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = storage().acquireSessionLease(id, "holder-" + std::to_string(t), 60000,
+                                             sdk::LeaseMode::Acquire);
+      if (!r) {
+        ++errors;
+      } else if (r.value().acquired) {
+        ++winners;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(winners.load(), 1);
+}
+
+// --- Notify and subscribe ---------------------------------------------------------------------
+
+namespace {
+
+// A delivery can take a network round trip and a thread switch; this is only the failure bound.
+constexpr auto kNotifyDeadline = 10s;
+
+// Collects what a subscription receives; waits on a condition variable with a deadline.
+class Inbox {
+ public:
+  sdk::NotificationCallback callback() {
+    return [this](const sdk::Notification& n) {
+      std::lock_guard<std::mutex> lock(mu_);
+      received_.push_back(n);
+      cv_.notify_all();
+    };
+  }
+  // True once at least count notifications (not resyncs) arrived.
+  bool waitFor(size_t count, std::chrono::milliseconds deadline = kNotifyDeadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, deadline, [&] { return payloadsLocked().size() >= count; });
+  }
+  std::vector<std::string> payloads() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return payloadsLocked();
+  }
+  std::vector<sdk::Notification> all() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_;
+  }
+
+ private:
+  std::vector<std::string> payloadsLocked() const {
+    std::vector<std::string> out;
+    for (const auto& n : received_) {
+      if (!n.resync) out.push_back(n.payload);
+    }
+    return out;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<sdk::Notification> received_;
+};
+
+sdk::SubscriptionPtr subscribed(sdk::Storage& s, const std::string& channel, Inbox& inbox) {
+  auto r = s.subscribe(channel, inbox.callback());
+  EXPECT_TRUE(r) << r.status().message();
+  if (!r) return nullptr;
+  EXPECT_NE(r.value(), nullptr);
+  return std::move(r).value();
+}
+
+}  // namespace
+
+TEST_P(StorageContractTest, NotifyReachesASubscriberOfTheSameObjectInOrder) {
+  Inbox inbox;
+  const std::string c = channel();
+  auto sub = subscribed(storage(), c, inbox);
+  ASSERT_NE(sub, nullptr);
+  std::vector<std::string> sent;
+  for (int i = 0; i < 20; ++i) {
+    sent.push_back("message " + std::to_string(i) +
+                   " h\xc3\xa9llo \xe2\x9c\x93 \"quoted\" 'x'; --");
+    ASSERT_TRUE(storage().notify(c, sent.back()));
+  }
+  ASSERT_TRUE(inbox.waitFor(sent.size())) << "got " << inbox.payloads().size();
+  EXPECT_EQ(inbox.payloads(), sent);
+  for (const auto& n : inbox.all()) {
+    EXPECT_EQ(n.channel, c);
+    EXPECT_FALSE(n.resync);
+  }
+}
+
+TEST_P(StorageContractTest, NotifyReachesAnotherObjectOnTheSameDatabase) {
+  if (!GetParam().notifies_other_instances) {
+    GTEST_SKIP() << "single replica: notifications stay within one storage object";
+  }
+  auto other = another();
+  ASSERT_NE(other, nullptr);
+  Inbox here, there;
+  const std::string c = channel();
+  auto sub_there = subscribed(*other, c, there);
+  auto sub_here = subscribed(storage(), c, here);
+  ASSERT_TRUE(sub_there && sub_here);
+  ASSERT_TRUE(storage().notify(c, "from one"));
+  ASSERT_TRUE(other->notify(c, "from two"));
+  ASSERT_TRUE(there.waitFor(2));
+  ASSERT_TRUE(here.waitFor(2));
+  // Each sender's notifications arrive in order; both sides see both.
+  auto p = there.payloads();
+  EXPECT_EQ(std::set<std::string>(p.begin(), p.end()),
+            (std::set<std::string>{"from one", "from two"}));
+  p = here.payloads();
+  EXPECT_EQ(std::set<std::string>(p.begin(), p.end()),
+            (std::set<std::string>{"from one", "from two"}));
+}
+
+TEST_P(StorageContractTest, ChannelsAreSeparateAndNotifyWithoutSubscriberIsFine) {
+  const std::string quiet = channel("quiet");
+  const std::string busy = channel("busy");
+  EXPECT_TRUE(storage().notify(channel("nobody"), "into the void"));
+  Inbox a, b, upper;
+  auto sub_a = subscribed(storage(), quiet, a);
+  auto sub_b = subscribed(storage(), busy, b);
+  // Channel names are case-sensitive.
+  auto sub_upper = subscribed(storage(), channel("BUSY"), upper);
+  ASSERT_TRUE(sub_a && sub_b && sub_upper);
+  ASSERT_TRUE(storage().notify(busy, "one"));
+  ASSERT_TRUE(storage().notify(busy, ""));  // an empty payload is a notification too
+  ASSERT_TRUE(storage().notify(quiet, "two"));
+  ASSERT_TRUE(a.waitFor(1));
+  ASSERT_TRUE(b.waitFor(2));
+  // Delivered in order on one thread: by the time "two" arrived, the others had too.
+  ASSERT_TRUE(storage().notify(channel("BUSY"), "three"));
+  ASSERT_TRUE(upper.waitFor(1));
+  EXPECT_EQ(a.payloads(), std::vector<std::string>{"two"});
+  EXPECT_EQ(b.payloads(), (std::vector<std::string>{"one", ""}));
+  EXPECT_EQ(upper.payloads(), std::vector<std::string>{"three"});
+}
+
+TEST_P(StorageContractTest, UnsubscribeStopsDelivery) {
+  const std::string c = channel();
+  Inbox gone, sentinel;
+  auto sub_gone = subscribed(storage(), c, gone);
+  auto sub_sentinel = subscribed(storage(), c, sentinel);
+  ASSERT_TRUE(sub_gone && sub_sentinel);
+  ASSERT_TRUE(storage().notify(c, "before"));
+  ASSERT_TRUE(gone.waitFor(1));
+  ASSERT_TRUE(sentinel.waitFor(1));
+  sub_gone.reset();
+  ASSERT_TRUE(storage().notify(c, "after"));
+  ASSERT_TRUE(sentinel.waitFor(2));
+  // One delivery thread, in order: the sentinel got "after", so the other would have by now.
+  EXPECT_EQ(gone.payloads(), std::vector<std::string>{"before"});
+
+  // Unsubscribing from inside the callback does not deadlock and stops further calls.
+  std::mutex mu;
+  std::condition_variable cv;
+  sdk::SubscriptionPtr self;
+  int calls = 0;
+  auto r = storage().subscribe(c, [&](const sdk::Notification& n) {
+    if (n.resync) return;
+    std::lock_guard<std::mutex> lock(mu);
+    ++calls;
+    self.reset();
+    cv.notify_all();
+  });
+  ASSERT_TRUE(r) << r.status().message();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    self = std::move(r).value();
+  }
+  ASSERT_TRUE(storage().notify(c, "first"));
+  ASSERT_TRUE(storage().notify(c, "second"));
+  ASSERT_TRUE(sentinel.waitFor(4));
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, kNotifyDeadline, [&] { return calls > 0; }));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(self, nullptr);
+}
+
+TEST_P(StorageContractTest, ACallbackMayCallTheStorage) {
+  const std::string ping = channel("ping"), pong = channel("pong"), late = channel("late");
+  Inbox pongs, lates;
+  std::mutex mu;
+  sdk::SubscriptionPtr late_sub;  // made inside the callback; outlives sub (declared first)
+  auto sub = storage().subscribe(ping, [&](const sdk::Notification& n) {
+    if (n.resync) return;
+    EXPECT_TRUE(storage().notify(pong, "pong:" + n.payload));
+    std::lock_guard<std::mutex> lock(mu);
+    if (late_sub) return;
+    auto r = storage().subscribe(late, lates.callback());
+    EXPECT_TRUE(r) << r.status().message();
+    if (r) late_sub = std::move(r).value();
+  });
+  ASSERT_TRUE(sub) << sub.status().message();
+  auto pong_sub = subscribed(storage(), pong, pongs);
+  ASSERT_NE(pong_sub, nullptr);
+  ASSERT_TRUE(storage().notify(ping, "ping"));
+  ASSERT_TRUE(pongs.waitFor(1));
+  EXPECT_EQ(pongs.payloads(), std::vector<std::string>{"pong:ping"});
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_NE(late_sub, nullptr);
+  }
+  // A subscription made inside a callback may start listening only once the callback returned
+  // (it then gets a resync): notify until one arrives.
+  bool arrived = false;
+  for (int attempt = 0; attempt < 20 && !arrived; ++attempt) {
+    ASSERT_TRUE(storage().notify(late, "late " + std::to_string(attempt)));
+    arrived = lates.waitFor(1, 500ms);
+  }
+  EXPECT_TRUE(arrived);
+  sub.value().reset();
+  std::lock_guard<std::mutex> lock(mu);
+  late_sub.reset();
+}
+
+TEST_P(StorageContractTest, NotificationLimitsAreChecked) {
+  const std::string c = channel();
+  Inbox inbox;
+  auto sub = subscribed(storage(), c, inbox);
+  ASSERT_NE(sub, nullptr);
+  std::string largest(sdk::kMaxNotificationPayloadBytes, 'p');
+  largest.front() = '{';
+  largest.back() = '}';
+  ASSERT_TRUE(storage().notify(c, largest));
+  ASSERT_TRUE(inbox.waitFor(1));
+  EXPECT_EQ(inbox.payloads().front(), largest);
+
+  auto refused = [&](const std::string& channel_name, const std::string& payload) {
+    auto st = storage().notify(channel_name, payload);
+    EXPECT_EQ(st.code(), ErrorCode::InvalidArgument)
+        << "channel of " << channel_name.size() << " bytes, payload of " << payload.size();
+  };
+  refused(c, std::string(sdk::kMaxNotificationPayloadBytes + 1, 'p'));
+  refused(c, std::string("a\0b", 3));
+  refused(c, "\xff\xfe");
+  refused(c, "\xc3");
+  for (const std::string& bad :
+       {std::string(), std::string(64, 'c'), std::string("a b"), std::string("x\";DROP TABLE x;--"),
+        std::string("a'b"), std::string("caf\xc3\xa9"), std::string("a\0b", 3)}) {
+    refused(bad, "payload");
+    auto sub_bad = storage().subscribe(bad, [](const sdk::Notification&) {});
+    ASSERT_FALSE(sub_bad) << bad;
+    EXPECT_EQ(sub_bad.status().code(), ErrorCode::InvalidArgument);
+  }
+  // 63 bytes of every allowed kind of character is a channel.
+  std::string longest = (tag_ + ".Az09_.:-").substr(0, 63);
+  longest += std::string(63 - longest.size(), 'x');
+  Inbox at_limit;
+  auto sub_long = subscribed(storage(), longest, at_limit);
+  ASSERT_NE(sub_long, nullptr);
+  ASSERT_TRUE(storage().notify(longest, "edge"));
+  ASSERT_TRUE(at_limit.waitFor(1));
+  auto no_callback = storage().subscribe(c, nullptr);
+  ASSERT_FALSE(no_callback);
+  EXPECT_EQ(no_callback.status().code(), ErrorCode::InvalidArgument);
 }
 
 }  // namespace podterm::testing

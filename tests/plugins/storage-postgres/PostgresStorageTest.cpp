@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "PgTestServer.h"
@@ -194,6 +197,130 @@ TEST(PostgresStorage, DownAtStartThenRecoversAndSurvivesARestart) {
   ASSERT_TRUE(back) << back.status().message();
   ASSERT_EQ(back.value().size(), 1u);
   EXPECT_EQ(back.value()[0].content, "1");
+}
+
+// --- the LISTEN connection ---------------------------------------------------------------------
+
+// Collects notifications; waits on a condition variable with a deadline.
+class Inbox {
+ public:
+  sdk::NotificationCallback callback() {
+    return [this](const sdk::Notification& n) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (n.resync) {
+        ++resyncs_;
+      } else {
+        payloads_.push_back(n.payload);
+      }
+      cv_.notify_all();
+    };
+  }
+  bool waitForResyncs(int count, std::chrono::seconds deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, deadline, [&] { return resyncs_ >= count; });
+  }
+  bool waitForPayload(const std::string& payload, std::chrono::seconds deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, deadline, [&] {
+      return std::find(payloads_.begin(), payloads_.end(), payload) != payloads_.end();
+    });
+  }
+  int resyncs() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return resyncs_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> payloads_;
+  int resyncs_ = 0;
+};
+
+// Notifies until one arrives: after a reconnect the LISTEN may lag the resync by nothing, but a
+// notification sent while the server restarts is lost by design.
+bool delivered(sdk::Storage& storage, Inbox& inbox, const std::string& channel,
+               const std::string& payload) {
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    std::string p = payload + "-" + std::to_string(attempt);
+    if (storage.notify(channel, p) && inbox.waitForPayload(p, std::chrono::seconds(1))) return true;
+  }
+  return false;
+}
+
+TEST(PostgresStorage, TheListenerReconnectsAndAsksForAResync) {
+  std::string conn = testDatabase();
+  if (conn.empty()) return;
+  auto created = createPostgres({{"connection", conn}});
+  ASSERT_TRUE(created.status) << created.status.message();
+  auto& storage = *created.storage;
+  Inbox inbox;
+  const std::string channel = "reconnect." + std::to_string(::getpid());
+  auto sub = storage.subscribe(channel, inbox.callback());
+  ASSERT_TRUE(sub) << sub.status().message();
+  ASSERT_TRUE(storage.notify(channel, "before"));
+  ASSERT_TRUE(inbox.waitForPayload("before", std::chrono::seconds(10)));
+  EXPECT_EQ(inbox.resyncs(), 0) << "a subscription made while connected needs no resync";
+
+  // The server ends the listening connection (an operator, a failover, a restart).
+  const std::string db = "podterm_test_" + std::to_string(::getpid());
+  EXPECT_GE(queryInt(db, std::string("SELECT COUNT(pg_terminate_backend(pid)) FROM "
+                                     "pg_stat_activity WHERE application_name = '") +
+                             "podterm-listener' AND datname = current_database()"),
+            1);
+  ASSERT_TRUE(inbox.waitForResyncs(1, std::chrono::seconds(20)))
+      << "the listener did not come back";
+  ASSERT_TRUE(storage.notify(channel, "after"));
+  ASSERT_TRUE(inbox.waitForPayload("after", std::chrono::seconds(10)));
+  sub.value().reset();
+}
+
+TEST(PostgresStorage, SubscribingWhileTheServerIsDownResyncsWhenItIsUp) {
+  if (testDatabase().empty()) return;
+  int port = freePort();
+  std::map<std::string, TestConfigView::Value> config;
+  config["connection"] =
+      "host=127.0.0.1 port=" + std::to_string(port) + " dbname=postgres user=postgres";
+  config["timeout_ms"] = int64_t{1000};
+  auto created = createPostgres(config);
+  ASSERT_TRUE(created.status) << created.status.message();
+  auto& storage = *created.storage;
+  Inbox inbox;
+  // Down: subscribe still stands (after waiting its timeout), notify is Unavailable.
+  auto sub = storage.subscribe("updown", inbox.callback());
+  ASSERT_TRUE(sub) << sub.status().message();
+  EXPECT_EQ(storage.notify("updown", "lost").code(), sdk::ErrorCode::Unavailable);
+
+  OwnServer server(port);
+  ASSERT_NO_FATAL_FAILURE(server.create());
+  ASSERT_TRUE(inbox.waitForResyncs(1, std::chrono::seconds(30)));
+  ASSERT_TRUE(delivered(storage, inbox, "updown", "up"));
+
+  server.stop();
+  server.start();
+  ASSERT_TRUE(inbox.waitForResyncs(2, std::chrono::seconds(30)));
+  ASSERT_TRUE(delivered(storage, inbox, "updown", "restarted"));
+  sub.value().reset();
+}
+
+TEST(PostgresStorage, SessionLeasesExpireByTheDatabaseClock) {
+  std::string conn = testDatabase();
+  if (conn.empty()) return;
+  auto created = createPostgres({{"connection", conn}});
+  ASSERT_TRUE(created.status) << created.status.message();
+  const std::string id = "user_u_ws_w_1700000000000_clock" + std::to_string(::getpid());
+  auto grant = created.storage->acquireSessionLease(id, "h", 60000, sdk::LeaseMode::Acquire);
+  ASSERT_TRUE(grant) << grant.status().message();
+  const std::string db = "podterm_test_" + std::to_string(::getpid());
+  // The stored expiry is the server's now() + ttl, whatever this process's clock says.
+  long long skew = queryInt(db,
+                            "SELECT ABS(expires_ms - CAST(FLOOR(EXTRACT(EPOCH FROM now()) * "
+                            "1000) AS BIGINT) - 60000) FROM session_leases WHERE "
+                            "session_id = '" +
+                                id + "'");
+  EXPECT_LT(skew, 10000);
+  EXPECT_EQ(grant.value().expires_unix_ms,
+            queryInt(db, "SELECT expires_ms FROM session_leases WHERE session_id = '" + id + "'"));
 }
 
 // --- migrations ----------------------------------------------------------------------------

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "StoragePlugin.h"
@@ -49,7 +52,7 @@ std::shared_ptr<sdk::Storage> contractStorage() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StorageContractTest,
-                         ::testing::Values(StorageContractParam{"sqlite", &contractStorage}),
+                         ::testing::Values(StorageContractParam{"sqlite", &contractStorage, false}),
                          podterm::testing::storageContractName);
 
 // Reads the file directly, beside the plugin.
@@ -187,6 +190,37 @@ TEST(SqliteStorage, BusyDatabaseIsUnavailableThenRecovers) {
   }
   auto r = storage.applyBatch({"u", "w"}, {upsert("b", "2")});
   EXPECT_TRUE(r) << r.status().message();
+}
+
+// SQLite is one replica: notifications fan out within the storage object, never through the
+// file to another object (another process on the same file would not see them either).
+TEST(SqliteStorage, NotificationsStayWithinOneStorageObject) {
+  auto a = createSqlite({{"path", std::string("notify.db")}});
+  auto b = createSqlite({{"path", std::string("notify.db")}});
+  ASSERT_TRUE(a.status && b.status);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> at_a, at_b;
+  auto record = [&](std::vector<std::string>& into_list) {
+    return [&mu, &cv, &into_list](const sdk::Notification& n) {
+      std::lock_guard<std::mutex> lock(mu);
+      into_list.push_back(n.resync ? "(resync)" : n.payload);
+      cv.notify_all();
+    };
+  };
+  auto sub_b = b.storage->subscribe("shared", record(at_b));
+  auto sub_a = a.storage->subscribe("shared", record(at_a));
+  ASSERT_TRUE(sub_a && sub_b);
+  ASSERT_TRUE(a.storage->notify("shared", "from a"));
+  ASSERT_TRUE(b.storage->notify("shared", "from b"));
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10),
+                          [&] { return at_a.size() == 1 && at_b.size() == 1; }));
+  EXPECT_EQ(at_a, std::vector<std::string>{"from a"});
+  EXPECT_EQ(at_b, std::vector<std::string>{"from b"});
+  lock.unlock();
+  sub_a.value().reset();
+  sub_b.value().reset();
 }
 
 }  // namespace

@@ -49,6 +49,14 @@ class MockStorage : public sdk::Storage {
   MOCK_METHOD(sdk::Result<sdk::LeaseGrant>, acquireLease,
               (const sdk::WorkspaceId&, const std::string&, int64_t), (override));
   MOCK_METHOD(sdk::Status, releaseLease, (const sdk::WorkspaceId&, const std::string&), (override));
+  MOCK_METHOD(sdk::Result<sdk::LeaseGrant>, acquireSessionLease,
+              (const std::string&, const std::string&, int64_t, sdk::LeaseMode), (override));
+  MOCK_METHOD(sdk::Status, releaseSessionLease, (const std::string&, const std::string&),
+              (override));
+  MOCK_METHOD(sdk::Result<std::vector<sdk::SessionLease>>, listSessionLeases, (), (override));
+  MOCK_METHOD(sdk::Status, notify, (const std::string&, const std::string&), (override));
+  MOCK_METHOD(sdk::Result<sdk::SubscriptionPtr>, subscribe,
+              (const std::string&, sdk::NotificationCallback), (override));
 };
 
 class MockSyncPolicy : public sdk::SyncPolicy {
