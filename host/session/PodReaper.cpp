@@ -56,6 +56,12 @@ size_t PodReaper::reapOnce() {
     logger().warning("cannot list pods: %s", pods.status().message());
     return 0;
   }
+  std::set<std::string> elsewhere;  // pods of a live session on another replica
+  if (leases_) {
+    auto held = leases_->heldElsewhereNow();
+    if (!held) return 0;
+    elsewhere = std::move(*held);
+  }
   size_t reaped = 0;
   const int64_t now = nowUnixMs();
   // A kept pod that disappeared on its own (evicted, deleted by hand) stops counting against
@@ -65,23 +71,30 @@ size_t PodReaper::reapOnce() {
   sessions_.retainKeptPods(existing);
   for (const auto& pod : pods.value()) {
     if (sessions_.podInUse(pod.session_id)) continue;
+    if (elsewhere.count(pod.session_id) != 0) continue;
     if (now - pod.created_unix_ms < options_.ttl.count()) continue;
     auto id = SessionId::parse(pod.session_id);
     if (!id) {
       logger().warning("pod %s carries an invalid session id; left alone", pod.pod_name);
       continue;
     }
+    // The lease is held while the pod is reaped: another replica's reaper leaves it alone, and a
+    // client that reconnects elsewhere meanwhile takes it over (seen below).
+    if (leases_ && !leases_->claim(pod.session_id)) continue;
     if (syncer_ && pod.status.phase == sdk::PodPhase::Ready) {
       SyncOutcome outcome = syncer_->sync(*id);
       syncer_->forget(*id);
       if (!outcome.ok) {
+        if (leases_) leases_->unclaim(pod.session_id);
         logger().warning("session=%s orphaned pod %s kept: its files could not be saved: %s",
                          id->raw, pod.pod_name, outcome.error);
         continue;
       }
     }
-    if (sessions_.podInUse(pod.session_id)) continue;  // a client came back meanwhile
+    if (sessions_.podInUse(pod.session_id)) continue;          // a client came back meanwhile
+    if (leases_ && !leases_->claim(pod.session_id)) continue;  // or through another replica
     sdk::Status deleted = runtime_.deletePod(pod.session_id);
+    if (leases_) leases_->unclaim(pod.session_id);
     if (deleted) {
       ++reaped;
       sessions_.onPodDeleted(pod.session_id);

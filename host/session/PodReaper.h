@@ -4,8 +4,10 @@
 // for each one older than the TTL that no terminal here uses (SessionManager::podInUse: the pod
 // of a session id, or of a workspace with session.pod_scope = "workspace"), syncs its files a last
 // time (where the pod is reachable) and deletes it. A pod whose files cannot be saved because
-// storage is down is kept for a later round. With several replicas, "live" will come from session
-// leases (the lifecycle issue); today it means a session of this host.
+// storage is down is kept for a later round. With several replicas (setLeases), a pod whose
+// session lease another replica holds unexpired is that replica's, and left alone; a replica that
+// died stops renewing its leases, and once they expired its pods are reaped here (or adopted by a
+// reconnect). A round whose leases cannot be read deletes nothing.
 
 #include <chrono>
 #include <cstddef>
@@ -15,6 +17,7 @@
 #include "common/Executor.h"
 #include "common/Scheduler.h"
 #include "podterm/runtime.h"
+#include "session/SessionLeases.h"
 #include "session/SessionManager.h"
 #include "session/WorkspaceSyncer.h"
 
@@ -34,6 +37,8 @@ class PodReaper {
   void stop();
   // One round, blocking (worker thread): returns how many pods were deleted.
   size_t reapOnce();
+  // Several replicas: the leases that say which pods are another replica's. Before start().
+  void setLeases(SessionLeases* leases) { leases_ = leases; }
 
  private:
   void schedule(std::chrono::milliseconds delay);
@@ -41,6 +46,7 @@ class PodReaper {
   sdk::PodRuntime& runtime_;
   SessionManager& sessions_;
   WorkspaceSyncer* syncer_;
+  SessionLeases* leases_ = nullptr;
   Executor& blocking_;
   Scheduler& timers_;
   const PodReaperOptions options_;

@@ -152,6 +152,12 @@ SessionManager::Usage SessionManager::usageLocked(const SessionId& id,
     if (sid == id.raw) terminals.insert(it->first.second);
   }
   forEachWithPrefix(kept_pods_, prefix, [&](const std::string& pid) { pods.insert(pid); });
+  if (ownership_.remote_pods) {
+    for (const auto& pid : ownership_.remote_pods(prefix)) {
+      pods.insert(pid);
+      if (options_.pod_scope == PodScope::Session) sessions.insert(pid);
+    }
+  }
   Usage usage;
   usage.sessions = sessions.size();
   usage.pods = pods.size();
@@ -247,6 +253,7 @@ std::shared_ptr<Session> SessionManager::attach(const SessionId& id, Admission a
   }
   session->attach(client, size, since);
   if (start) session->start();
+  if (start_pod && ownership_.pod_starting) ownership_.pod_starting(start_pod->id().raw);
   if (start_pod) start_pod->start();
   return session;
 }
@@ -381,6 +388,7 @@ void SessionManager::onSessionEnded(const std::string& session_id, const std::st
 void SessionManager::onPodEnded(SessionPod& pod) {
   std::shared_ptr<SessionPod> successor;
   std::shared_ptr<SessionPod> ended;
+  bool ended_current = false;
   bool closing;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -389,6 +397,7 @@ void SessionManager::onPodEnded(SessionPod& pod) {
     if (it == pods_.end()) return;
     PodEntry& entry = it->second;
     if (entry.current.get() == &pod) {
+      ended_current = true;
       if (pod.kept()) {
         kept_pods_.insert(pod.id().raw);
       } else {
@@ -405,8 +414,36 @@ void SessionManager::onPodEnded(SessionPod& pod) {
     }
   }
   all_ended_.notify_all();
+  // A successor that never started held nothing: the current pod of the id still does.
+  if (ended_current && ownership_.pod_ended) ownership_.pod_ended(pod.id().raw);
   // At shutdown its terminals are being ended: it is not asked for (and ends as never started).
+  if (successor && !closing && ownership_.pod_starting) ownership_.pod_starting(pod.id().raw);
   if (successor && !closing) successor->start();
+}
+
+void SessionManager::setOwnershipHooks(OwnershipHooks hooks) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ownership_ = std::move(hooks);
+}
+
+void SessionManager::dropPod(const std::string& pod_id, uint16_t code, const std::string& reason) {
+  std::vector<std::shared_ptr<Session>> ending;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = pods_.find(pod_id);
+    if (it == pods_.end()) return;
+    for (auto* pod : {it->second.current.get(), it->second.successor.get()}) {
+      if (pod) pod->abandonAtEnd();
+    }
+    for (const auto& [sid, terminals] : entries_) {
+      for (const auto& [name, entry] : terminals) {
+        for (const auto* session : {&entry.current, &entry.successor}) {
+          if (*session && (*session)->pod()->id().raw == pod_id) ending.push_back(*session);
+        }
+      }
+    }
+  }
+  for (auto& session : ending) session->end(code, reason);
 }
 
 void SessionManager::endAll(uint16_t code, const std::string& reason,

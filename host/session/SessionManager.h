@@ -11,12 +11,14 @@
 // checked by admit(), before the WebSocket upgrade, and hold until attach(): an admission reserves
 // its place, so two upgrades racing for a user's last place cannot both win. A session is a
 // session id with a live terminal; a pod is a pod id (PodScope) with a pod starting, live, ending
-// or kept. They are counted per host for now; across replicas once the lifecycle issue's session
-// leases exist.
+// or kept. With several replicas (OwnershipHooks: SessionLeases) the pods other replicas hold
+// count too: each counts as a pod of its user, and as a session with session.pod_scope =
+// "session" (where a pod id is a session id).
 //
 // Threading: every method is thread-safe.
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -105,6 +107,19 @@ class SessionManager {
   // reaper reports the pods it deleted and, each round, every pod that still exists (by pod id).
   void onPodDeleted(const std::string& session_id);
   void retainKeptPods(const std::set<std::string>& existing_session_ids);
+  // Several replicas (SessionLeases): told when a pod starts here and when it ended here, and
+  // asked, by admit(), for the pod ids of a user's prefix ("user_<u>_ws_") that other replicas
+  // hold. Set before the first admit().
+  struct OwnershipHooks {
+    std::function<void(const std::string& pod_id)> pod_starting;
+    std::function<void(const std::string& pod_id)> pod_ended;
+    std::function<std::vector<std::string>(const std::string& user_prefix)> remote_pods;
+  };
+  void setOwnershipHooks(OwnershipHooks hooks);
+  // Another replica took the pod over: its terminals here end with code/reason, without a final
+  // sync and without deleting the pod (the new owner drives it). Nothing when it is not here.
+  void dropPod(const std::string& pod_id, uint16_t code, const std::string& reason);
+
   // For tests and metrics: a user's live sessions and pods as admit() counts them.
   size_t userSessions(const std::string& user) const;
   size_t userPods(const std::string& user) const;
@@ -150,6 +165,7 @@ class SessionManager {
   // Pod ids whose pod ended kept (files not saved); until the pod is gone.
   std::set<std::string> kept_pods_;
   bool closing_ = false;  // endAll() was called: no new sessions
+  OwnershipHooks ownership_;
 };
 
 }  // namespace podterm::host

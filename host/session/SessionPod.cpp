@@ -258,7 +258,10 @@ bool SessionPod::finish() {
     context_.runtime.stopObserving(id_.raw);
   }
   bool saved = true;
-  if (started) {
+  if (started && abandon_at_end_.load()) {
+    if (context_.syncer) context_.syncer->forget(id_);
+    logger().information("session=%s left its pod to the replica that took it over", id_.raw);
+  } else if (started) {
     // Nothing written in the last seconds is lost: the final sync runs before the pod goes, and
     // a pod whose files could not be saved is kept rather than deleted.
     saved = !sync_ || sync_->finalSync();

@@ -79,6 +79,8 @@ class SessionPod : public sdk::PodObserver,
   bool finish();
   // The end keeps the pod (host shutdown: a reconnect elsewhere adopts it).
   void keepAtEnd() { keep_at_end_.store(true); }
+  // The end neither syncs nor deletes the pod: another replica took it over (SessionLeases).
+  void abandonAtEnd() { abandon_at_end_.store(true); }
 
   // Null when the host does not sync files.
   const std::shared_ptr<SessionSync>& sync() const { return sync_; }
@@ -131,6 +133,7 @@ class SessionPod : public sdk::PodObserver,
   bool started_ = false;
   bool kept_ = false;
   std::atomic<bool> keep_at_end_{false};
+  std::atomic<bool> abandon_at_end_{false};
 };
 
 }  // namespace podterm::host
