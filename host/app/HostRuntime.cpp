@@ -16,6 +16,7 @@
 #include "plugin/GuardedSyncPolicy.h"
 #include "plugin/PluginLoader.h"
 #include "session/PodReaper.h"
+#include "session/SessionLeases.h"
 
 namespace podterm::host {
 namespace {
@@ -100,6 +101,26 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   reaper_ = std::make_unique<PodReaper>(
       *runtime_, *sessions_, syncer_.get(), *workers_, *timers_,
       PodReaperOptions{config_.session.orphan_pod_ttl, config_.session.reap_interval});
+  // Several replicas share a database other than SQLite's file: each session's pod is owned by
+  // the replica that holds its lease (docs/operations.md).
+  if (storage_ && config_.storage.plugin != "sqlite") {
+    SessionLeaseOptions lease_options;
+    lease_options.holder = config_.session.host_id;
+    lease_options.ttl =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.session.lease_ttl);
+    leases_ = std::make_unique<SessionLeases>(
+        *storage_, *workers_, *timers_, lease_options,
+        [this](const std::string& pod_id, const std::string&) {
+          sessions_->dropPod(pod_id, SessionLeases::kMovedCode, SessionLeases::kMovedReason);
+        });
+    SessionManager::OwnershipHooks hooks;
+    SessionLeases* leases = leases_.get();
+    hooks.pod_starting = [leases](const std::string& pod_id) { leases->take(pod_id); };
+    hooks.pod_ended = [leases](const std::string& pod_id) { leases->release(pod_id); };
+    hooks.remote_pods = [leases](const std::string& prefix) { return leases->othersFor(prefix); };
+    sessions_->setOwnershipHooks(std::move(hooks));
+    reaper_->setLeases(leases);
+  }
 
   TerminalEndpointOptions terminal;
   terminal.origins = {config_.server.allowed_origins, config_.server.allow_loopback_origins};
@@ -156,6 +177,7 @@ void HostRuntime::start() {
   loops_->start();
   http_->start();
   if (storage_) schedulePurge();
+  if (leases_) leases_->start();
   reaper_->start();
   metrics::registerAll();
   metrics::registry().setGaugeFunction(
@@ -190,6 +212,8 @@ void HostRuntime::stop() {
     logger().warning("draining: %z session(s) still ending after %?d ms", sessions_->sessionCount(),
                      static_cast<int64_t>(drain.count()));
   }
+  // The kept pods are free for a reconnect through another replica, or its reaper.
+  if (leases_) leases_->stop();
   http_->stop();
   metrics::registry().clearGaugeFunction("podterm_sessions_live");  // sessions_ goes below
   workers_->stop();
@@ -197,6 +221,7 @@ void HostRuntime::stop() {
   // Objects from plugins go before the libraries that hold their code.
   reaper_.reset();
   sessions_.reset();
+  leases_.reset();
   syncer_.reset();
   policy_.reset();
   terminal_.reset();

@@ -26,6 +26,7 @@ class PluginLoader;
 class LoopScheduler;
 class HostWorkspaceSyncer;
 class PodReaper;
+class SessionLeases;
 
 class HostRuntime {
  public:
@@ -64,6 +65,9 @@ class HostRuntime {
   std::unique_ptr<HostWorkspaceSyncer> syncer_;
   std::unique_ptr<PodReaper> reaper_;  // null without storage
   std::unique_ptr<SessionManager> sessions_;
+  // Several replicas on one database: this replica's session leases. Null without storage or
+  // with SQLite (one replica).
+  std::unique_ptr<SessionLeases> leases_;
   std::unique_ptr<TerminalEndpoint> terminal_;
   std::unique_ptr<WorkspaceApi> workspaces_;  // null without storage
   std::unique_ptr<AdminApi> admin_;

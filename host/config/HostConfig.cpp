@@ -213,6 +213,9 @@ void readSession(const Document& doc, SessionConfig& session) {
       t.integer("orphan_pod_ttl_s", session.orphan_pod_ttl.count(), 0, kMaxInt));
   session.reap_interval =
       std::chrono::seconds(t.integer("reap_interval_s", session.reap_interval.count(), 1, kMaxInt));
+  session.lease_ttl =
+      std::chrono::seconds(t.integer("lease_ttl_s", session.lease_ttl.count(), 1, 3600));
+  session.host_id = t.string("host_id", session.host_id);
   session.scrollback_lines = static_cast<size_t>(
       t.integer("scrollback_lines", static_cast<int64_t>(session.scrollback_lines), 0, 100000));
   session.output_log_bytes = static_cast<size_t>(t.integer(

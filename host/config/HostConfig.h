@@ -42,6 +42,10 @@ struct SessionConfig {
   std::vector<std::string> shell{"/bin/bash"};
   std::chrono::seconds orphan_pod_ttl{600};  // pods no session owns are reaped after this
   std::chrono::seconds reap_interval{300};   // between reaper rounds
+  // Several replicas on one database (PostgreSQL): a session lease not renewed for this long is
+  // free (renewed every third of it), and this replica's name in the leases ("": generated).
+  std::chrono::seconds lease_ttl{30};
+  std::string host_id;
   size_t scrollback_lines = 1000;            // kept per session for a reattaching client
   size_t output_log_bytes = 1048576;         // output kept per session for ?since=N
   bool restart_shell = true;                 // on_shell_exit: "restart" (true) or "close"

@@ -171,6 +171,14 @@
         setPod('');
         return;
       }
+      if (e.code === 1012 && e.reason === 'the session moved to another host') {
+        // Another tab took it over through another replica: retrying would take it back.
+        shellExited = true;
+        term.write('\r\n\x1b[2m[the session moved to another tab or window: press Enter to take it back]\x1b[0m\r\n');
+        setConn('moved to another tab: press Enter to take it back');
+        setPod('');
+        return;
+      }
       if (e.code === 1000) { // the shell ended without telling us how (v1 host)
         shellExited = true;
         term.write('\r\n\x1b[2m[the shell ended: press Enter to start a new one]\x1b[0m\r\n');
