@@ -47,6 +47,8 @@ SessionOptions sessionOptions(const HostConfig& config) {
   options.sync.retry_max = config.workspace.retry_max;
   options.sessions_per_user = config.limits.sessions_per_user;
   options.pods_per_user = config.limits.pods_per_user;
+  options.terminals_per_session = config.limits.terminals_per_session;
+  options.pod_scope = config.session.workspace_pods ? PodScope::Workspace : PodScope::Session;
   options.max_lifetime = config.limits.max_session_lifetime;
   options.scrollback_lines = config.session.scrollback_lines;
   options.output_log_bytes = config.session.output_log_bytes;

@@ -225,6 +225,11 @@ void readSession(const Document& doc, SessionConfig& session) {
     t.fail("on_shell_exit", "expected \"restart\" or \"close\", got " + inQuotes(on_exit));
   }
   session.restart_shell = on_exit == "restart";
+  const std::string scope = t.string("pod_scope", "session");
+  if (scope != "session" && scope != "workspace") {
+    t.fail("pod_scope", "expected \"session\" or \"workspace\", got " + inQuotes(scope));
+  }
+  session.workspace_pods = scope == "workspace";
   session.idle_timeout =
       std::chrono::seconds(t.integer("idle_timeout_s", session.idle_timeout.count(), 0, kMaxInt));
   session.idle_warning =
@@ -255,6 +260,7 @@ void readLimits(const Document& doc, LimitsConfig& limits) {
   size("input_burst_bytes", limits.input_burst_bytes, 1, kMaxBytes);
   size("sessions_per_user", limits.sessions_per_user, 0, kMaxInt);
   size("pods_per_user", limits.pods_per_user, 0, kMaxInt);
+  size("terminals_per_session", limits.terminals_per_session, 0, kMaxInt);
   seconds("max_session_lifetime_s", limits.max_session_lifetime, 0);
   size("workspace_max_bytes", limits.workspace_max_bytes, 0, kMaxBytes);
   size("workspace_max_files", limits.workspace_max_files, 0, kMaxInt);

@@ -51,6 +51,9 @@ struct SessionConfig {
   bool restart_shell = true;                 // on_shell_exit: "restart" (true) or "close"
   std::chrono::seconds idle_timeout{0};      // 0: sessions are never culled for idling
   std::chrono::seconds idle_warning{60};     // the notice comes this long before
+  // pod_scope: "session" (false: a pod per session id) or "workspace" (true: one pod per
+  // workspace, shared by its sessions, each with its own shells).
+  bool workspace_pods = false;
 };
 
 // How a workspace's files are kept in step with its pods ([workspace]; see docs/sync.md).
@@ -74,6 +77,7 @@ struct LimitsConfig {
   size_t input_burst_bytes = 4 * 1048576;  // input allowed at once (a large paste)
   size_t sessions_per_user = 16;           // live sessions of one user; 0: unlimited
   size_t pods_per_user = 16;               // pods of one user; 0: unlimited
+  size_t terminals_per_session = 8;        // `?term=` terminals of one session id; 0: unlimited
   std::chrono::seconds max_session_lifetime{86400};  // 0: unlimited
   uint64_t workspace_max_bytes = uint64_t{1} << 30;  // stored bytes per workspace; 0: unlimited
   size_t workspace_max_files = 100000;               // stored files per workspace; 0: unlimited

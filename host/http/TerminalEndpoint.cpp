@@ -19,6 +19,7 @@
 #include "http/WebSocketHandshake.h"
 #include "http/WsTerminalClient.h"
 #include "session/SessionId.h"
+#include "session/TerminalName.h"
 
 namespace podterm::host {
 namespace {
@@ -77,6 +78,20 @@ std::optional<uint64_t> resumeOffset(const std::string& uri) {
     return static_cast<uint64_t>(n);
   }
   return std::nullopt;
+}
+
+// ?term=<name>: which terminal of the session (TerminalName); without it, the default one. Empty,
+// given twice or outside the grammar: nullopt, and the request is refused.
+std::optional<std::string> terminalName(const std::string& uri) {
+  std::optional<std::string> name;
+  for (const auto& [key, value] : Poco::URI(uri).getQueryParameters()) {
+    if (key != "term") continue;
+    if (name) return std::nullopt;
+    name = TerminalName::parse(value);
+    if (!name) return std::nullopt;
+  }
+  if (!name) name = TerminalName::kDefault;
+  return name;
 }
 
 sdk::AuthRequest authRequest(const Poco::Net::HTTPServerRequest& request, const SessionId& id,
@@ -164,6 +179,12 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
               "(letters, digits and '-'; '_' also in the suffix)\n");
     return;
   }
+  const std::optional<std::string> terminal = terminalName(request.getURI());
+  if (!terminal) {
+    sendPlain(response, 400,
+              "invalid terminal name: expected ?term= with 1 to 32 of a-z, 0-9, '_' and '-'\n");
+    return;
+  }
   UpgradeRequest upgrade{request.getMethod(),
                          request.get("Upgrade", ""),
                          request.get("Connection", ""),
@@ -200,7 +221,7 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
   const std::string protocol = chooseSubprotocol(offered);
   // Per-user sessions and pods (limits.*_per_user): refused before the upgrade, so no pod is
   // made; a granted admission holds the user's place until attach() below.
-  SessionManager::Admission admission = sessions_.admit(*id);
+  SessionManager::Admission admission = sessions_.admit(*id, *terminal);
   if (!admission) {
     sendPlain(response, 429, admission.refusal() + "\n");
     return;
@@ -249,7 +270,7 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
   client->bind(session);
   connection->start(client);
   closeWhenCredentialExpires(connection, decision.value().expires_unix_ms);
-  logger().information("session=%s connected from %s (protocol %s)", id->raw,
+  logger().information("session=%s terminal %s connected from %s (protocol %s)", id->raw, *terminal,
                        request.clientAddress().toString(), protocol.empty() ? "none" : protocol);
 }
 
