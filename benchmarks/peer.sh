@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The peer side by side (issue 7), in one run so every figure comes from the same minutes:
 #   1. the bare PTY loop, no server (pty-baseline: the physical limit);
-#   2. podterm (fakepod, network "none", no auth): echo, command, throughput, as run.sh does;
+#   2. podterm (fakepod, network "none", no auth): echo, command, throughput, as run.sh does,
+#      and 1,000 sessions held;
 #   3. websocketd serving bash on a pipe (no PTY): command, throughput;
-#   4. websocketd serving bash under `script` (a PTY): echo, command, throughput;
+#   4. websocketd serving bash under `script` (a PTY): echo, command, throughput, 1,000 sessions;
 #   5. the spec's naive design, a fresh process per command: a local fork+exec loop of
 #      `bash -c 'echo tok'` (no network), and websocketd's own process per connection (connect,
 #      spawn bash, one command answered: the `connect` scenario with --no-prompt).
@@ -113,6 +114,7 @@ plugin = "fakepod"
 data_dir = "$dir/fakepod"
 network = "none"
 warm_pool = 0
+limits = "off"
 
 $(limits_table)
 
@@ -131,7 +133,7 @@ TOML
       exit 1
     fi
     if curl -fs "http://$TARGET/readyz" >/dev/null 2>&1; then
-      out "# podterm (pid $SERVER_PID): fakepod warm_pool=0, network=none, event_loops=2"
+      out "# podterm (pid $SERVER_PID): fakepod warm_pool=0, network=none, limits=off (no CPU cap on the shells, like the peer's), event_loops=2"
       return 0
     fi
     sleep 0.1
@@ -178,6 +180,8 @@ start_podterm
 load "$TARGET" 60 --scenario echo --label podterm --sessions 1 --iterations 2000 --timeout 10
 load "$TARGET" 60 --scenario command --label podterm --sessions 1 --iterations 1000 --timeout 10
 load "$TARGET" 120 --scenario throughput --label podterm --sessions 1 --mb 200 --timeout 15
+load "$TARGET" 300 --scenario hold --label "podterm 1000" --host-pid "$SERVER_PID" --sessions 1000 \
+  --concurrency 20 --timeout 15
 stop_server
 
 # 3. websocketd + bash on a pipe: no PTY, no prompt, no echo.
@@ -201,6 +205,10 @@ load "$WSD_TARGET" 60 --scenario command --label "websocketd script bash" "${PEE
   --prompt '$ ' --sessions 1 --iterations 1000 --timeout 10
 load "$WSD_TARGET" 120 --scenario throughput --label "websocketd script bash" "${PEER[@]}" \
   --prompt '$ ' --sessions 1 --mb 200 --timeout 15
+# 1,000 sessions held at their prompts, each answering one command: the server's own RSS and
+# threads (a Go process that forks script + bash per connection) against podterm's above.
+load "$WSD_TARGET" 300 --scenario hold --label "websocketd script bash 1000" "${PEER[@]}" \
+  --prompt '$ ' --host-pid "$SERVER_PID" --sessions 1000 --concurrency 20 --timeout 15
 stop_server
 
 # 5a. The naive design without any network: fork+exec `bash -c 'echo tok'` and read its output,

@@ -12,6 +12,10 @@ struct ProcSample {
   int64_t fds = 0;  // entries of /proc/<pid>/fd (-1 when unreadable)
 };
 
+// CPU seconds (user + system) the process has used so far, from /proc/<pid>/stat; -1 when
+// unreadable.
+double cpuSeconds(int pid);
+
 ProcSample sampleProcess(int pid);
 // MemAvailable from /proc/meminfo in KiB (-1 when unreadable): covers the sandboxes too.
 int64_t memAvailableKb();

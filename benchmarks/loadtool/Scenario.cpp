@@ -295,6 +295,7 @@ class Engine {
     const int64_t bytes = o_.megabytes * 1000000;
     s.t0 = Clock::now();
     s.bytes0 = s.term->textBytes();
+    if (o_.host_pid > 0 && thr_cpu0_ < 0) thr_cpu0_ = cpuSeconds(o_.host_pid);
     s.term->send("head -c " + std::to_string(bytes) +
                  " /dev/zero | tr '\\0' a; echo; echo thr''put''done\n");
     const milliseconds limit = milliseconds(int64_t{o_.duration_s} * 1000);
@@ -342,6 +343,14 @@ class Engine {
       report_.facts.push_back({"output per session (p50)", fmt(t.p50, 1, "MB/s")});
       report_.facts.push_back({"output, all sessions", fmt(thr_bytes_ / 1e6 / work_s, 1, "MB/s")});
       report_.facts.push_back({"bytes received", std::to_string(thr_bytes_)});
+      const double cpu1 = o_.host_pid > 0 ? cpuSeconds(o_.host_pid) : -1;
+      if (thr_cpu0_ >= 0 && cpu1 >= 0 && thr_bytes_ > 0) {
+        // Clock ticks are 10 ms: meaningful for runs of a second or more.
+        const double cpu = cpu1 - thr_cpu0_;
+        report_.facts.push_back(
+            {"host CPU", fmt(cpu, 2, "s") + " = " + fmt(cpu / (thr_bytes_ / 1e6), 4, "CPU-s/MB") +
+                             " (" + fmt(cpu / (thr_bytes_ / 1e9), 2, "CPU-s/GB") + ")"});
+      }
     }
     if (o_.scenario == ScenarioKind::Command && command_.count() > 0) {
       report_.facts.push_back(
@@ -423,6 +432,7 @@ class Engine {
   bool open_phase_over_ = false, stopping_ = false, closing_ = false;
   LatencyStats to_101_, to_prompt_, echo_x_, echo_bs_, command_, thr_rates_;
   uint64_t thr_bytes_ = 0;
+  double thr_cpu0_ = -1;  // host CPU seconds when the first throughput run started
   ProcSample idle_, with_n_;
   int64_t mem_idle_kb_ = -1, mem_n_kb_ = -1;
   Clock::time_point wall_start_{}, wall_end_{}, work_start_{}, work_end_{};

@@ -52,8 +52,8 @@ Session::Session(SessionId id, SessionOptions options, Context context, EndedCal
       context_(context),
       on_ended_(std::move(on_ended)),
       size_{options_.initial_cols, options_.initial_rows},
-      screen_(options_.initial_rows, options_.initial_cols, options_.scrollback_lines),
-      log_(options_.output_log_bytes) {}
+      history_(options_.initial_rows, options_.initial_cols, options_.scrollback_lines,
+               options_.output_log_bytes, context_.clock) {}
 
 Session::Session(SessionId id, std::string terminal, std::shared_ptr<SessionPod> pod,
                  SessionOptions options, Context context, EndedCallback on_ended)
@@ -123,7 +123,7 @@ void Session::attach(const std::shared_ptr<TerminalClient>& client,
   // The new size first: the replay is drawn for the client's terminal.
   if (size && size->cols > 0 && size->rows > 0) {
     size_ = *size;
-    screen_.resize(size_.rows, size_.cols);
+    history_.resize(size_.rows, size_.cols);
     if (stream_) stream_->resize(size_.cols, size_.rows);
   }
   if (client->wantsEvents()) {
@@ -131,7 +131,7 @@ void Session::attach(const std::shared_ptr<TerminalClient>& client,
         messages::statusEvent(sdk::podPhaseName(pod_status_.phase), pod_status_.reason));
     if (state_ == SessionState::Ready) client->sendEvent(messages::readyEvent());
   }
-  if (since || log_.end() > 0) catchUpLocked(*client, since);
+  if (since || history_.end() > 0) catchUpLocked(*client, since);
 }
 
 // Under the session's lock, which every output chunk takes too: the catch-up ends exactly where
@@ -140,7 +140,7 @@ void Session::catchUpLocked(TerminalClient& client, std::optional<uint64_t> sinc
   const bool events = client.wantsEvents();
   std::string refusal;
   if (since) {
-    OutputLog::Read read = log_.readFrom(*since);
+    OutputLog::Read read = history_.readFrom(*since);
     if (read.status == OutputLog::Read::Status::kOk &&
         (read.bytes.empty() || !isUtf8Continuation(read.bytes.front()))) {
       if (events) client.sendEvent(messages::offsetEvent(*since));
@@ -165,10 +165,10 @@ void Session::catchUpLocked(TerminalClient& client, std::optional<uint64_t> sinc
     }
     refusal += "; the screen is replayed instead";
   }
-  const uint64_t end = log_.end();
+  const uint64_t end = history_.end();
   if (events) client.sendEvent(messages::replayEvent(end));
   // RIS first: the replay is drawn on a freshly reset terminal (xterm.js clears its scrollback).
-  client.sendText("\033c" + screen_.replay());
+  client.sendText("\033c" + history_.replay());
   if (!refusal.empty()) {
     if (events) {
       client.sendEvent(messages::noticeEvent(refusal));
@@ -235,7 +235,7 @@ void Session::resize(TerminalSize size) {
   if (size.cols == 0 || size.rows == 0) return;
   Lock lock(mutex_);
   size_ = size;
-  screen_.resize(size.rows, size.cols);
+  history_.resize(size.rows, size.cols);
   if (stream_) stream_->resize(size.cols, size.rows);
 }
 
@@ -280,12 +280,12 @@ bool Session::podKept() const {
 
 size_t Session::terminalStateBytes() const {
   Lock lock(mutex_);
-  return screen_.memoryBytes() + log_.memoryBytes();
+  return history_.logBytes() + history_.screenBytes();
 }
 
 uint64_t Session::outputOffset() const {
   Lock lock(mutex_);
-  return log_.end();
+  return history_.end();
 }
 
 Session::Info Session::info() const {
@@ -466,7 +466,7 @@ void Session::onShellOpened(sdk::Result<sdk::ExecStreamPtr> result) {
   // Under the lock, so the first prompt (which may have arrived while the runtime was still
   // returning the stream) goes out after "ready" and before any later output.
   const std::string ready = messages::readyEvent();
-  const std::string offset = messages::offsetEvent(log_.end());
+  const std::string offset = messages::offsetEvent(history_.end());
   for (auto& client : clients_) {
     if (!client->wantsEvents()) continue;
     client->sendEvent(ready);
@@ -691,8 +691,7 @@ void Session::deliverOutput(const char* data, size_t size) {
 }
 
 void Session::sendOutputLocked(const std::string& text) {
-  screen_.feed(text);
-  log_.append(text);
+  history_.append(text);
   noteActivityLocked();
   bool congested = false;
   for (auto& client : clients_) {

@@ -8,7 +8,7 @@
 // arrives before Ready is queued (bounded) and answered once per not-ready period with the spec's
 // "not ready" text.
 //
-// Reattach: every byte of (sanitized) output also feeds the session's ScreenState and OutputLog,
+// Reattach: every byte of (sanitized) output also goes to the session's TerminalHistory,
 // under the session's mutex, which already serializes output (it is held while output is sent to
 // the clients). A client attaching to a session that has produced output first gets a terminal
 // reset and the screen's replay (or, with `since`, exactly the bytes from that offset), taken under
@@ -51,8 +51,7 @@
 #include "session/SessionSync.h"
 #include "session/ShellIntegration.h"
 #include "session/TerminalClient.h"
-#include "term/OutputLog.h"
-#include "term/ScreenState.h"
+#include "term/TerminalHistory.h"
 #include "ws/Utf8Sanitizer.h"
 
 namespace podterm::host {
@@ -237,8 +236,7 @@ class Session : public PodUser,
   bool warm_start_ = true;
   bool prompt_timed_ = false;
   std::shared_ptr<SessionSync> sync_;  // set in start() when the host syncs files
-  ScreenState screen_;
-  OutputLog log_;
+  TerminalHistory history_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;  // within restart_window
   // Faults: a shell that ran once makes a failed open a broken stream (retried), not a failed
   // start; each replacement pod bumps the generation, so a reopen in the lost one drops out.

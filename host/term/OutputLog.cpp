@@ -57,4 +57,15 @@ OutputLog::Read OutputLog::readFrom(uint64_t since) const {
   return r;
 }
 
+OutputLog::Pieces OutputLog::view(uint64_t from, uint64_t to) const {
+  Pieces p;
+  if (from < begin() || to > end_ || from >= to) return p;
+  const size_t n = static_cast<size_t>(to - from);
+  const size_t at = static_cast<size_t>(from % capacity_);
+  const size_t first = std::min(n, capacity_ - at);
+  p.first = std::string_view(ring_.data() + at, first);
+  if (first < n) p.second = std::string_view(ring_.data(), n - first);
+  return p;
+}
+
 }  // namespace podterm::host

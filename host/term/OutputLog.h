@@ -44,6 +44,12 @@ class OutputLog {
     uint64_t end = 0;
   };
   Read readFrom(uint64_t since) const;
+  // The kept bytes [from, to) in place, as at most two pieces (the ring may wrap between them);
+  // valid until the next append(). Requires begin() <= from <= to <= end().
+  struct Pieces {
+    std::string_view first, second;
+  };
+  Pieces view(uint64_t from, uint64_t to) const;
 
  private:
   std::vector<char> ring_;

@@ -453,6 +453,10 @@ ScreenState::ScreenState(int rows, int cols, size_t scrollbackLines)
 ScreenState::~ScreenState() = default;
 
 void ScreenState::write(const char* data, size_t n, bool text) {
+  if (skimming_) {
+    if (text) return skimText(data, n);
+    if (!sgr_write_) settleSkimmedLine();  // the sequence may move the cursor or erase
+  }
   in_text_ = text;
   while (n > 0) {
     size_t k = std::min(n, kMaxWrite);
@@ -622,6 +626,11 @@ uint32_t decodeUtf8(std::string_view s) {
 // the right margin (libvterm 0.1.4 drops a combining mark that arrives in a later write for a
 // character there). What waits is part of replay()'s tail.
 void ScreenState::flushTextTail(std::string_view text) {
+  if (skimming_) {
+    skimText(text.data(), text.size());
+    pending_utf8_.clear();
+    return;
+  }
   const size_t end = text.size();
   size_t incomplete = end;
   for (size_t k = end; k > 0 && end - k < 4; --k) {
@@ -656,6 +665,100 @@ void ScreenState::flushTextTail(std::string_view text) {
     write(text.data() + g, incomplete - g, true);
   }
   pending_utf8_.assign(text.substr(incomplete));
+}
+
+void ScreenState::skim(std::string_view bytes) {
+  skimming_ = true;
+  if (!pending_utf8_.empty()) {  // held back by the last feed(): it is text like the rest
+    std::string held;
+    held.swap(pending_utf8_);
+    skimText(held.data(), held.size());
+  }
+  feed(bytes);
+  settleSkimmedLine();
+  skimming_ = false;
+}
+
+void ScreenState::skimText(const char* data, size_t n) {
+  SkimLine& line = skim_line_;
+  if (!line.active) {
+    line = SkimLine{};
+    line.active = true;
+    VTermPos pos;
+    vterm_state_get_cursorpos(vt_->state, &pos);
+    // After a character in the last column (a pending wrap) the next one starts a new row.
+    line.col0 = phantom_ && pos.col + 1 >= cols_ ? cols_ : pos.col;
+  }
+  // Only the text after the last line break can still be on the cursor's row.
+  size_t start = n;
+  while (start > 0) {
+    const char c = data[start - 1];
+    if (c == '\n' || c == '\r' || c == '\v' || c == '\f') break;
+    --start;
+  }
+  if (start > 0) {
+    line.broke = line.broke || std::memchr(data, '\n', start) != nullptr ||
+                 std::memchr(data, '\v', start) != nullptr ||
+                 std::memchr(data, '\f', start) != nullptr;
+    line.restarted = true;
+    line.col0 = 0;
+    line.cells = 0;
+    line.tail.clear();
+  }
+  const char* seg = data + start;
+  const size_t len = n - start;
+  for (size_t i = 0; i < len; ++i) {
+    const auto b = static_cast<unsigned char>(seg[i]);
+    if (b >= 0x20 && b != 0x7f) {
+      if ((b & 0xC0) != 0x80) ++line.cells;
+    } else if (b == '\t') {
+      const uint64_t col = static_cast<uint64_t>(line.col0) + line.cells;
+      line.cells += 8 - col % 8;
+    } else if (b == '\b' && line.cells > 0) {
+      --line.cells;
+    }
+  }
+  // Keep the last characters, enough for a row: at most 4 bytes each.
+  const size_t keep = 4 * static_cast<size_t>(cols_);
+  size_t from = len > keep ? len - keep : 0;
+  if (from > 0) line.tail.clear();
+  for (size_t i = from; i < len; ++i) {
+    const auto b = static_cast<unsigned char>(seg[i]);
+    if (b >= 0x20 && b != 0x7f) line.tail += static_cast<char>(b);
+  }
+  if (line.tail.size() > 2 * keep) line.tail.erase(0, line.tail.size() - keep);
+}
+
+void ScreenState::settleSkimmedLine() {
+  SkimLine& line = skim_line_;
+  if (!line.active) return;
+  line.active = false;
+  const uint64_t total = static_cast<uint64_t>(line.col0) + line.cells;
+  const auto cols = static_cast<uint64_t>(cols_);
+  uint64_t ends_at = total % cols;                     // the column after the last character
+  if (ends_at == 0 && line.cells > 0) ends_at = cols;  // full row, wrap pending
+  const bool below = line.broke || total > cols;
+  std::string out;
+  if (below || line.restarted) {
+    out = below ? "\r\n\x1b[2K" : "\r\x1b[2K";
+  } else {
+    ends_at = line.cells;  // still on its first row: the characters go on from the cursor
+  }
+  // The last ends_at characters of the tail (fewer when the tail has fewer).
+  size_t begin = line.tail.size();
+  uint64_t have = 0;
+  while (begin > 0 && have < ends_at) {
+    --begin;
+    if ((static_cast<unsigned char>(line.tail[begin]) & 0xC0) != 0x80) ++have;
+  }
+  if ((below || line.restarted) && have < ends_at) {
+    out += "\x1b[" + std::to_string(ends_at - have + 1) + "G";
+  }
+  out.append(line.tail, begin, std::string::npos);
+  line.tail.clear();
+  skimming_ = false;
+  write(out.data(), out.size(), true);
+  skimming_ = true;
 }
 
 void ScreenState::resetTracked() {
@@ -857,6 +960,11 @@ void ScreenState::forwardSgr(const long* args, size_t n) {
     groups[ngroups++] = Group{i, next, replace};
     i = next;
   }
+  sgr_write_ = true;  // the pen changes, the cursor stays: a skimmed line goes on
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{sgr_write_};
   if (!rewrite && n <= static_cast<size_t>(kMaxCsiArgs)) {
     write(seq_.data(), seq_.size());
     return;

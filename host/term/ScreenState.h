@@ -83,6 +83,15 @@ class ScreenState {
   // chunk, or a last character that reaches the right margin, waits for the next chunk (cellAt()
   // and cursor() do not show it yet; replay() carries it).
   void feed(std::string_view bytes);
+  // Like feed(), but the text is skimmed: escape sequences, SI/SO and the OSC title reach libvterm
+  // (modes, pen, scroll region, alternate screen and title stay right), and of the text only the
+  // line the cursor is on is written, once, when the skim ends or a sequence other than SGR
+  // needs the cursor: its last characters at the column they would end on, a line below when the
+  // text broke or wrapped lines. The lines skimmed past are dropped (no scrolling: a fraction of
+  // feed()'s cost) and never reach the scrollback. For output faster than libvterm can follow
+  // (TerminalHistory). Approximations: each character counts as one cell, the pen is the one at
+  // the end, a carriage return erases the rest of its line. An unfinished sequence carries on.
+  void skim(std::string_view bytes);
   // The client's terminal changed size (clamped like the constructor's). Shrinking the rows of the
   // primary screen pushes its top lines into the scrollback, as xterm.js does.
   void resize(int rows, int cols);
@@ -189,7 +198,20 @@ class ScreenState {
   int shift_ = 0;
   // libvterm's "pending wrap" after a character in the last column, followed through its
   // callbacks: set by the character, cleared by any cursor movement or cursor-motion sequence.
-  bool in_text_ = false;  // a write of text (not of a sequence) is in progress
+  bool in_text_ = false;    // a write of text (not of a sequence) is in progress
+  bool skimming_ = false;   // inside skim(): text goes to skimText()
+  bool sgr_write_ = false;  // forwardSgr() is writing: the skimmed line need not be settled
+  // The text skimmed since the screen last saw it (see skim()).
+  struct SkimLine {
+    bool active = false;     // text was skimmed and not yet written
+    bool broke = false;      // a line feed (or a wrap) took the text below its first row
+    bool restarted = false;  // a carriage return or line feed restarted the line at column 0
+    int col0 = 0;            // the column the line started at
+    uint64_t cells = 0;      // characters since then
+    std::string tail;        // the line's last bytes (printable only)
+  } skim_line_;
+  void skimText(const char* data, size_t n);
+  void settleSkimmedLine();
   bool phantom_ = false;
   int phantom_row_ = 0, phantom_col_ = 0;
   std::string title_;

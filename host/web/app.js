@@ -109,13 +109,29 @@
   let shellReady = false; // this connection's shell is running (the `ready` event)
   let retryTimer = 0;
   let shellExited = false;
+  // The offset of the next text byte in the session's output stream, once the host has told us
+  // (`offset` events): a reconnect then resumes with ?since= and gets exactly the bytes it missed,
+  // with no redraw. Unknown (null) after a replay until the next `offset`, and for a new session.
+  let streamOffset = null;
+  // UTF-8 bytes of a text frame (the host counts the stream in bytes, the page receives strings).
+  function utf8Length(text) {
+    let n = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++; } // a surrogate pair
+      else n += 3;
+    }
+    return n;
+  }
 
   function sendControl(message) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(encoder.encode(JSON.stringify(message)));
   }
   term.onData((data) => {
     if (shellExited) { // Enter after the shell ended starts a new one
-      if (data === '\r') { shellExited = false; connect(); }
+      if (data === '\r') { shellExited = false; streamOffset = null; connect(); }
       return;
     }
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(data);
@@ -132,7 +148,7 @@
     clearTimeout(retryTimer);
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const url = `${scheme}://${location.host}/api/terminal/ws/${encodeURIComponent(sessionId)}` +
-      `?cols=${term.cols}&rows=${term.rows}`;
+      `?cols=${term.cols}&rows=${term.rows}` + (streamOffset !== null ? `&since=${streamOffset}` : '');
     setConn(failures ? `reconnecting (attempt ${failures + 1})…` : 'connecting…');
     let ws;
     try {
@@ -154,8 +170,12 @@
       refreshTree();
     };
     ws.onmessage = (e) => {
-      if (typeof e.data === 'string') term.write(e.data);
-      else onEvent(e.data);
+      if (typeof e.data === 'string') {
+        term.write(e.data);
+        if (streamOffset !== null) streamOffset += utf8Length(e.data);
+      } else {
+        onEvent(e.data);
+      }
     };
     ws.onclose = (e) => {
       if (socket !== ws) return;
@@ -188,7 +208,9 @@
       // A pod that fails to start also closes an open socket: only a ready shell resets the count.
       if (!shellReady) failures += 1;
       if (failures >= RECONNECT_ATTEMPTS) { giveUp(); return; }
-      if (opened) term.write('\r\n\x1b[2m[connection lost: reconnecting]\x1b[0m\r\n');
+      // Resuming writes nothing into the terminal (the screen must stay the host's); without an
+      // offset the host redraws the screen anyway.
+      if (opened && streamOffset === null) term.write('\r\n\x1b[2m[connection lost: reconnecting]\x1b[0m\r\n');
       const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** failures) * (0.75 + Math.random() / 2);
       setConn(`disconnected: retrying in ${Math.ceil(delay / 1000)} s`);
       setPod('');
@@ -228,6 +250,10 @@
         break;
       case 'replay': // the screen is redrawn from scratch after this (a reconnect)
         term.reset();
+        streamOffset = null;
+        break;
+      case 'offset':
+        streamOffset = ev.offset;
         break;
       case 'sync':
         saved();
@@ -487,7 +513,7 @@
   window.addEventListener('beforeunload', (e) => { if (editor.dirty) e.preventDefault(); });
 
   // For tests and the curious: the terminal and the session.
-  window.podterm = { term, sessionId, workspace, editor };
+  window.podterm = { term, sessionId, workspace, editor, get socket() { return socket; } };
 
   connect();
   watchEvents();

@@ -89,7 +89,7 @@ class Host {
     this.config = path.join(dir, 'host.toml');
     fs.writeFileSync(this.config, [
       '[server]', `listen = "127.0.0.1:${port}"`, 'event_loops = 2', `web_root = "${WEB_ROOT}"`,
-      '[session]', 'grace_period_s = 0',
+      '[session]', 'grace_period_s = 120', // a dropped socket resumes the same session
       '[plugins]', `path = ["${PLUGIN_DIR}"]`,
       '[runtime]', 'plugin = "fakepod"',
       '[runtime.fakepod]', `data_dir = "${dir}/fakepod"`, 'network = "none"',
@@ -270,6 +270,29 @@ async function main() {
     log(`stty size ${before} -> ${after}`);
     await page.setViewportSize({ width: 1280, height: 720 });
 
+    // The socket drops while the host keeps the session: the page resumes from its stream offset
+    // (?since=), so output printed meanwhile arrives once, nothing is redrawn or written twice.
+    await run(page, "echo before''-drop", /^before-drop$/);
+    await typeCommand(page, "sleep 1; echo after''-drop");
+    await page.evaluate(() => window.podterm.socket.close(4000, 'test drops the socket'));
+    await until('the page to resume after the drop', 15000,
+      async () => (await page.textContent('#conn')) === 'connected');
+    const resumed = await until('the output printed while the socket was down', 15000, async () => {
+      const lines = await terminalLines(page);
+      return lines.some((l) => l === 'after-drop') && (await atPrompt(page)) ? lines : null;
+    });
+    const once = (text) => resumed.filter((l) => l === text).length;
+    if (once('before-drop') !== 1 || once('after-drop') !== 1) {
+      throw new Error(`resume repeated or lost output:\n${resumed.join('\n')}`);
+    }
+    if (resumed.some((l) => l.includes('[connection lost'))) {
+      throw new Error('a resumed terminal was written into by the page');
+    }
+    if (await page.textContent('#notice')) {
+      throw new Error(`resume was refused: ${await page.textContent('#notice')}`);
+    }
+    log('resumed from the stream offset, no output lost or repeated');
+
     // The host goes away and comes back on the same port: the page reconnects by itself.
     await host.stop();
     log('host stopped');
@@ -278,12 +301,13 @@ async function main() {
     await host.start();
     await until('the page to reconnect', 30000,
       async () => (await page.textContent('#conn')) === 'connected');
+    // The new host has a new session: it cannot resume the old stream, so it says so and draws
+    // the new session's screen instead.
     await until('a prompt after the reconnect', 30000, async () => {
-      const lines = await terminalLines(page);
-      const lost = lines.findLastIndex((l) => l.includes('[connection lost: reconnecting]'));
-      return lost >= 0 && (await atPrompt(page));
+      const notice = await page.textContent('#notice');
+      return /cannot resume from byte \d+/.test(notice) && (await atPrompt(page));
     });
-    log('reconnected with a prompt');
+    log('reconnected to a new session with a prompt');
     // The new pod got the workspace's files from the database.
     await until('cat to show the saved text in the new pod', 20000, async () => {
       try {

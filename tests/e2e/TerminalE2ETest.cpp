@@ -160,8 +160,15 @@ TEST_F(TerminalE2E, SlowClientPausesTheShellAndHostMemoryStaysBounded) {
     peak = std::max(peak, rssKiB(host_->pid()));
     std::this_thread::sleep_for(50ms);
   }
-  // 32 MiB leaves room for sanitizer builds; without backpressure the flood is hundreds of MB.
-  EXPECT_LT(peak - before, 32 * 1024) << "host RSS grew by " << (peak - before) << " KiB";
+  // Without backpressure the host would hold most of the 100 MB flood. With it, what remains is
+  // the socket's and the output log's buffers, plus, under AddressSanitizer, its quarantine: every
+  // freed output chunk stays resident for a while (up to 256 MB), so the bound is looser there.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr int64_t kBoundKiB = 64 * 1024;
+#else
+  constexpr int64_t kBoundKiB = 16 * 1024;
+#endif
+  EXPECT_LT(peak - before, kBoundKiB) << "host RSS grew by " << (peak - before) << " KiB";
   int64_t received = client.drainUntil("END-42", 120s);
   EXPECT_GE(received, kFlood) << "the flood did not arrive whole after the client read again";
 }
