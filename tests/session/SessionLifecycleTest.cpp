@@ -153,8 +153,12 @@ TEST_F(SessionLifecycleTest, NewSessionGetsNoReplay) {
 TEST_F(SessionLifecycleTest, NothingLostOrDoubledBetweenCatchUpAndLiveStream) {
   auto session = makeReady();
   std::atomic<bool> stop{false};
+  std::atomic<bool> go{false};
   std::string produced;
   std::thread producer([&] {
+    // Output is cheap enough to be over before a first attach: start with the first client, so
+    // the others attach while it runs.
+    while (!go) std::this_thread::yield();
     for (int i = 0; i < 3000; ++i) {
       std::string chunk = "<" + std::to_string(i) + ">";
       produced += chunk;
@@ -166,6 +170,7 @@ TEST_F(SessionLifecycleTest, NothingLostOrDoubledBetweenCatchUpAndLiveStream) {
   while (!stop && clients.size() < 200) {
     clients.push_back(std::make_shared<RecordingClient>());
     session->attach(clients.back(), std::nullopt, uint64_t{0});
+    go = true;
   }
   producer.join();
   ASSERT_FALSE(clients.empty());
