@@ -46,11 +46,11 @@ struct SessionConfig {
   // free (renewed every third of it), and this replica's name in the leases ("": generated).
   std::chrono::seconds lease_ttl{30};
   std::string host_id;
-  size_t scrollback_lines = 1000;            // kept per session for a reattaching client
-  size_t output_log_bytes = 1048576;         // output kept per session for ?since=N
-  bool restart_shell = true;                 // on_shell_exit: "restart" (true) or "close"
-  std::chrono::seconds idle_timeout{0};      // 0: sessions are never culled for idling
-  std::chrono::seconds idle_warning{60};     // the notice comes this long before
+  size_t scrollback_lines = 1000;         // kept per session for a reattaching client
+  size_t output_log_bytes = 1048576;      // output kept per session for ?since=N
+  bool restart_shell = true;              // on_shell_exit: "restart" (true) or "close"
+  std::chrono::seconds idle_timeout{0};   // 0: sessions are never culled for idling
+  std::chrono::seconds idle_warning{60};  // the notice comes this long before
   // pod_scope: "session" (false: a pod per session id) or "workspace" (true: one pod per
   // workspace, shared by its sessions, each with its own shells).
   bool workspace_pods = false;

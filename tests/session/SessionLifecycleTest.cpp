@@ -416,21 +416,21 @@ TEST_F(SessionLifecycleTest, AStreamThatBreaksBeforeItsOpenReturnsIsReopenedToo)
   auto session = makeReady();
   // The runtime reports the new stream's failure before openStream() has returned it.
   EXPECT_CALL(runtime_, openStream(_, _, _))
-      .WillOnce(Invoke([this](const std::string&, const sdk::StreamSpec&,
-                              sdk::StreamObserver* observer) {
-        ++shells_;
-        sdk::StreamExit refused;
-        refused.error = sdk::Status(sdk::ErrorCode::Unavailable, "exec refused (HTTP 500)");
-        observer->onExit(refused);
-        return sdk::Result<sdk::ExecStreamPtr>(
-            sdk::ExecStreamPtr(std::make_unique<NiceMock<MockExecStream>>()));
-      }))
-      .WillRepeatedly(Invoke([this](const std::string&, const sdk::StreamSpec&,
-                                    sdk::StreamObserver*) {
-        ++shells_;
-        return sdk::Result<sdk::ExecStreamPtr>(
-            sdk::ExecStreamPtr(std::make_unique<NiceMock<MockExecStream>>()));
-      }));
+      .WillOnce(
+          Invoke([this](const std::string&, const sdk::StreamSpec&, sdk::StreamObserver* observer) {
+            ++shells_;
+            sdk::StreamExit refused;
+            refused.error = sdk::Status(sdk::ErrorCode::Unavailable, "exec refused (HTTP 500)");
+            observer->onExit(refused);
+            return sdk::Result<sdk::ExecStreamPtr>(
+                sdk::ExecStreamPtr(std::make_unique<NiceMock<MockExecStream>>()));
+          }))
+      .WillRepeatedly(
+          Invoke([this](const std::string&, const sdk::StreamSpec&, sdk::StreamObserver*) {
+            ++shells_;
+            return sdk::Result<sdk::ExecStreamPtr>(
+                sdk::ExecStreamPtr(std::make_unique<NiceMock<MockExecStream>>()));
+          }));
   session->onExit(sdk::StreamExit{});  // the shell exits: a new one at once, which is refused
   blocking_.drain();
   EXPECT_EQ(shells_, 2);
