@@ -375,8 +375,10 @@ void TcpProxy::run() {
         }
       }
     }
+    // Only the pairs that were polled: one accepted just now has no pollfd yet.
+    const size_t polled = (fds.size() - 2) / 2;
     std::vector<size_t> dead;
-    for (size_t i = 0; i < pairs.size(); ++i) {
+    for (size_t i = 0; i < polled; ++i) {
       for (int side = 0; side < 2; ++side) {
         const pollfd& p = fds[2 + 2 * i + static_cast<size_t>(side)];
         if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
