@@ -54,6 +54,8 @@ SessionOptions sessionOptions(const HostConfig& config) {
   options.output_log_bytes = config.session.output_log_bytes;
   options.on_shell_exit = config.session.restart_shell ? SessionOptions::OnShellExit::Restart
                                                        : SessionOptions::OnShellExit::Close;
+  options.attach_mode = config.session.attach_takes_over ? SessionOptions::AttachMode::TakeOver
+                                                         : SessionOptions::AttachMode::Share;
   options.idle_timeout = config.session.idle_timeout;
   options.idle_warning = config.session.idle_warning;
   return options;

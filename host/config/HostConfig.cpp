@@ -225,6 +225,11 @@ void readSession(const Document& doc, SessionConfig& session) {
     t.fail("on_shell_exit", "expected \"restart\" or \"close\", got " + inQuotes(on_exit));
   }
   session.restart_shell = on_exit == "restart";
+  const std::string attach = t.string("attach_mode", "share");
+  if (attach != "share" && attach != "takeover") {
+    t.fail("attach_mode", "expected \"share\" or \"takeover\", got " + inQuotes(attach));
+  }
+  session.attach_takes_over = attach == "takeover";
   const std::string scope = t.string("pod_scope", "session");
   if (scope != "session" && scope != "workspace") {
     t.fail("pod_scope", "expected \"session\" or \"workspace\", got " + inQuotes(scope));

@@ -117,6 +117,14 @@ void Session::attach(const std::shared_ptr<TerminalClient>& client,
   metrics::connects(client->wantsEvents()).inc();
   if (grace_timer_) metrics::reconnects().inc();  // it had no client left
   cancelTimer(grace_timer_);
+  std::vector<std::shared_ptr<TerminalClient>> displaced;
+  if (options_.attach_mode == SessionOptions::AttachMode::TakeOver) {
+    displaced.swap(clients_);
+    if (output_paused_ && stream_) {  // a congested old client no longer holds the shell back
+      output_paused_ = false;
+      stream_->resumeOutput();
+    }
+  }
   clients_.push_back(client);
   logger().information("session=%s client %s attached (%z attached)", id_.raw, client->describe(),
                        clients_.size());
@@ -132,6 +140,16 @@ void Session::attach(const std::shared_ptr<TerminalClient>& client,
     if (state_ == SessionState::Ready) client->sendEvent(messages::readyEvent());
   }
   if (since || history_.end() > 0) catchUpLocked(*client, since);
+  lock.unlock();
+  for (const auto& old : displaced) {
+    const std::string text = "this terminal was opened elsewhere (another tab or device)";
+    if (old->wantsEvents()) {
+      old->sendEvent(messages::noticeEvent(text));
+    } else {
+      old->sendText(messages::noticeLine(text));
+    }
+    old->close(kTakenOverCode, "opened elsewhere");
+  }
 }
 
 // Under the session's lock, which every output chunk takes too: the catch-up ends exactly where

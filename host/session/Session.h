@@ -93,8 +93,11 @@ class Session : public PodUser,
   void start();
   // since: resume from this offset of the output stream (`?since=N`); without it, a session that
   // has produced output replays its screen to the new client first.
+  // With options.attach_mode TakeOver, the clients attached before are told and closed with
+  // kTakenOverCode.
   void attach(const std::shared_ptr<TerminalClient>& client, std::optional<TerminalSize> size,
               std::optional<uint64_t> since = std::nullopt);
+  static constexpr uint16_t kTakenOverCode = 4001;
   void detach(const TerminalClient* client);
   // A text frame: bytes for the shell, unparsed.
   void onClientInput(std::string_view bytes);

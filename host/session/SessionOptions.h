@@ -39,6 +39,10 @@ struct SessionOptions {
   // session.on_shell_exit: a fresh shell in the same pod, or the session ends.
   enum class OnShellExit { Restart, Close };
   OnShellExit on_shell_exit = OnShellExit::Restart;
+  // session.attach_mode: every client of a terminal sees its output and may type (Share), or the
+  // newest client takes the terminal and the older ones are told and closed (TakeOver).
+  enum class AttachMode { Share, TakeOver };
+  AttachMode attach_mode = AttachMode::Share;
   // At most this many restarts within restart_window; one more ends the session.
   size_t max_restarts = 5;
   std::chrono::milliseconds restart_window{60'000};

@@ -199,6 +199,13 @@
         setPod('');
         return;
       }
+      if (e.code === 4001) { // session.attach_mode = "takeover": another tab or device has it now
+        shellExited = true;
+        term.write('\r\n\x1b[2m[this terminal was opened elsewhere: press Enter to take it back]\x1b[0m\r\n');
+        setConn('opened elsewhere: press Enter to take it back');
+        setPod('');
+        return;
+      }
       if (e.code === 1000) { // the shell ended without telling us how (v1 host)
         shellExited = true;
         term.write('\r\n\x1b[2m[the shell ended: press Enter to start a new one]\x1b[0m\r\n');

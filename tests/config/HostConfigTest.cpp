@@ -146,8 +146,10 @@ TEST(HostConfig, SessionLifecycleKeys) {
   HostConfig c = parseHostConfig(kMinimal +
                                      "[session]\nscrollback_lines = 50\noutput_log_bytes = 4096\n"
                                      "on_shell_exit = \"close\"\nidle_timeout_s = 1800\n"
-                                     "idle_warning_s = 120\n",
+                                     "idle_warning_s = 120\nattach_mode = \"takeover\"\n",
                                  "p.toml");
+  EXPECT_TRUE(c.session.attach_takes_over);
+  EXPECT_FALSE(parseHostConfig(kMinimal, "p.toml").session.attach_takes_over);
   EXPECT_EQ(c.session.scrollback_lines, 50u);
   EXPECT_EQ(c.session.output_log_bytes, 4096u);
   EXPECT_FALSE(c.session.restart_shell);
@@ -246,6 +248,9 @@ TEST(HostConfig, InvalidValues) {
   EXPECT_EQ(errorOf(kMinimal + "[session]\non_shell_exit = \"reboot\"\n"),
             "p.toml:6:17: session.on_shell_exit: expected \"restart\" or \"close\", got "
             "\"reboot\"");
+  EXPECT_EQ(errorOf(kMinimal + "[session]\nattach_mode = \"newest\"\n"),
+            "p.toml:6:15: session.attach_mode: expected \"share\" or \"takeover\", got "
+            "\"newest\"");
   EXPECT_EQ(errorOf(kMinimal + "[plugins]\npath = []\n"),
             "p.toml:6:8: plugins.path: must name at least one directory");
   EXPECT_EQ(errorOf(kMinimal + "[log]\nlevel = \"verbose\"\n"),

@@ -179,6 +179,39 @@ TEST_F(SessionLifecycleTest, NothingLostOrDoubledBetweenCatchUpAndLiveStream) {
 
 // --- ?since=N -----------------------------------------------------------------------------------
 
+TEST_F(SessionLifecycleTest, WithTakeOverTheNewestClientHasTheTerminalAndTheOlderIsToldAndClosed) {
+  options_.attach_mode = SessionOptions::AttachMode::TakeOver;
+  auto session = makeReady();
+  auto first = std::make_shared<RecordingClient>();
+  auto second = std::make_shared<RecordingClient>(true);
+  session->attach(first, std::nullopt);
+  output(*session, "one\r\n");
+  session->attach(second, std::nullopt);
+  EXPECT_TRUE(first->closed());
+  EXPECT_EQ(first->closeCode(), Session::kTakenOverCode);
+  EXPECT_THAT(first->text(), HasSubstr("Notice: this terminal was opened elsewhere"));
+  EXPECT_FALSE(second->closed());
+  EXPECT_THAT(second->text(), HasSubstr("one"));  // its replay
+  output(*session, "two\r\n");
+  EXPECT_THAT(second->text(), HasSubstr("two"));
+  EXPECT_EQ(first->text().find("two"), std::string::npos);
+  EXPECT_EQ(session->clientCount(), 1u);
+}
+
+TEST_F(SessionLifecycleTest, ByDefaultEveryClientSharesTheTerminal) {
+  auto session = makeReady();
+  const size_t before = session->clientCount();
+  auto first = std::make_shared<RecordingClient>();
+  auto second = std::make_shared<RecordingClient>();
+  session->attach(first, std::nullopt);
+  session->attach(second, std::nullopt);
+  output(*session, "both\r\n");
+  EXPECT_FALSE(first->closed());
+  EXPECT_THAT(first->text(), HasSubstr("both"));
+  EXPECT_THAT(second->text(), HasSubstr("both"));
+  EXPECT_EQ(session->clientCount(), before + 2);
+}
+
 TEST_F(SessionLifecycleTest, SinceGetsExactlyTheMissingBytes) {
   auto session = makeReady();
   output(*session, "abc");
