@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "FaultFixtures.h"
 #include "HostProcess.h"
 #include "TerminalClient.h"
 
@@ -31,60 +32,6 @@ namespace podterm::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
-
-// argv run with stdin_text, stdout and stderr together; status -1 when it could not run.
-struct Ran {
-  int status = -1;
-  std::string output;
-};
-
-Ran run(const std::vector<std::string>& argv, const std::string& stdin_text) {
-  Ran ran;
-  int in[2];
-  int out[2];
-  if (::pipe(in) != 0) return ran;
-  if (::pipe(out) != 0) {
-    ::close(in[0]);
-    ::close(in[1]);
-    return ran;
-  }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::dup2(out[1], 2);
-    ::close(in[1]);
-    ::close(out[0]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(in[0]);
-  ::close(out[1]);
-  if (!stdin_text.empty()) {
-    [[maybe_unused]] auto w = ::write(in[1], stdin_text.data(), stdin_text.size());
-  }
-  ::close(in[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(out[0], buf, sizeof buf)) > 0) ran.output.append(buf, static_cast<size_t>(n));
-  ::close(out[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ran.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return ran;
-}
 
 // A database of its own on the throwaway PostgreSQL of deploy/run-tests.sh.
 class PgDatabase {
@@ -115,19 +62,19 @@ class PgDatabase {
   }
   // One value, unaligned (psql -At).
   std::string value(const std::string& query) const {
-    auto ran = run({"/usr/bin/psql", "-X", "-At", "-h", "127.0.0.1", "-p", port_, "-U", "postgres",
-                    "-d", name_, "-c", query},
-                   "");
+    auto ran = runCommand({"/usr/bin/psql", "-X", "-At", "-h", "127.0.0.1", "-p", port_, "-U",
+                           "postgres", "-d", name_, "-c", query},
+                          "");
     std::string out = ran.output;
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
     return out;
   }
 
  private:
-  Ran sql(const std::string& db, const std::string& text) const {
-    return run({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-                port_, "-U", "postgres", "-d", db},
-               text);
+  CommandResult sql(const std::string& db, const std::string& text) const {
+    return runCommand({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+                       "-p", port_, "-U", "postgres", "-d", db},
+                      text);
   }
   std::string port_, name_, why_;
 };
@@ -137,68 +84,11 @@ bool pgRequired() {
   return r != nullptr && std::string(r) == "1";
 }
 
-// The fake Kubernetes API server, started and stopped by PID.
-class FakeKube {
- public:
-  FakeKube() {
-    if (::access("/usr/bin/python3", X_OK) != 0 || ::access(FAKE_APISERVER, R_OK) != 0) {
-      why_ = "no /usr/bin/python3 or no fake API server script";
-      return;
-    }
-    char tmpl[] = "/tmp/podterm-replicas-e2e.XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    ::chmod(dir_.c_str(), 0755);
-    int out[2];
-    if (::pipe(out) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      ::close(out[0]);
-      int log = ::open((dir_ + "/fake.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(log, 2);
-      const std::string data = dir_ + "/data";
-      ::execl("/usr/bin/python3", "python3", FAKE_APISERVER, "--port", "0", "--data-dir",
-              data.c_str(), "--token", "e2e-token", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-    ::close(out[0]);
-    try {
-      auto json = Poco::JSON::Parser().parse(line).extract<Poco::JSON::Object::Ptr>();
-      kubeconfig_ = json->getValue<std::string>("kubeconfig");
-    } catch (const std::exception&) {
-      why_ = "the fake API server did not start: " + line;
-    }
-  }
-  ~FakeKube() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
-  }
-  bool ok() const { return !kubeconfig_.empty(); }
-  const std::string& why() const { return why_; }
-  std::string runtime() const {
-    return "[runtime]\nplugin = \"kubernetes\"\n[runtime.kubernetes]\n"
-           "credentials = \"kubeconfig\"\nkubeconfig = \"" +
-           kubeconfig_ + "\"\nrun_as_user = 0\nrestricted = false\nready_timeout_s = 3\n";
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string dir_, kubeconfig_, why_;
-};
-
 // A replica: short leases (renewed every second), and a reaper that looks every second at pods
 // older than 2 s.
 HostOptions replica(const FakeKube& kube, const PgDatabase& db, const std::string& name) {
   HostOptions options;
-  options.runtime = kube.runtime();
+  options.runtime = kube.runtimeConfig(3);
   options.extra_session =
       "lease_ttl_s = 3\nhost_id = \"" + name + "\"\norphan_pod_ttl_s = 2\nreap_interval_s = 1\n";
   options.extra_tables = "[storage]\nplugin = \"postgres\"\n[storage.postgres]\nconnection = \"" +
@@ -234,13 +124,13 @@ TEST(ReplicasE2E, AClientOnTheOtherReplicaTakesTheSessionOverInTheSamePod) {
   waitForPrompt(on_a);
   on_a.send("mkdir -p pod-local && echo written-on-a > pod-local/mark.txt && echo pid=$$\n");
   ASSERT_TRUE(on_a.waitFor("pid=")) << on_a.text();
-  ASSERT_TRUE(eventually([&] { return db.value(lease_holder) == "replica-a"; }, 10s))
+  ASSERT_TRUE(waitUntil([&] { return db.value(lease_holder) == "replica-a"; }, 10s))
       << db.value(lease_holder) << a.log();
 
   TerminalClient on_b(b.port(), path);
   // A's client is told the session moved, and A neither synced nor deleted the pod.
   EXPECT_EQ(on_a.waitForClose(30s), 1012) << on_a.text() << a.log();
-  EXPECT_TRUE(eventually(
+  EXPECT_TRUE(waitUntil(
       [&] {
         return a.log().find("left its pod to the replica that took it over") != std::string::npos;
       },
@@ -259,7 +149,7 @@ TEST(ReplicasE2E, AClientOnTheOtherReplicaTakesTheSessionOverInTheSamePod) {
 
   // B's session ends with its client: final sync, the pod deleted, the lease released.
   on_b.close();
-  EXPECT_TRUE(eventually([&] { return db.value(lease_holder).empty(); }, 30s))
+  EXPECT_TRUE(waitUntil([&] { return db.value(lease_holder).empty(); }, 30s))
       << db.value(lease_holder) << b.log();
 }
 
@@ -274,7 +164,7 @@ TEST(ReplicasE2E, AKilledReplicasLeasesExpireAndTheOtherReplicaReapsItsPod) {
     waitForPrompt(on_a);
     on_a.send("cd /app/workspace && echo saved-by-a > kept.txt && echo done=$((1+1))\n");
     ASSERT_TRUE(on_a.waitFor("done=2")) << on_a.text();
-    ASSERT_TRUE(eventually([&] { return db.value(lease).rfind("replica-a", 0) == 0; }, 10s))
+    ASSERT_TRUE(waitUntil([&] { return db.value(lease).rfind("replica-a", 0) == 0; }, 10s))
         << db.value(lease);
     // Host B's reaper leaves the pod of A's live session alone.
     std::this_thread::sleep_for(4s);
@@ -286,11 +176,11 @@ TEST(ReplicasE2E, AKilledReplicasLeasesExpireAndTheOtherReplicaReapsItsPod) {
   a.reset();  // reaps the killed process (by its PID)
 
   // A stops renewing; after the TTL B's reaper saves the pod's files and deletes it.
-  EXPECT_TRUE(eventually(
+  EXPECT_TRUE(waitUntil(
       [&] { return b.log().find("session=" + id + " deleted orphaned pod") != std::string::npos; },
       60s))
       << b.log();
-  EXPECT_TRUE(eventually([&] { return db.value(lease).empty(); }, 10s))
+  EXPECT_TRUE(waitUntil([&] { return db.value(lease).empty(); }, 10s))
       << "the reaper's claim was released: " << db.value(lease);
 
   // The files are in the database: the next session (on B) gets them in a new pod.
@@ -298,7 +188,7 @@ TEST(ReplicasE2E, AKilledReplicasLeasesExpireAndTheOtherReplicaReapsItsPod) {
   waitForPrompt(again);
   again.send("cat /app/workspace/kept.txt\n");
   EXPECT_TRUE(again.waitFor("\rsaved-by-a\r\n", 20s)) << again.text() << b.log();
-  EXPECT_TRUE(eventually([&] { return db.value(lease).rfind("replica-b", 0) == 0; }, 10s))
+  EXPECT_TRUE(waitUntil([&] { return db.value(lease).rfind("replica-b", 0) == 0; }, 10s))
       << db.value(lease);
 }
 
