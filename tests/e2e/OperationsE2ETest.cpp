@@ -171,14 +171,24 @@ TEST(OperationsE2E, SigtermDrainsSavesFilesClosesWith1001AndKeepsThePod) {
             "200 unsynced\n");
 }
 
+// A host whose SQLite waits up to 2 minutes for a lock (DatabaseLock holds one), so its final
+// syncs hang for as long as the test holds it; shutdown_deadline_s as given.
+HostOptions lockableDatabaseHost(int shutdown_deadline_s) {
+  return HostOptions{"",
+                     "shutdown_deadline_s = " + std::to_string(shutdown_deadline_s) + "\n",
+                     "network = \"none\"\n",
+                     "[storage]\nplugin = \"sqlite\"\n[storage.sqlite]\n"
+                     "path = \"{dir}/podterm.db\"\ntimeout_ms = 120000\n",
+                     "",
+                     "",
+                     60};
+}
+
 TEST(OperationsE2E, WhileDrainingReadyzAndNewTerminalsGet503) {
   if (::access("/usr/bin/sqlite3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/sqlite3";
   // A final sync held up by a locked database keeps the drain going for as long as the deadline
   // lets it, so the draining host is there to ask.
-  HostProcess host(HostOptions{"", "shutdown_deadline_s = 6\n", "network = \"none\"\n",
-                               "[storage]\nplugin = \"sqlite\"\n[storage.sqlite]\n"
-                               "path = \"{dir}/podterm.db\"\ntimeout_ms = 120000\n",
-                               "", "", 60});
+  HostProcess host(lockableDatabaseHost(6));
   TerminalClient client(host.port(), "/api/terminal/ws/user_7_ws_drain_b");
   waitForPrompt(client);
   client.send("echo x > f.txt; sleep 600\n");
@@ -206,10 +216,7 @@ TEST(OperationsE2E, WhileDrainingReadyzAndNewTerminalsGet503) {
 
 TEST(OperationsE2E, AHungDatabaseCannotHoldTheProcessPastTheDeadline) {
   if (::access("/usr/bin/sqlite3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/sqlite3";
-  HostProcess host(HostOptions{"", "shutdown_deadline_s = 3\n", "network = \"none\"\n",
-                               "[storage]\nplugin = \"sqlite\"\n[storage.sqlite]\n"
-                               "path = \"{dir}/podterm.db\"\ntimeout_ms = 120000\n",
-                               "", "", 60});
+  HostProcess host(lockableDatabaseHost(3));
   TerminalClient client(host.port(), "/api/terminal/ws/user_7_ws_hung_a");
   waitForPrompt(client);
   client.send("echo unsaved > hung.txt; sleep 600\n");
