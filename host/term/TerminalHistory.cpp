@@ -26,7 +26,6 @@ TerminalHistory::TerminalHistory(int rows, int cols, size_t scrollbackLines, siz
       rows_(rows),
       cols_(cols),
       catch_up_bytes_(std::min(kCatchUpBytes, logBytes / 2)),
-      tail_bytes_(catch_up_bytes_ / 2),
       deferred_(logBytes >= kMinDeferredLog) {}
 
 TerminalHistory::~TerminalHistory() = default;
@@ -64,8 +63,8 @@ void TerminalHistory::catchUp(bool mayFlood) {
   // character, since the skim before it drops text.
   const size_t cells =
       static_cast<size_t>(std::max(rows_, 1)) * static_cast<size_t>(std::max(cols_, 1));
-  tail_bytes_ = std::min(catch_up_bytes_ / 2, std::max(kMinTailBytes, 2 * cells));
-  uint64_t cut = end - std::min<uint64_t>(tail_bytes_, end - fed_);
+  const size_t tail = std::min(catch_up_bytes_ / 2, std::max(kMinTailBytes, 2 * cells));
+  uint64_t cut = end - std::min<uint64_t>(tail, end - fed_);
   while (cut > fed_ && isUtf8Continuation(log_.view(cut, cut + 1).first.front())) --cut;
   consumeFromLog(cut, true);
 }

@@ -7,17 +7,18 @@
 // 80x24), so feeding it on the output path bounded a session's output at 11-17 MB/s against
 // 109 MB/s for a bare PTY, and its buffers cost ~140 KB per session that never reattaches. Here
 // the screen follows the log behind the stream instead:
-// - append() copies the bytes into the log. Only when catchUpBytes() of them have not reached the
+// - append() copies the bytes into the log. Only when kCatchUpBytes of them have not reached the
 //   screen yet does it feed them (the log still holds them), and the screen is created on first
 //   use, so an idle session that printed a prompt holds no screen at all;
 // - when those catch-ups come faster than one per kFloodWindow (sustained output above
 //   ~1.3 MB/s, a `cat` of a big file), the older part of the backlog is skimmed (ScreenState::
-//   skim: escape sequences only, modes, pen and alternate screen stay right) and the newest
-//   tailBytes() wait; a pause in the output or a replay feeds them whole, so the screen after a
-//   flood shows its end exactly; only the scrollback misses the skimmed lines;
+//   skim: escape sequences and the cursor's line, so modes, pen and alternate screen stay right)
+//   and the newest (two screenfuls, at least 16 KiB) wait; a pause in the output or a replay feeds
+//   them whole, so the screen after a flood shows its end exactly; only the scrollback misses the
+//   skimmed lines;
 // - replay() and screen() first feed whatever the screen has not seen; resize() is queued at
 //   its offset in the stream and applied when the screen reaches it.
-// With a log smaller than 2 * catchUpBytes() there is nothing to defer from: every byte is fed at
+// With a log smaller than 16 KiB there is nothing to defer from: every byte is fed at
 // once (the exact, slow way).
 //
 // Threading: not thread-safe; the session's lock serializes every call (as for ScreenState).
@@ -67,8 +68,6 @@ class TerminalHistory {
   size_t screenBytes() const;
   // Bytes the screen saw only skimmed (diagnostics, tests).
   uint64_t skimmedBytes() const noexcept { return skimmed_; }
-  size_t catchUpBytes() const noexcept { return catch_up_bytes_; }
-  size_t tailBytes() const noexcept { return tail_bytes_; }
 
  private:
   struct PendingResize {
@@ -94,9 +93,8 @@ class TerminalHistory {
   uint64_t fed_ = 0;  // stream offset up to which the screen has consumed the output
   uint64_t skimmed_ = 0;
   std::vector<PendingResize> resizes_;  // in stream order, all at offsets >= fed_
-  size_t catch_up_bytes_;
-  size_t tail_bytes_;
-  bool deferred_;  // false: the log is too small to defer from; feed every byte at once
+  const size_t catch_up_bytes_;
+  const bool deferred_;  // false: the log is too small to defer from; feed every byte at once
   std::optional<std::chrono::steady_clock::time_point> last_catch_up_;
 };
 
