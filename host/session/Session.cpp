@@ -17,6 +17,15 @@ Poco::Logger& logger() {
   return Poco::Logger::get("podterm.session");
 }
 
+// A host notice in the client's protocol: an event for v2, a text line for v1.
+void sendNotice(TerminalClient& client, std::string_view text) {
+  if (client.wantsEvents()) {
+    client.sendEvent(messages::noticeEvent(text));
+  } else {
+    client.sendText(messages::noticeLine(text));
+  }
+}
+
 bool isUtf8Continuation(char c) {
   return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
 }
@@ -142,12 +151,7 @@ void Session::attach(const std::shared_ptr<TerminalClient>& client,
   if (since || history_.end() > 0) catchUpLocked(*client, since);
   lock.unlock();
   for (const auto& old : displaced) {
-    const std::string text = "this terminal was opened elsewhere (another tab or device)";
-    if (old->wantsEvents()) {
-      old->sendEvent(messages::noticeEvent(text));
-    } else {
-      old->sendText(messages::noticeLine(text));
-    }
+    sendNotice(*old, "this terminal was opened elsewhere (another tab or device)");
     old->close(kTakenOverCode, "opened elsewhere");
   }
 }
@@ -187,13 +191,7 @@ void Session::catchUpLocked(TerminalClient& client, std::optional<uint64_t> sinc
   if (events) client.sendEvent(messages::replayEvent(end));
   // RIS first: the replay is drawn on a freshly reset terminal (xterm.js clears its scrollback).
   client.sendText("\033c" + history_.replay());
-  if (!refusal.empty()) {
-    if (events) {
-      client.sendEvent(messages::noticeEvent(refusal));
-    } else {
-      client.sendText(messages::noticeLine(refusal));
-    }
-  }
+  if (!refusal.empty()) sendNotice(client, refusal);
   if (events) client.sendEvent(messages::offsetEvent(end));
 }
 
@@ -840,13 +838,7 @@ void Session::broadcastEvent(std::string_view json) {
 
 void Session::broadcastNotice(std::string_view text) {
   Lock lock(mutex_);
-  for (auto& client : clients_) {
-    if (client->wantsEvents()) {
-      client->sendEvent(messages::noticeEvent(text));
-    } else {
-      client->sendText(messages::noticeLine(text));
-    }
-  }
+  for (auto& client : clients_) sendNotice(*client, text);
 }
 
 std::string Session::currentStatusText() const {
