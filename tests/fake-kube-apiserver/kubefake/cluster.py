@@ -6,9 +6,10 @@ import copy
 import json
 import re
 import signal
+import sys
 import uuid
 
-from . import api
+from . import api, sandbox
 from .store import KINDS, Store
 
 NODE = "fake-node-1"
@@ -234,11 +235,24 @@ class Cluster:
                             f"containers with unready status: [{names}]")
         self._container_statuses(pod, {"waiting": {"reason": "ContainerCreating"}})
         self.store.put("pods", pod)
+        ipb, crash = plan["image_pull_backoff"], plan["crash_loop_backoff"]
+        sandboxes_ready = None
+        if not (ipb or crash):
+            # The runtime creates the containers meanwhile: one long-lived sandbox each, which
+            # every exec then joins (deleting the pod kills them, see _finish_pod).
+            sandboxes_ready = self.sandboxes.start_pod(pod, lambda claim: self.pvc_uid(ns, claim))
         await asyncio.sleep(self.t.start)
+        if sandboxes_ready is not None:
+            try:
+                await sandboxes_ready
+            except sandbox.SandboxError as e:
+                # The pod still runs (REST-only tests need no sandbox); its execs fail and say so.
+                print(f"kubefake: pod {ns}/{name}: {e}", file=sys.stderr, flush=True)
         pod = self._live_pod(ns, name, uid)
         if not pod:
+            self.sandboxes.kill_pod(uid)  # deleted while its containers were being created
             return
-        ipb, crash = plan["image_pull_backoff"], plan["crash_loop_backoff"]
+        st = pod["status"]
         if ipb:
             image = ipb.get("image") or pod["spec"]["containers"][0]["image"]
             ref = image if "/" in image else "docker.io/library/" + image
@@ -313,7 +327,8 @@ class Cluster:
         meta["deletionTimestamp"] = api.now_rfc3339(grace)
         meta["deletionGracePeriodSeconds"] = grace
         self.store.put("pods", pod)
-        # The keepalive exits on SIGTERM, so the kubelet finishes well before the grace period.
+        # The kubelet's SIGTERM reaches every process of the pod's containers; the sandboxes are
+        # killed when the (shortened) grace period ends.
         self.sandboxes.kill_pod(uid, signal.SIGTERM)
         self._spawn(self._finish_later(ns, name, uid, min(grace, self.t.terminate)))
         return pod

@@ -14,7 +14,7 @@ import uuid
 
 from aiohttp import WSMsgType, web
 
-from . import api
+from . import api, sandbox
 
 SUPPORTED = ["v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io",
              "base64.channel.k8s.io", "channel.k8s.io"]
@@ -31,12 +31,17 @@ def exit_status(code, argv):
             "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
-def not_found_status(argv):
-    why = (f'error executing command in container: failed to exec in container: failed to start '
-           f'exec "{uuid.uuid4().hex}": OCI runtime exec failed: exec failed: unable to start '
-           f'container process: exec: "{argv[0]}": executable file not found in $PATH: unknown')
+def internal_error_status(why):
+    """What the kubelet sends when the runtime cannot start an exec."""
     return {"metadata": {}, "status": "Failure", "message": "Internal error occurred: " + why,
             "reason": "InternalError", "details": {"causes": [{"message": why}]}, "code": 500}
+
+
+def not_found_status(argv):
+    return internal_error_status(
+        f'error executing command in container: failed to exec in container: failed to start '
+        f'exec "{uuid.uuid4().hex}": OCI runtime exec failed: exec failed: unable to start '
+        f'container process: exec: "{argv[0]}": executable file not found in $PATH: unknown')
 
 
 def resolve_container(pod, params):
@@ -106,7 +111,7 @@ class ExecSession:
         self.broken = True
         self.log["exec_broken"] = True
         if self.proc:
-            self.server.sandboxes._kill(self.proc, 9)
+            self.proc.kill()
         transport = self.request.transport
         if transport:
             transport.abort()
@@ -118,10 +123,15 @@ class ExecSession:
         if not sb.command_exists(self.argv, self.container):
             await self.finish(not_found_status(self.argv))
             return
-        mounts = sb.mounts(self.pod, self.container,
-                           lambda claim: self.server.cluster.pvc_uid(self.pod["metadata"]["namespace"], claim))
-        self.proc, self.master = await sb.spawn(self.pod, self.container, mounts, self.argv,
-                                                self.stdin, self.stdout, self.stderr, self.tty)
+        ns = self.pod["metadata"]["namespace"]
+        try:
+            # The exec joins the container's sandbox (its agent forks the command there).
+            self.proc, self.master = await sb.exec(
+                self.pod, self.container, self.argv, self.stdin, self.stdout, self.stderr,
+                self.tty, lambda claim: self.server.cluster.pvc_uid(ns, claim))
+        except sandbox.ExecError as e:
+            await self.finish(internal_error_status(e.why))
+            return
         timer = None
         if self.fault and self.fault.get("after_seconds") is not None:
             timer = asyncio.get_event_loop().call_later(float(self.fault["after_seconds"]),
@@ -141,7 +151,7 @@ class ExecSession:
             # The command ends, or the client goes away first (then the command is killed).
             await asyncio.wait([done_proc, reader], return_when=asyncio.FIRST_COMPLETED)
             if not done_proc.done():
-                sb._kill(self.proc, 9)
+                self.proc.kill()
             code = await done_proc
             if pumps:
                 await asyncio.wait(pumps, timeout=5)
@@ -160,7 +170,7 @@ class ExecSession:
                     pass
                 os.close(self.master)
             if self.proc.returncode is None:
-                sb._kill(self.proc, 9)
+                self.proc.kill()
                 await self.proc.wait()
             sb.forget(self.pod["metadata"]["uid"], self.proc)
 

@@ -450,7 +450,8 @@ class Server:
             return jresp({"resourceVersion": str(st.rv), "watchers": len(st.watchers),
                           "pods": [{"namespace": o["metadata"]["namespace"], "name": o["metadata"]["name"],
                                     "uid": o["metadata"]["uid"], "phase": o["status"].get("phase"),
-                                    "execs": procs.get(o["metadata"]["uid"], 0)}
+                                    "execs": procs.get(o["metadata"]["uid"], 0),
+                                    "sandboxes": self.sandboxes.state(o["metadata"]["uid"])}
                                    for o in st.items("pods")],
                           "persistentvolumeclaims": [{"namespace": o["metadata"]["namespace"],
                                                       "name": o["metadata"]["name"],
