@@ -520,6 +520,248 @@ class ExecTest(FakeCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def wait_until(cond, timeout=10, what="condition"):
+    """Polls cond() until it returns something true; fails the test at the deadline."""
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def proc_status(pid):
+    """{field: value} of /proc/PID/status, or None once the process is gone (reaped)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    except OSError:
+        return None
+
+
+def alive(pid):
+    st = proc_status(pid)
+    return st is not None and not st["State"].strip().startswith(("Z", "X"))
+
+
+def host_pid(agent_pid, inner_pid):
+    """The host pid of the process that is inner_pid in the pod's pid namespace (a descendant
+    of the sandbox's agent, whose host pid the fake's state gives)."""
+    for name in os.listdir("/proc"):
+        st = proc_status(name) if name.isdigit() else None
+        nspid = (st or {}).get("NSpid", "").split()
+        if len(nspid) < 2 or nspid[-1] != str(inner_pid):
+            continue
+        pid = int(name)
+        for _ in range(50):
+            if pid == agent_pid:
+                return int(name)
+            st = proc_status(pid)
+            if not st or int(st["PPid"]) <= 1:
+                break
+            pid = int(st["PPid"])
+    return None
+
+
+def zombie_children(pid):
+    out = []
+    for name in os.listdir("/proc"):
+        st = proc_status(name) if name.isdigit() else None
+        if st and int(st["PPid"]) == pid and st["State"].strip().startswith("Z"):
+            out.append(int(name))
+    return out
+
+
+class PodTest(FakeCase):
+    """A pod is one long-lived sandbox per container that every exec joins."""
+
+    def run_exec(self, pod, script, **kw):
+        r = WebSocket(self.fake, exec_path(pod, ["sh", "-c", script], stdin=False, **kw)).session()
+        self.assertEqual(r["status"], {"metadata": {}, "status": "Success"}, r)
+        return r["out"].decode()
+
+    def sandbox(self, pod):
+        for p in self.fake.control("GET", "state")["pods"]:
+            if p["name"] == pod:
+                return p["sandboxes"][0]
+        return None
+
+    def test_execs_share_tmp_and_processes(self):
+        f = self.fake
+        f.make_pod("share")
+        self.assertEqual(self.run_exec("share", "echo one > /tmp/f; echo two > /root/g; echo ok"), "ok\n")
+        self.assertEqual(self.run_exec("share", "cat /tmp/f /root/g"), "one\ntwo\n")
+        # A running exec's processes are visible to another exec of the pod.
+        ws = WebSocket(f, exec_path("share", ["sh", "-c", "echo $$; exec sleep 301"], stdin=False))
+        ws.sock.settimeout(10)
+        out = b""
+        while b"\n" not in out:
+            op, p = ws.recv()
+            if p[:1] == b"\x01":
+                out += p[1:]
+        inner = int(out)
+        self.assertEqual(self.run_exec("share", f"tr '\\0' ' ' < /proc/{inner}/cmdline"), "sleep 301 ")
+        ws.sock.close()
+        # The first exec's client went away: its command is killed, as before.
+        agent = self.sandbox("share")["pid"]
+        pid = host_pid(agent, inner)
+        if pid:
+            wait_until(lambda: not alive(pid), what="the exec's command to be killed")
+        self.assertEqual(self.run_exec("share", f"kill -0 {inner} 2>/dev/null && echo alive || echo gone"), "gone\n")
+
+    def test_daemon_survives_exec_and_dies_with_pod(self):
+        f = self.fake
+        f.make_pod("daemon")
+        agent = self.sandbox("daemon")["pid"]
+        self.assertTrue(alive(agent))
+        # What an exec leaves running keeps running after its stream closed, as in a container.
+        out = self.run_exec("daemon", "setsid sleep 3131 </dev/null >/dev/null 2>&1 & echo $!; "
+                                      "sleep 3132 </dev/null >/dev/null 2>&1 & echo $!")
+        inner, plain = [int(x) for x in out.split()]
+        pid = wait_until(lambda: host_pid(agent, inner), what="the daemon's host pid")
+        self.assertTrue(alive(pid))
+        out = self.run_exec("daemon", f"tr '\\0' ' ' < /proc/{inner}/cmdline; echo; "
+                                      f"kill -0 {plain} && echo plain-alive; "
+                                      f"ps -o pid= -o ppid= -p {inner}")
+        lines = out.splitlines()
+        self.assertEqual(lines[:2], ["sleep 3131 ", "plain-alive"])
+        self.assertEqual(lines[-1].split(), [str(inner), "1"], "orphans go to the pod's pid 1")
+        self.assertTrue(alive(pid))
+        self.assertEqual(zombie_children(agent), [], "the pod's pid 1 reaps orphans")
+        st, _, _ = f.call("DELETE", f"{PODS}/daemon?gracePeriodSeconds=0")
+        self.assertEqual(st, 200)
+        wait_until(lambda: not alive(pid), what="the daemon to die with its pod")
+        wait_until(lambda: proc_status(pid) is None, what="the daemon to be reaped")
+        wait_until(lambda: proc_status(agent) is None, what="the agent to be gone")
+        wait_until(lambda: not zombie_children(f.proc.pid), what="the fake to reap its sandboxes")
+
+    def test_graceful_delete_terminates_everything(self):
+        f = self.fake
+        f.make_pod("grace", terminationGracePeriodSeconds=30)
+        agent = self.sandbox("grace")["pid"]
+        inner = int(self.run_exec("grace", "setsid sleep 3133 </dev/null >/dev/null 2>&1 & echo $!"))
+        pid = wait_until(lambda: host_pid(agent, inner), what="the daemon's host pid")
+        st, _, _ = f.call("DELETE", f"{PODS}/grace")
+        self.assertEqual(st, 200)
+        wait_until(lambda: not alive(pid), timeout=5, what="SIGTERM to reach the daemon")
+        wait_until(lambda: f.call("GET", f"{PODS}/grace")[0] == 404, what="the pod to go")
+        wait_until(lambda: proc_status(agent) is None, what="the agent to be gone")
+
+    @unittest.skipUnless(shutil.which("dtach"), "dtach is not installed (apt-get install dtach)")
+    def test_dtach_session_outlives_its_exec(self):
+        """What podterm does across a host restart: a shell under a dtach master started by one
+        exec, whose client goes away; a later exec re-attaches to the same shell."""
+        f = self.fake
+        f.make_pod("dt")
+        path = exec_path("dt", ["dtach", "-A", "/tmp/term.sock", "-z", "sh"], stderr=False, tty=True)
+        ws = WebSocket(f, path)
+        ws.send(b"\x04" + json.dumps({"Width": 80, "Height": 24}).encode())
+        ws.send(b"\x00SECRET=42; echo marker-$((40+2))\n")
+        self.assertIn(b"marker-42", self.read_until(ws, b"marker-42"))
+        ws.sock.close()  # the client (podterm host A) goes away without a word
+        wait_until(lambda: self.fake.control("GET", "state")["running_execs"] == 0,
+                   what="the first exec to end")
+        ws = WebSocket(f, path)
+        ws.send(b"\x00echo got-$SECRET-$((1+1))\n")
+        self.assertIn(b"got-42-2", self.read_until(ws, b"got-42-2"))
+        ws.send(b"\x00exit\n")
+        r = ws.session(close_stdin=False)
+        self.assertEqual(r["status"], {"metadata": {}, "status": "Success"})
+        self.assertEqual(self.run_exec("dt", "test -S /tmp/term.sock && echo still || echo gone"), "gone\n")
+
+    @staticmethod
+    def read_until(ws, marker, timeout=10):
+        ws.sock.settimeout(timeout)
+        out = b""
+        while marker not in out:
+            op, p = ws.recv()
+            if op == 8:
+                break
+            if p[:1] == b"\x01":
+                out += p[1:]
+        return out
+
+    def test_pods_do_not_share(self):
+        f = self.fake
+        f.make_pod("iso-a")
+        f.make_pod("iso-b")
+        inner = int(self.run_exec("iso-a", "echo a > /tmp/mine; setsid sleep 3134 </dev/null >/dev/null 2>&1 & echo $!"))
+        procs = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done"
+        self.assertIn("sleep 3134 \n", self.run_exec("iso-a", procs))
+        out = self.run_exec("iso-b", f"cat /tmp/mine 2>/dev/null; {procs}")
+        self.assertNotIn("sleep 3134", out)
+        self.assertNotEqual(out.splitlines()[0], "a", "pod b has its own /tmp")
+        self.assertEqual(self.run_exec("iso-b", "kill -0 1 && echo has-pid-1"), "has-pid-1\n")
+
+    def test_exec_env_is_exact(self):
+        f = self.fake
+        f.make_pod("envp", containers=[{"name": "runtime", "image": "python:3.12-slim",
+                                        "env": [{"name": "FOO", "value": "bar"},
+                                                {"name": "HOME", "value": "/app/workspace"}]}])
+        r = WebSocket(f, exec_path("envp", ["env"], stdin=False)).session()
+        env = dict(l.split("=", 1) for l in r["out"].decode().splitlines())
+        self.assertEqual(env, {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                               "HOME": "/app/workspace", "HOSTNAME": "envp", "FOO": "bar"})
+        r = WebSocket(f, exec_path("envp", ["env"], stderr=False, tty=True)).session(close_stdin=False)
+        env = dict(l.split("=", 1) for l in r["out"].decode().split("\r\n") if l)
+        self.assertEqual(set(env), {"PATH", "HOME", "HOSTNAME", "FOO", "TERM"})
+        self.assertEqual(self.run_exec("envp", "pwd; id -u"), "/app/workspace\n0\n")
+
+    def test_runtime_errors(self):
+        f = self.fake
+        f.make_pod("rterr")
+        r = WebSocket(f, exec_path("rterr", ["/no/such/file"])).session()
+        self.assertEqual((r["status"]["reason"], r["status"]["code"]), ("InternalError", 500))
+        self.assertIn('exec: "/no/such/file": stat /no/such/file: no such file or directory', r["status"]["message"])
+        f.make_pod("rtcwd", containers=[{"name": "runtime", "image": "i", "workingDir": "/nowhere"}])
+        r = WebSocket(f, exec_path("rtcwd", ["true"])).session()
+        self.assertIn('chdir to cwd ("/nowhere") set in config.json failed: no such file or directory',
+                      r["status"]["message"])
+
+    def test_dead_agent_fails_execs(self):
+        f = self.fake
+        f.make_pod("dead")
+        ws = WebSocket(f, exec_path("dead", ["sh", "-c", "echo up; exec sleep 304"], stdin=False))
+        ws.sock.settimeout(10)
+        self.assertIn(b"up", self.read_until(ws, b"up"))
+        agent = self.sandbox("dead")["pid"]
+        os.kill(agent, signal.SIGKILL)
+        r = ws.session(close_stdin=False)
+        self.assertEqual(r["status"]["details"]["causes"][0], {"reason": "ExitCode", "message": "137"},
+                         "the exec was killed with its container")
+        wait_until(lambda: not self.sandbox("dead")["running"], what="the fake to notice")
+        r = WebSocket(f, exec_path("dead", ["true"])).session()
+        self.assertEqual((r["status"]["reason"], r["status"]["code"]), ("InternalError", 500))
+        self.assertIn("container is in CONTAINER_EXITED state", r["status"]["message"])
+        wait_until(lambda: not zombie_children(f.proc.pid), what="the fake to reap the sandbox")
+
+    def test_no_leaked_fds(self):
+        f = self.fake
+        f.make_pod("fds")
+
+        def fds():
+            return len(os.listdir(f"/proc/{f.proc.pid}/fd"))
+
+        def round_():
+            self.run_exec("fds", "echo x; echo y >&2")
+            WebSocket(f, exec_path("fds", ["sh", "-c", "cat"])).session(stdin=b"in")
+            WebSocket(f, exec_path("fds", ["sh", "-c", "tty"], stderr=False, tty=True)).session(close_stdin=False)
+            WebSocket(f, exec_path("fds", ["/nope"])).session()
+            ws = WebSocket(f, exec_path("fds", ["sh", "-c", "echo up; exec sleep 305"], stdin=False))
+            self.read_until(ws, b"up")
+            ws.sock.close()
+            wait_until(lambda: self.fake.control("GET", "state")["running_execs"] == 0,
+                       what="the abandoned exec to end")
+        round_()
+        before = fds()
+        for _ in range(3):
+            round_()
+        wait_until(lambda: fds() <= before, timeout=5, what=f"fds back to {before} (now {fds()})")
+        self.assertEqual(zombie_children(f.proc.pid), [])
+
+
 KUBECTL = newest_kubectl()
 
 

@@ -15,9 +15,11 @@ closes `chan` before the exit, the exec's session is killed. The control socket 
 is gone) ends this process, and the kernel then kills every process of the namespace.
 
 An exec runs as its own session leader (setsid; with a tty, the pty is its controlling terminal).
-When the leader exits, what is left in its session is killed, as when the old one-sandbox-per-exec
-model tore the sandbox down; processes that started their own session (daemons: `setsid cmd &`, a
-dtach or tmux master) keep running until the pod goes. This process reaps every orphan."""
+When it exits, what it left running keeps running, as in a container (the kernel's SIGHUP still
+reaches a tty's foreground job), and this process reaps every orphan. When the fake lets go of an
+exec that still runs (its client went away, or an exec_break fault), the exec's whole session is
+killed; processes that started their own session (`setsid cmd &`, a dtach or tmux master) survive
+that too, until the pod goes."""
 
 import errno
 import fcntl
@@ -290,8 +292,9 @@ class Agent:
             if pid == 0:
                 return
             if pid in self.execs:
+                # As in a container, what the exec left running keeps running (orphans are
+                # reaped here); only an exec the fake lets go of has its session killed.
                 chan = self.execs.pop(pid)
-                kill_session(pid)  # what the exec left in its session goes with it
                 if chan is not None:
                     self.send(chan, {"exit": os.waitstatus_to_exitcode(status)})
                     self.drop(chan)
