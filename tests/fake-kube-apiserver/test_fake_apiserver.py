@@ -737,6 +737,23 @@ class PodTest(FakeCase):
         self.assertIn("container is in CONTAINER_EXITED state", r["status"]["message"])
         wait_until(lambda: not zombie_children(f.proc.pid), what="the fake to reap the sandbox")
 
+    def test_killed_fake_takes_its_pods_along(self):
+        tmp = tempfile.mkdtemp(prefix="kubefake-kill-")
+        os.chmod(tmp, 0o755)
+        fake = Fake(data_dir=os.path.join(tmp, "d"))
+        try:
+            fake.make_pod("orphan")
+            agent = next(p for p in fake.control("GET", "state")["pods"])["sandboxes"][0]["pid"]
+            r = WebSocket(fake, exec_path("orphan", ["sh", "-c", "setsid sleep 3135 </dev/null >/dev/null 2>&1 & echo $!"],
+                                          stdin=False)).session()
+            pid = wait_until(lambda: host_pid(agent, int(r["out"])), what="the daemon's host pid")
+            fake.proc.kill()  # no cleanup: bubblewrap's --die-with-parent takes the sandbox down
+            wait_until(lambda: not alive(pid), what="the daemon to die with the fake")
+            wait_until(lambda: not alive(agent), what="the agent to die with the fake")
+        finally:
+            fake.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_no_leaked_fds(self):
         f = self.fake
         f.make_pod("fds")
