@@ -257,7 +257,8 @@ class Container:
         self.ctl = None
         self.killed = False
         self.exit_status = None
-        self.task = None
+        self.task = None  # start()
+        self.watch_task = None  # reaps bwrap, notices the sandbox's end
         self.ready = asyncio.get_event_loop().create_future()
         self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
 
@@ -290,7 +291,7 @@ class Container:
             for fd in (code_r, code_w, info_w):
                 if fd is not None:
                     os.close(fd)
-        asyncio.ensure_future(self._watch())
+        self.watch_task = asyncio.ensure_future(self._watch())
         try:
             if self.killed:
                 raise SandboxError("killed while starting")
