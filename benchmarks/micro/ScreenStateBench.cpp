@@ -1,6 +1,7 @@
 // Server-side terminal state: MB/s that ScreenState::feed() keeps up with on typical output (a
 // scrolling `ls -l` with colours, and `top` redrawing a colourful screen), in PTY-sized chunks.
-// Also the cost of replay() for a full screen and its scrollback.
+// Also the cost of replay() for a full screen and its scrollback, and of skim(), what a flood
+// costs (TerminalHistory skims output that comes faster than ~1.3 MB/s).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -84,9 +85,34 @@ void BM_ScreenStateReplay(benchmark::State& state) {
   state.counters["memory_bytes"] = static_cast<double>(screen.memoryBytes());
 }
 
+// The load tool's throughput case: `head -c N /dev/zero | tr '\0' a`, one line with no break.
+std::string floodInput() {
+  return std::string(kInputBytes, 'a');
+}
+
+void runSkim(benchmark::State& state, const std::string& input) {
+  ScreenState screen(40, 120, 5000);
+  for (auto _ : state) {
+    for (size_t off = 0; off < input.size(); off += kReadSize) {
+      screen.skim(std::string_view(input).substr(off, kReadSize));
+    }
+  }
+  benchmark::DoNotOptimize(screen.memoryBytes());
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * input.size()));
+}
+
+void BM_ScreenStateSkimLs(benchmark::State& state) {
+  runSkim(state, lsInput());
+}
+void BM_ScreenStateSkimFlood(benchmark::State& state) {
+  runSkim(state, floodInput());
+}
+
 BENCHMARK(BM_ScreenStateFeedLs);
 BENCHMARK(BM_ScreenStateFeedTop);
 BENCHMARK(BM_ScreenStateReplay);
+BENCHMARK(BM_ScreenStateSkimLs);
+BENCHMARK(BM_ScreenStateSkimFlood);
 
 }  // namespace
 }  // namespace podterm::host

@@ -3,8 +3,13 @@
 #include <vterm.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace podterm::host {
 
@@ -21,6 +26,58 @@ constexpr int kMaxSize = 1000;     // rows and columns, as the protocol allows (
 constexpr size_t kMaxSeq = 256;    // longest ESC/CSI sequence we keep (longer ones are dropped)
 constexpr size_t kMaxTitle = 256;  // bytes of an OSC string we keep (its title)
 constexpr uint32_t kWideRightHalf = static_cast<uint32_t>(-1);
+
+// Bytes the tokenizer acts on outside a sequence: ESC, SO, SI, CAN, SUB. Everything else in
+// Normal state is text or a C0 control handed to libvterm in a span.
+bool isTokenizerByte(unsigned char c) {
+  return c == 0x1b || c == 0x0e || c == 0x0f || c == 0x18 || c == 0x1a;
+}
+
+// Index of the first tokenizer byte in [i, n). Output is long runs of text between sequences,
+// and a flood is skimmed through this scan: 16 bytes per step where SSE2 is there.
+size_t skipToTokenizerByte(const char* p, size_t i, size_t n) {
+#if defined(__SSE2__)
+  const __m128i esc = _mm_set1_epi8(0x1b);
+  const __m128i so_si = _mm_set1_epi8(0x0f);    // (c | 1) == 0x0f: SO or SI
+  const __m128i can_sub = _mm_set1_epi8(0x1a);  // (c | 2) == 0x1a: CAN or SUB
+  const __m128i one = _mm_set1_epi8(1);
+  const __m128i two = _mm_set1_epi8(2);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, esc),
+                                     _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(v, one), so_si),
+                                                  _mm_cmpeq_epi8(_mm_or_si128(v, two), can_sub)));
+    const int mask = _mm_movemask_epi8(hit);
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  while (i < n && !isTokenizerByte(static_cast<unsigned char>(p[i]))) ++i;
+  return i;
+}
+
+// Word-at-a-time tests (eight bytes): is any byte below 0x20, and is every byte printable ASCII.
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+
+// Exact as a yes/no answer (a borrow only spreads above a byte that is itself below 0x20).
+bool hasByteBelow0x20(uint64_t w) {
+  return ((w - kOnes * 0x20) & ~w & kHighs) != 0;
+}
+
+bool allPrintableAscii(uint64_t w) {
+  const uint64_t del = w ^ (kOnes * 0x7f);  // a zero byte where w has DEL
+  return (w & kHighs) == 0 && !hasByteBelow0x20(w) && ((del - kOnes) & ~del & kHighs) == 0;
+}
+
+uint64_t loadWord(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+bool isLineBreak(char c) {
+  return c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 void appendUtf8(std::string& out, uint32_t c) {
   if (c < 0x80) {
@@ -495,6 +552,10 @@ void ScreenState::feed(std::string_view bytes) {
   const size_t n = bytes.size();
   size_t span = 0;  // start of the text/control span not yet handed over
   for (size_t i = 0; i < n; ++i) {
+    if (tok_ == Tok::Normal) {
+      i = skipToTokenizerByte(data, i, n);
+      if (i == n) break;
+    }
     const auto c = static_cast<unsigned char>(data[i]);
     switch (tok_) {
       case Tok::Normal:
@@ -692,8 +753,11 @@ void ScreenState::skimText(const char* data, size_t n) {
   // Only the text after the last line break can still be on the cursor's row.
   size_t start = n;
   while (start > 0) {
-    const char c = data[start - 1];
-    if (c == '\n' || c == '\r' || c == '\v' || c == '\f') break;
+    if (start >= 8 && !hasByteBelow0x20(loadWord(data + start - 8))) {
+      start -= 8;
+      continue;
+    }
+    if (isLineBreak(data[start - 1])) break;
     --start;
   }
   if (start > 0) {
@@ -708,6 +772,11 @@ void ScreenState::skimText(const char* data, size_t n) {
   const char* seg = data + start;
   const size_t len = n - start;
   for (size_t i = 0; i < len; ++i) {
+    if (i + 8 <= len && allPrintableAscii(loadWord(seg + i))) {
+      line.cells += 8;
+      i += 7;
+      continue;
+    }
     const auto b = static_cast<unsigned char>(seg[i]);
     if (b >= 0x20 && b != 0x7f) {
       if ((b & 0xC0) != 0x80) ++line.cells;

@@ -163,6 +163,35 @@ TEST(TerminalHistory, AFloodWithoutLineFeedsEndsOnTheRightColumn) {
   }
 }
 
+TEST(TerminalHistory, AFloodOfMixedTextEndsOnTheRightColumn) {
+  // The skim counts the cursor line's cells eight bytes at a time where it can: narrow UTF-8,
+  // DEL (which libvterm ignores), SO/SI and a CAN that cuts a run sit at every offset modulo 8
+  // and across read boundaries, and the end must still match an eager feed.
+  FakeClock clock;
+  const std::string unit =
+      "ab\xe2\x82\xac"
+      "cdefg\x7fhijklmn"
+      "\xc3\xa9"
+      "xyz\x0e"
+      "q\x0f"
+      "0123\x18"
+      "k";
+  std::string flood;
+  while (flood.size() < 700'000) flood += unit;
+  flood.resize(flood.size() - unit.size() / 2);  // end mid-unit, after a whole character
+  while ((static_cast<unsigned char>(flood.back()) & 0xC0) != 0x00 &&
+         (static_cast<unsigned char>(flood.back()) & 0xC0) != 0x40)
+    flood.pop_back();
+  TerminalHistory history(24, 80, 10, 1 << 20, clock.fn());
+  ScreenState direct(24, 80, 10);
+  for (size_t at = 0; at < flood.size(); at += 4093) {
+    history.append(std::string_view(flood).substr(at, 4093));
+    direct.feed(std::string_view(flood).substr(at, 4093));
+  }
+  EXPECT_GT(history.skimmedBytes(), 0u);
+  expectSameScreen(history.screen(), direct);
+}
+
 TEST(TerminalHistory, AProgressBarFloodEndsOnItsLastState) {
   FakeClock clock;
   TerminalHistory history(24, 80, 10, 1 << 20, clock.fn());
