@@ -21,7 +21,9 @@ constexpr std::chrono::milliseconds kDrainGrace{200};
 // Between SIGHUP and SIGKILL when the host closes a stream.
 constexpr std::chrono::milliseconds kKillGrace{1000};
 // Reads per wake-up before yielding to other fds (fairness for a flooding process).
-constexpr int kReadsPerPump = 16;
+constexpr int kReadsPerPump = 32;
+// A read shorter than this drained what the process had written: deliver without reading on.
+constexpr size_t kShortRead = 2048;
 }  // namespace
 
 ProcessStream::ProcessStream(IoLoop& loop, sdk::StreamObserver* observer, bool tty, pid_t pid,
@@ -83,20 +85,32 @@ void ProcessStream::onEvents(int tag, uint32_t events) {
 
 void ProcessStream::pump(int channel) {
   pump_scheduled_[channel] = false;
+  // A PTY hands out at most one line-discipline buffer (4 KiB) per read. Under a flood the reads
+  // are joined into one delivery, so the host frames and sends 64 KiB at a time instead of paying
+  // a lock, a frame and a sendmsg per 4 KiB; a short read (typed echo, a prompt) is delivered at
+  // once, so interactive output waits for no further read.
   char buf[kReadChunk];
+  size_t filled = 0;
+  auto flush = [&] {
+    if (filled > 0) deliver(channel, buf, filled);
+    filled = 0;
+  };
   for (int i = 0; i < kReadsPerPump; ++i) {
-    if (fds_[channel] < 0 || paused_.load() || closed_.load()) return;
-    ssize_t n = ::read(fds_[channel], buf, sizeof buf);
+    if (fds_[channel] < 0 || paused_.load() || closed_.load()) return flush();
+    ssize_t n = ::read(fds_[channel], buf + filled, sizeof buf - filled);
     if (n > 0) {
-      deliver(channel, buf, static_cast<size_t>(n));
+      filled += static_cast<size_t>(n);
+      if (static_cast<size_t>(n) < kShortRead || sizeof buf - filled < kShortRead) flush();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
+    flush();
     if (n < 0 && errno == EAGAIN) return;
     closeChannel(channel);  // EOF, or EIO: the normal end of a PTY whose slave side is closed
     maybeFinish();
     return;
   }
+  flush();
   // Still more to read: come back after the loop has served other fds.
   pump_scheduled_[channel] = true;
   auto self = shared_from_this();
