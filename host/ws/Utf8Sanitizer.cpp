@@ -1,5 +1,6 @@
 #include "ws/Utf8Sanitizer.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -59,7 +60,10 @@ void Utf8Sanitizer::feedInto(std::string& out, const char* data, size_t n) {
       need_ = 0;
       break;
     }
-    held_[held_len_++] = b;
+    // held_len_ < 4 here (a lead byte needs at most 3 more); the min() only lets -O3 see that
+    // held_ is not overrun (-Wstringop-overflow fired without it).
+    held_[std::min(held_len_, sizeof held_ - 1)] = b;
+    ++held_len_;
     ++i;
     lo_ = 0x80;
     hi_ = 0xBF;
