@@ -230,6 +230,11 @@ void readSession(const Document& doc, SessionConfig& session) {
     t.fail("attach_mode", "expected \"share\" or \"takeover\", got " + inQuotes(attach));
   }
   session.attach_takes_over = attach == "takeover";
+  const std::string persistent = t.string("persistent_shell", "auto");
+  if (persistent != "auto" && persistent != "off") {
+    t.fail("persistent_shell", "expected \"auto\" or \"off\", got " + inQuotes(persistent));
+  }
+  session.persistent_shell = persistent == "auto";
   const std::string scope = t.string("pod_scope", "session");
   if (scope != "session" && scope != "workspace") {
     t.fail("pod_scope", "expected \"session\" or \"workspace\", got " + inQuotes(scope));

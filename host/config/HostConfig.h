@@ -50,6 +50,8 @@ struct SessionConfig {
   size_t output_log_bytes = 1048576;      // output kept per session for ?since=N
   bool restart_shell = true;              // on_shell_exit: "restart" (true) or "close"
   bool attach_takes_over = false;         // attach_mode: "share" (false) or "takeover"
+  // persistent_shell: "auto" (true: under dtach, else tmux, when the image has one) or "off".
+  bool persistent_shell = true;
   std::chrono::seconds idle_timeout{0};   // 0: sessions are never culled for idling
   std::chrono::seconds idle_warning{60};  // the notice comes this long before
   // pod_scope: "session" (false: a pod per session id) or "workspace" (true: one pod per

@@ -70,6 +70,18 @@ std::string idleOver(std::chrono::milliseconds timeout) {
          ": saving your files, then stopping its pod. Connect again for a new session.";
 }
 
+std::string shellReattached() {
+  return "reattached to your running shell";
+}
+
+std::string shellStartedAnew(std::string_view keeper) {
+  if (keeper == "bash") {
+    return "a new shell starts in the same pod: the image has neither dtach nor tmux to keep the "
+           "previous one running";
+  }
+  return "a new shell starts in the same pod: the previous one had ended";
+}
+
 std::string statusEvent(std::string_view phase, std::string_view reason) {
   auto event = typed("status");
   event.set("phase", std::string(phase));

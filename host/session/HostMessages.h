@@ -26,6 +26,11 @@ std::string lifetimeOver(std::chrono::milliseconds lifetime);
 std::string idleEndingSoon(std::chrono::milliseconds remaining, std::chrono::milliseconds timeout);
 // "this session was idle for 30 min: ..."
 std::string idleOver(std::chrono::milliseconds timeout);
+// Persistent shells (session.persistent_shell): "reattached to your running shell", and the
+// notice that a new shell replaces one that is gone, naming why (keeper "bash": the image has
+// neither dtach nor tmux).
+std::string shellReattached();
+std::string shellStartedAnew(std::string_view keeper);
 // "24 h", "5 min", "90 s", "1.5 s".
 std::string formatDuration(std::chrono::milliseconds duration);
 

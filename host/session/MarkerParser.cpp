@@ -193,7 +193,14 @@ void MarkerParser::handleMarker(const char* seq, size_t n, std::vector<ShellEven
     }
   }
   size_t nonce_n = fields_n - static_cast<size_t>(nonce_at - fields);
-  if (nonce_n != nonce_.size() || std::memcmp(nonce_at, nonce_.data(), nonce_n) != 0) return;
+  const bool own = nonce_n == nonce_.size() && std::memcmp(nonce_at, nonce_.data(), nonce_n) == 0;
+  if (vscode && (letter == 'R' || letter == 'N')) {
+    // The wrapper's announcements: only with this host's nonce, never an adopted one.
+    if (!own || !has_rest) return;
+    handleWrapperMarker(letter, std::string(fields, rest_n), events);
+    return;
+  }
+  if (!own && !isOurs(nonce_at, nonce_n)) return;
 
   if (vscode) {
     if (letter != 'E' || !has_rest) return;
@@ -224,6 +231,38 @@ void MarkerParser::handleMarker(const char* seq, size_t n, std::vector<ShellEven
   }
 }
 
+bool MarkerParser::isOurs(const char* nonce, size_t n) const {
+  if (n == nonce_.size() && std::memcmp(nonce, nonce_.data(), n) == 0) return true;
+  return !adopted_nonce_.empty() && n == adopted_nonce_.size() &&
+         std::memcmp(nonce, adopted_nonce_.data(), n) == 0;
+}
+
+// R: "<shell nonce>" (alphanumeric, or empty); N: "<keeper>;<new|again>".
+void MarkerParser::handleWrapperMarker(char letter, const std::string& rest,
+                                       std::vector<ShellEvent>& events) {
+  auto alnum = [](const std::string& s, size_t max) {
+    if (s.size() > max) return false;
+    for (char c : s) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+        return false;
+    }
+    return true;
+  };
+  if (letter == 'R') {
+    if (!alnum(rest, 128)) return;
+    adopted_nonce_ = rest == nonce_ ? std::string() : rest;
+    events.emplace_back(ShellReattached{rest});
+    return;
+  }
+  const size_t semi = rest.find(';');
+  if (semi == std::string::npos) return;
+  std::string keeper = rest.substr(0, semi);
+  const std::string again = rest.substr(semi + 1);
+  if (keeper.empty() || !alnum(keeper, 32) || (again != "new" && again != "again")) return;
+  adopted_nonce_.clear();  // a new shell: it has our nonce
+  events.emplace_back(ShellStartedAnew{std::move(keeper), again == "again"});
+}
+
 int64_t MarkerParser::elapsedMs() const {
   auto elapsed = options_.clock() - started_at_;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
@@ -239,6 +278,7 @@ void MarkerParser::flush(std::string& out) {
 
 void MarkerParser::reset() {
   state_ = State::Ground;
+  adopted_nonce_.clear();
   held_.clear();
   running_ = false;
   pending_command_line_.clear();

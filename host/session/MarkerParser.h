@@ -10,6 +10,9 @@
 // file that is `cat`-ed (or a program) cannot drive a browser client's own shell-integration UI.
 // Why not act on them: only the session's own bash knows the nonce (a non-exported variable), so
 // output cannot fake a command ending (and with it a sync or a wrong command line).
+// A persistent shell's wrapper announces itself with OSC 633 R or N (ShellIntegration.h), always
+// with this parser's nonce; after an R, the running shell's own nonce (given to it by an earlier
+// host, never exported, kept in the terminal's private directory) is accepted too, until reset().
 // An OSC 133/633 that is not terminated (BEL or ESC \) within maxSequenceBytes, or that is
 // cancelled by another ESC, is passed through untouched: it was not one of ours. Every other
 // escape sequence (colours, OSC 0 titles, bracketed paste) passes through unchanged.
@@ -42,7 +45,20 @@ struct CommandFinished {
   int64_t duration_ms = 0;  // from the start marker to the end marker, as the host saw them
 };
 
-using ShellEvent = std::variant<CommandStarted, CommandFinished>;
+// The stream re-attached to a shell still running in the pod (a persistent shell, see ShellSpec.h),
+// whose markers carry the nonce of the host that started it: accepted from now on as well.
+struct ShellReattached {
+  std::string shell_nonce;  // empty when the wrapper could not tell (then only our own is)
+};
+
+// The stream started a new shell kept by `keeper` (dtach, tmux, or bash: not kept); again: one of
+// this terminal ran in this pod before and is gone.
+struct ShellStartedAnew {
+  std::string keeper;
+  bool again = false;
+};
+
+using ShellEvent = std::variant<CommandStarted, CommandFinished, ShellReattached, ShellStartedAnew>;
 
 class MarkerParser {
  public:
@@ -66,7 +82,8 @@ class MarkerParser {
   // End of stream: appends whatever is held back, as output.
   void flush(std::string& out);
 
-  // A new shell on the same nonce: forgets held bytes and a running command (keeps sawMarkers()).
+  // A new shell on the same nonce: forgets held bytes, a running command and a shell nonce adopted
+  // from an R marker (keeps sawMarkers()).
   void reset();
   // A marker with the right nonce was seen: the shell integration works in this session.
   bool sawMarkers() const noexcept { return saw_markers_; }
@@ -87,9 +104,13 @@ class MarkerParser {
   // held_ is a complete sequence (terminator removed): act on it if it is ours.
   void finishSequence(std::vector<ShellEvent>& events);
   void handleMarker(const char* body, size_t n, std::vector<ShellEvent>& events);
+  void handleWrapperMarker(char letter, const std::string& rest, std::vector<ShellEvent>& events);
   int64_t elapsedMs() const;
 
+  bool isOurs(const char* nonce, size_t n) const;
+
   const std::string nonce_;
+  std::string adopted_nonce_;  // from an R marker: the running shell's
   const Options options_;
   State state_ = State::Ground;
   std::string held_;

@@ -43,6 +43,9 @@ struct SessionOptions {
   // newest client takes the terminal and the older ones are told and closed (TakeOver).
   enum class AttachMode { Share, TakeOver };
   AttachMode attach_mode = AttachMode::Share;
+  // session.persistent_shell = "auto": the shell runs under dtach or tmux in the pod when the image
+  // has one (ShellSpec.h), so a new stream re-attaches to it; false ("off"): a plain bash.
+  bool persistent_shell = false;
   // At most this many restarts within restart_window; one more ends the session.
   size_t max_restarts = 5;
   std::chrono::milliseconds restart_window{60'000};

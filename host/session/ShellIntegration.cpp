@@ -39,6 +39,45 @@ unset PODTERM_NONCE
   return rc;
 }
 
+const std::string& persistentShellRc() {
+  // $$ and the exit status go to the private directory with builtins only (no fork). At exit the
+  // shell's jobs get SIGHUP, as when a terminal closes: one left running would hold the pty open
+  // and with it the dtach or tmux master, and the exit would never reach the host. Under tmux
+  // the two markers are redefined to go through tmux's passthrough; a plain shell keeps
+  // shellIntegrationRc()'s definitions byte for byte.
+  static const std::string rc =
+      R"RC(if [[ ${PODTERM_SHELL_DIR-} == /* ]]; then
+__podterm_dir=$PODTERM_SHELL_DIR
+builtin printf '%s\n' "$$" > "$__podterm_dir/pid"
+trap 'builtin printf "%s\n" "$?" > "$__podterm_dir/status"; builtin kill -HUP $(builtin jobs -p) 2>/dev/null' EXIT
+if [[ -n ${TMUX-} && -n ${__podterm_nonce-} ]]; then
+__podterm_precmd() {
+  local status=$?
+  if (( __podterm_started )); then
+    __podterm_started=0
+    builtin printf '\ePtmux;\e\e]133;D;%s;%s\a\e\\' "$status" "$__podterm_nonce"
+  fi
+  if [[ $PROMPT_COMMAND != "__podterm_precmd;"* ]]; then
+    PROMPT_COMMAND="__podterm_precmd;${PROMPT_COMMAND//__podterm_precmd;/}"
+  fi
+  return "$status"
+}
+PS0='${__podterm_z[(__podterm_started=1),0]-}\ePtmux;\e\e]133;C;'"$__podterm_nonce"'\a\e\\'
+fi
+fi
+unset PODTERM_SHELL_DIR PODTERM_PERSIST PODTERM_TMUX_CONF
+)RC";
+  return rc;
+}
+
+std::string reattachMarker(const std::string& shell_nonce, const std::string& nonce) {
+  return "\x1b]633;R;" + shell_nonce + ";" + nonce + "\a";
+}
+
+std::string newShellMarker(const std::string& keeper, bool again, const std::string& nonce) {
+  return "\x1b]633;N;" + keeper + (again ? ";again;" : ";new;") + nonce + "\a";
+}
+
 std::string makeShellNonce() {
   unsigned char bytes[8] = {};
   if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {

@@ -36,6 +36,24 @@ inline constexpr size_t kMaxReportedCommandBytes = 4000;
 // the session has a nonce. Inert when $PODTERM_NONCE is empty or not alphanumeric.
 const std::string& shellIntegrationRc();
 
+// Appended after shellIntegrationRc() when the shell runs under persistentShellScript() (see
+// ShellSpec.h); inert without $PODTERM_SHELL_DIR. It records the shell's pid (for the liveness
+// check on re-attach and the end script) and, at exit, its status in the private directory, and
+// under tmux (which swallows OSC 133) wraps the markers in tmux's passthrough DCS
+// (ESC P tmux; ... ESC \, inner ESCs doubled; needs allow-passthrough).
+const std::string& persistentShellRc();
+
+// The wrapper's own markers (OSC 633 with podterm's letters, last field the *host's* nonce, which
+// authenticates them; printed before the shell runs, never by it):
+//   ESC ] 633 ; R ; <shell nonce> ; <nonce> BEL      re-attached to a shell still running in the
+//       pod, whose markers carry <shell nonce> (the one its first host gave it, kept 0600 in the
+//       private directory). The parser then accepts <shell nonce> as well as its own.
+//   ESC ] 633 ; N ; <keeper> ; <new|again> ; <nonce> BEL   a new shell starts, kept by <keeper>
+//       (dtach, tmux, or bash: nothing keeps it); "again": a shell of this terminal ran in this pod
+//       before and is gone.
+std::string reattachMarker(const std::string& shell_nonce, const std::string& nonce);
+std::string newShellMarker(const std::string& keeper, bool again, const std::string& nonce);
+
 // 16 random lower-case hex characters (from getrandom, else std::random_device).
 std::string makeShellNonce();
 
