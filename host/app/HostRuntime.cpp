@@ -58,6 +58,7 @@ SessionOptions sessionOptions(const HostConfig& config) {
                                                          : SessionOptions::AttachMode::Share;
   options.idle_timeout = config.session.idle_timeout;
   options.idle_warning = config.session.idle_warning;
+  options.persistent_shell = config.session.persistent_shell;
   return options;
 }
 

@@ -425,7 +425,9 @@ void Session::openShell() {
   sdk::StreamSpec spec;
   {
     Lock lock(mutex_);
-    spec = interactiveShellSpec(options_.shell, id_.raw, size_.cols, size_.rows, nonce_);
+    spec = interactiveShellSpec(
+        options_.shell, id_.raw, size_.cols, size_.rows, nonce_,
+        options_.persistent_shell ? persistentShellDir(id_.raw, terminal_) : std::string());
     spec.env["PODTERM_TERMINAL"] = terminal_;
     shell_opening_ = true;
     exit_while_opening_.reset();
@@ -597,6 +599,19 @@ void Session::finishEnding(sdk::ExecStreamPtr stream, uint16_t code, const std::
                            bool close_clients, bool last_user) {
   if (stream) stream->close();
   stream.reset();
+  // A terminal ended on purpose in a pod that lives on (other terminals, a shared workspace pod):
+  // its persistent shell goes too. A pod being deleted takes it along; a pod handed over (a
+  // shutdown, a move to another replica) keeps it for the host that re-attaches.
+  if (options_.persistent_shell && !last_user && !pod_->handedOver()) {
+    auto ended =
+        runToEnd(context_.runtime, pod_->id().raw,
+                 endPersistentShellSpec(options_.shell, persistentShellDir(id_.raw, terminal_)),
+                 std::chrono::seconds(5));
+    if (!ended) {
+      logger().warning("session=%s could not end the shell of terminal %s: %s", id_.raw, terminal_,
+                       ended.message());
+    }
+  }
   // The last terminal of the pod ends it: the final sync, then the pod deleted (or kept when its
   // files could not be saved), before its clients are closed.
   const bool saved = !last_user || pod_->finish();
@@ -695,6 +710,20 @@ void Session::deliverOutput(const char* data, size_t size) {
     }
   }
   for (const auto& event : events) {
+    if (std::holds_alternative<ShellReattached>(event)) {
+      logger().information("session=%s terminal %s re-attached to its running shell", id_.raw,
+                           terminal_);
+      broadcastNotice(messages::shellReattached());
+    } else if (const auto* anew = std::get_if<ShellStartedAnew>(&event)) {
+      // After an exit the host has said so already; after a break or a restart, the user hears
+      // that the shell they had is gone.
+      bool tell = false;
+      {
+        Lock lock(mutex_);
+        tell = anew->again && !std::exchange(reopened_after_exit_, false);
+      }
+      if (tell) broadcastNotice(messages::shellStartedAnew(anew->keeper));
+    }
     if (const auto* finished = std::get_if<CommandFinished>(&event)) {
       sdk::FinishedCommand command;
       command.session_id = id_.raw;
@@ -741,6 +770,7 @@ void Session::onExit(const sdk::StreamExit& exit) {
                            ? "the shell was killed by signal " + std::to_string(exit.signal)
                            : "the shell exited with status " + std::to_string(exit.exit_code);
   bool restart = broken || options_.on_shell_exit == SessionOptions::OnShellExit::Restart;
+  reopened_after_exit_ = !broken;
   std::string closing;
   if (restart && !admitRestartLocked(
                      broken ? "the connection to the shell broke" : "the shell exited", closing)) {

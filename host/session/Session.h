@@ -244,7 +244,8 @@ class Session : public PodUser,
   // Faults: a shell that ran once makes a failed open a broken stream (retried), not a failed
   // start; each replacement pod bumps the generation, so a reopen in the lost one drops out.
   bool shell_ran_ = false;
-  bool shell_opening_ = false;  // openStream() is under way: an exit now is the new stream's
+  bool shell_opening_ = false;        // openStream() is under way: an exit now is the new stream's
+  bool reopened_after_exit_ = false;  // the shell is being reopened because it exited
   std::optional<sdk::StreamExit> exit_while_opening_;
   uint64_t pod_generation_ = 0;
   std::optional<Scheduler::TimerId> reopen_timer_;

@@ -81,6 +81,9 @@ class SessionPod : public sdk::PodObserver,
   void keepAtEnd() { keep_at_end_.store(true); }
   // The end neither syncs nor deletes the pod: another replica took it over (SessionLeases).
   void abandonAtEnd() { abandon_at_end_.store(true); }
+  // A shutdown or a move keeps the pod for a host that takes it over: its processes (persistent
+  // shells) are left running for it.
+  bool handedOver() const { return keep_at_end_.load() || abandon_at_end_.load(); }
 
   // Null when the host does not sync files.
   const std::shared_ptr<SessionSync>& sync() const { return sync_; }
