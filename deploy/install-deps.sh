@@ -9,7 +9,7 @@ APT_PACKAGES=(
   libpoco-dev libboost-dev libtomlplusplus-dev libcurl4-openssl-dev libssl-dev
   libpq-dev libsqlite3-dev libarchive-dev libyaml-dev libvterm-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql bubblewrap slirp4netns util-linux procps python3 python3-yaml dtach
+  postgresql bubblewrap slirp4netns util-linux procps python3 python3-yaml dtach tmux
   python3-aiohttp python3-kubernetes
   chromium fonts-liberation
   clang libclang-rt-14-dev python3-websocket

@@ -18,7 +18,7 @@ RUN apt-get update \
       python3 python3-pip python3-venv \
       nodejs npm \
       git curl wget ca-certificates \
-      procps less locales \
+      procps less locales dtach \
  && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --gid 1000 podterm \
