@@ -284,6 +284,7 @@ class Container:
                 pass_fds=(ctl_agent.fileno(), code_r, info_w), **kw)
         except BaseException as e:
             ctl.close()
+            os.close(info_r)
             self._fail(f"cannot start its sandbox: {e!r}")
             return
         finally:
@@ -296,11 +297,20 @@ class Container:
             if self.killed:
                 raise SandboxError("killed while starting")
             info = await asyncio.wait_for(_read_all(info_r), START_TIMEOUT)
-            self.pid = int(json.loads(info)["child-pid"])
+            pid = int(json.loads(info)["child-pid"])
             try:
-                self.pidfd = os.pidfd_open(self.pid)
+                pidfd = os.pidfd_open(pid)
             except OSError:
-                self.pidfd = None
+                raise SandboxError("its agent exited before it was ready")
+            try:
+                with open(f"/proc/{pid}/status") as f:  # the agent, not a pid reused since
+                    ppid = next((l.split()[1] for l in f if l.startswith("PPid:")), "0")
+            except OSError:
+                ppid = "0"
+            if int(ppid) != self.proc.pid:
+                os.close(pidfd)
+                raise SandboxError("its agent exited before it was ready")
+            self.pid, self.pidfd = pid, pidfd
             ctl.setblocking(False)
             hello = await asyncio.wait_for(loop.sock_recv(ctl, 4096), START_TIMEOUT)
             if not hello or not json.loads(hello).get("ready"):
