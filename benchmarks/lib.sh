@@ -31,3 +31,33 @@ stop_pid() {
   fi
   wait "$pid" 2>/dev/null || true
 }
+
+# descendants PID: how many processes descend from PID (the host's sandboxes and their shells).
+descendants() {
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { parent[$1] = $2 }
+    END {
+      n = 0
+      for (p in parent) {
+        q = parent[p]
+        while (q != "" && q != 0 && q != 1) {
+          if (q == root) { n++; break }
+          q = parent[q]
+        }
+      }
+      print n
+    }'
+}
+
+# no_shell_outlives PID LABEL: after the load tool closed its sessions, wait (at most 60 s) until
+# nothing descends from the host any more, and report what is left. A pool (warm_pool > 0) would
+# keep its sandboxes: call this only on hosts without one.
+no_shell_outlives() {
+  local pid=$1 label=$2 left
+  for _ in $(seq 1 600); do
+    left=$(descendants "$pid")
+    [[ $left -eq 0 ]] && break
+    sleep 0.1
+  done
+  echo "processes left under the host after '$label' closed its sessions: $left"
+}

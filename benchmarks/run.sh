@@ -153,8 +153,14 @@ load 60 --scenario command --sessions 1 --iterations 1000 --timeout 10
 load 120 --scenario command --sessions 100 --concurrency 20 --iterations 20 --timeout 15
 load 120 --scenario throughput --sessions 1 --mb 200 --timeout 15
 load 120 --scenario hold --label 100 --sessions 100 --concurrency 20 --timeout 15
-sleep 3 # let the previous sandboxes go
+out "$(no_shell_outlives "$HOST_PID" 100)"
 load 300 --scenario hold --label 1000 --sessions 1000 --concurrency 20 --timeout 15
+out "$(no_shell_outlives "$HOST_PID" 1000)"
+# Every session opened at the same moment (ttyd resets 20-40% of 500 this way): all must succeed.
+load 200 --scenario hold --label 500-at-once --sessions 500 --timeout 120
+out "$(no_shell_outlives "$HOST_PID" 500-at-once)"
+load 300 --scenario hold --label 1000-at-once --sessions 1000 --timeout 180
+out "$(no_shell_outlives "$HOST_PID" 1000-at-once)"
 stop_host
 
 # The same throughput with the sandbox held to the spec's 500m CPU (cgroup limits where the
