@@ -103,6 +103,8 @@ event_loops = 2
 
 [session]
 grace_period_s = 0
+# The peers keep no shell across a restart either: compare like with like (run.sh measures dtach).
+persistent_shell = "off"
 
 [plugins]
 path = ["$PLUGINS"]

@@ -61,12 +61,13 @@ fi
 
 out() { echo "$@" | tee -a "$RESULT"; }
 
-# start_host NAME WARM_POOL [LIMITS]: a fresh config and data directory, then wait for /readyz.
+# start_host NAME WARM_POOL [LIMITS [PERSISTENT]]: a fresh config and data directory, then wait for
+# /readyz. PERSISTENT is session.persistent_shell ("off" by default, see the dtach host below).
 # LIMITS is fakepod's `limits`: "off" by default, so the sandbox's shell is not held to the spec's
 # 500m CPU (a pod property, not the terminal server's: `head | tr` under 500m makes about half of
 # what the bare PTY loop, which has no limit, makes); one throughput run with "auto" shows it.
 start_host() {
-  local name=$1 warm=$2 limits=${3:-off}
+  local name=$1 warm=$2 limits=${3:-off} persistent=${4:-off}
   local dir=$WORK/$name
   mkdir -p "$dir"
   cat >"$dir/host.toml" <<TOML
@@ -76,6 +77,7 @@ event_loops = 2
 
 [session]
 grace_period_s = 0
+persistent_shell = "$persistent"
 
 [plugins]
 path = ["$PLUGINS"]
@@ -106,7 +108,7 @@ TOML
       exit 1
     fi
     if curl -fs "http://$TARGET/readyz" >/dev/null 2>&1; then
-      out "# host '$name' (pid $HOST_PID): fakepod warm_pool=$warm, network=none, limits=$limits, event_loops=2, grace_period_s=0"
+      out "# host '$name' (pid $HOST_PID): fakepod warm_pool=$warm, network=none, limits=$limits, persistent_shell=$persistent, event_loops=2, grace_period_s=0"
       return 0
     fi
     sleep 0.1
@@ -161,6 +163,14 @@ load 200 --scenario hold --label 500-at-once --sessions 500 --timeout 120
 out "$(no_shell_outlives "$HOST_PID" 500-at-once)"
 load 300 --scenario hold --label 1000-at-once --sessions 1000 --timeout 180
 out "$(no_shell_outlives "$HOST_PID" 1000-at-once)"
+stop_host
+
+# What a Kubernetes deployment's default (persistent_shell = "auto") costs: the shell under dtach
+# behind a second PTY. fakepod's own configs turn it off (its sandboxes end with the host anyway).
+start_host persistent 0 off auto
+load 60 --scenario echo --label dtach --sessions 1 --iterations 2000 --timeout 10
+load 60 --scenario command --label dtach --sessions 1 --iterations 1000 --timeout 10
+load 120 --scenario throughput --label dtach --sessions 1 --mb 200 --timeout 15
 stop_host
 
 # The same throughput with the sandbox held to the spec's 500m CPU (cgroup limits where the
