@@ -1,10 +1,14 @@
-// End to end, issue 9's persistent shells against the real host and fakepod (whose execs join the
+// End to end, issue 9's persistent shells against the real host: with fakepod (whose execs join the
 // pod's one sandbox, so a dtach master outlives the stream that started it): the shell's stream
 // ends under it (its exec's process killed) and the next stream re-attaches to the same shell,
 // with its variables and jobs, and the user is told; `exit` still ends it (the status line, a fresh
 // shell); session.persistent_shell = "off" keeps the old behaviour; a terminal ended on purpose in
-// a pod that lives on takes its detached shell with it. Skipped where dtach is not installed
-// (fakepod runs the host's /usr).
+// a pod that lives on takes its detached shell with it. With the Kubernetes runtime against the
+// fake API server (a pod is one sandbox its execs join): a broken exec stream re-attaches, and
+// after a host is killed (SIGKILL) or stopped (SIGTERM) another host process on the same
+// PostgreSQL re-attaches to the shell, whose command markers (the first host's nonce) still drive
+// the sync. Skipped where dtach is not installed (both runtimes run the host's /usr); the
+// restart without PostgreSQL (PODTERM_PGTEST_PORT) unless PODTERM_REQUIRE_PG=1.
 
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -12,12 +16,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "FaultFixtures.h"
 #include "HostProcess.h"
 #include "TerminalClient.h"
 
@@ -226,6 +232,118 @@ TEST(PersistentShellOffE2E, OffKeepsTheOldBehaviour) {
   client.send("echo \"[${KEPT-gone}]\"\n");
   EXPECT_TRUE(client.waitFor("[gone]")) << client.text();
   EXPECT_EQ(client.text().find("reattached"), std::string::npos) << client.text();
+}
+
+// --- The Kubernetes runtime against the fake API server -----------------------------------------
+
+TEST(PersistentShellKubeE2E, ABrokenExecStreamReattachesToTheSameShell) {
+  if (!dtachInstalled()) GTEST_SKIP() << "dtach is not installed";
+  // The first shell's connection is cut (TCP abort, no status) after 4 s.
+  FakeKube kube(R"([{"type":"exec_break","after_seconds":4,"count":1}])");
+  if (!kube.ok()) GTEST_SKIP() << kube.why();
+  HostOptions options;
+  options.runtime = kube.runtimeConfig();
+  HostProcess host(options);
+  TerminalClient client(host.port(), path("user_9_ws_persist_kbreak"));
+  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 60s)) << client.text() << host.log();
+  client.send("KEPT=k$((6*7)); sleep 300 & echo set-$((2+3))\n");
+  ASSERT_TRUE(client.waitFor("set-5\r\n")) << client.text();
+  ASSERT_TRUE(client.waitFor("Notice: the connection to the shell broke", 20s))
+      << client.text() << host.log();
+  ASSERT_TRUE(client.waitFor(kReattached, 20s)) << client.text() << host.log();
+  client.consume();
+  client.send("echo \"[$KEPT $(jobs -r | wc -l)]\"\n");
+  EXPECT_TRUE(client.waitFor("[k42 1]")) << client.text();
+}
+
+class PgDatabase {
+ public:
+  PgDatabase() {
+    const char* port = std::getenv("PODTERM_PGTEST_PORT");
+    if (port == nullptr || ::access("/usr/bin/psql", X_OK) != 0) return;
+    port_ = port;
+    name_ = "podterm_persist_" + std::to_string(::getpid());
+    if (sql("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE); CREATE DATABASE " + name_ + ";")
+            .status != 0) {
+      name_.clear();
+    }
+  }
+  ~PgDatabase() {
+    if (!name_.empty()) sql("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE);");
+  }
+  bool ok() const { return !name_.empty(); }
+  std::string connection() const {
+    return "host=127.0.0.1 port=" + port_ + " user=postgres dbname=" + name_;
+  }
+
+ private:
+  CommandResult sql(const std::string& text) const {
+    return runCommand({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+                       "-p", port_, "-U", "postgres", "-d", "postgres"},
+                      text);
+  }
+  std::string port_, name_;
+};
+
+// A host on the fake API server and PostgreSQL. sync-commands without idle syncs: the pod's files
+// are saved only after a command that writes files has ended, so a file saved after a command
+// that ends late is proof that the shell's end marker reached the host.
+HostOptions kubeHost(const FakeKube& kube, const PgDatabase& db, const std::string& name) {
+  HostOptions options;
+  options.runtime = kube.runtimeConfig(30);
+  options.grace_period_s = 30;
+  options.extra_session = "lease_ttl_s = 3\nhost_id = \"" + name + "\"\n";
+  options.extra_tables = "[storage]\nplugin = \"postgres\"\n[storage.postgres]\nconnection = \"" +
+                         db.connection() +
+                         "\"\n[sync]\nplugin = \"commands\"\n[sync.commands]\nidle_sync_ms = 0\n";
+  return options;
+}
+
+void reattachesAfterTheHostGoes(bool sigkill) {
+  if (!dtachInstalled()) GTEST_SKIP() << "dtach is not installed";
+  PgDatabase db;
+  if (!db.ok()) {
+    const char* required = std::getenv("PODTERM_REQUIRE_PG");
+    if (required != nullptr && std::string(required) == "1") FAIL() << "no PostgreSQL";
+    GTEST_SKIP() << "no PostgreSQL to test against: set PODTERM_PGTEST_PORT";
+  }
+  FakeKube kube;
+  if (!kube.ok()) GTEST_SKIP() << kube.why();
+  const std::string session = std::string("user_7_ws_persist_") + (sigkill ? "killed" : "stopped");
+  auto a = std::make_unique<HostProcess>(kubeHost(kube, db, "host-a"));
+  {
+    TerminalClient on_a(a->port(), path(session));
+    ASSERT_TRUE(on_a.waitForAny({"$ ", "# "}, 60s)) << on_a.text() << a->log();
+    on_a.send("KEPT=k$((6*7)); cd /app/workspace; echo set-$((2+3))\n");
+    ASSERT_TRUE(on_a.waitFor("set-5\r\n")) << on_a.text();
+    if (sigkill) {
+      ASSERT_EQ(::kill(a->pid(), SIGKILL), 0);
+    } else {
+      EXPECT_EQ(a->terminate(30s), 0) << a->log();
+    }
+    on_a.waitForClose(10s);
+  }
+  a.reset();  // reaps it (by its PID)
+
+  HostProcess b(kubeHost(kube, db, "host-b"));
+  TerminalClient on_b(b.port(), path(session), "podterm.v2");
+  ASSERT_TRUE(waitForEvent(on_b, {"\"notice\"", "reattached to your running shell"}, 60s))
+      << on_b.text() << b.log();
+  on_b.consume();
+  on_b.send("echo \"[$KEPT $PWD]\"\n");
+  ASSERT_TRUE(on_b.waitFor("[k42 /app/workspace]")) << on_b.text() << b.log();
+  // The command's end comes 2 s after Enter, from the shell's marker with host A's nonce: only
+  // then is the file there to be saved (host B's guess from the typed line comes at 0.5 s).
+  on_b.send("sleep 2; echo after > after-restart.txt\n");
+  EXPECT_TRUE(waitForEvent(on_b, {"\"sync\"", "after-restart.txt"}, 20s)) << on_b.text() << b.log();
+}
+
+TEST(PersistentShellKubeE2E, AfterTheHostIsKilledTheNextHostReattaches) {
+  reattachesAfterTheHostGoes(true);
+}
+
+TEST(PersistentShellKubeE2E, AfterTheHostIsStoppedTheNextHostReattaches) {
+  reattachesAfterTheHostGoes(false);
 }
 
 }  // namespace
