@@ -57,43 +57,17 @@ void SseStream::closeSocketLocked() {
 
 ssize_t SseStream::sendLocked(const char* data, size_t size) {
   if (!tls_) return ::send(fd_, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-  size_t n = 0;
-  switch (tls_->write(data, size, n)) {
-    case TlsTransport::Status::Ok:
-      return static_cast<ssize_t>(n);
-    case TlsTransport::Status::WantRead:  // EPOLLIN is always watched: a read event retries
-    case TlsTransport::Status::WantWrite:
-      errno = EAGAIN;
-      return -1;
-    case TlsTransport::Status::Closed:
-      errno = EPIPE;
-      return -1;
-    case TlsTransport::Status::Failed:
-      break;
-  }
-  errno = EPROTO;
-  return -1;
+  bool wants_read = false;  // not tracked: EPOLLIN is always watched, and a read event retries
+  return tls_->send(data, size, wants_read);
 }
 
 ssize_t SseStream::receive(char* buffer, size_t size) {
   if (!tls_) return ::recv(fd_, buffer, size, MSG_DONTWAIT);
   std::lock_guard<std::mutex> lock(mutex_);
   if (fd_ < 0) return 0;
-  size_t n = 0;
-  switch (tls_->read(buffer, size, n)) {
-    case TlsTransport::Status::Ok:
-      return static_cast<ssize_t>(n);
-    case TlsTransport::Status::Closed:
-      return 0;
-    case TlsTransport::Status::WantRead:
-    case TlsTransport::Status::WantWrite:
-      errno = EAGAIN;
-      return -1;
-    case TlsTransport::Status::Failed:
-      break;
-  }
-  errno = EPROTO;
-  return -1;
+  // Not tracked either (unlike WsConnection): the next event on the socket retries the read.
+  bool wants_write = false;
+  return tls_->receive(buffer, size, wants_write);
 }
 
 void SseStream::start() {

@@ -107,6 +107,38 @@ TlsTransport::Status TlsTransport::write(const char* data, size_t size, size_t& 
   return status(SSL_write(ssl_, data, static_cast<int>(std::min<size_t>(size, 1 << 30))), n);
 }
 
+ssize_t TlsTransport::receive(char* buffer, size_t size, bool& wants_write) {
+  size_t n = 0;
+  const Status status = read(buffer, size, n);
+  if (status == Status::Closed) return 0;
+  return posixResult(status, n, Status::WantWrite, wants_write);
+}
+
+ssize_t TlsTransport::send(const char* data, size_t size, bool& wants_read) {
+  size_t n = 0;
+  const Status status = write(data, size, n);  // sets n: not in the same call as reading it
+  return posixResult(status, n, Status::WantRead, wants_read);
+}
+
+ssize_t TlsTransport::posixResult(Status status, size_t n, Status other_way, bool& wants_other) {
+  switch (status) {
+    case Status::Ok:
+      return static_cast<ssize_t>(n);
+    case Status::WantRead:
+    case Status::WantWrite:
+      if (status == other_way) wants_other = true;
+      errno = EAGAIN;
+      return -1;
+    case Status::Closed:
+      errno = EPIPE;
+      return -1;
+    case Status::Failed:
+      break;
+  }
+  errno = EPROTO;
+  return -1;
+}
+
 void TlsTransport::shutdownWrite() {
   if (!ssl_) return;
   ERR_clear_error();

@@ -15,6 +15,7 @@
 // Threading: an SSL object is not thread-safe: callers serialize every call on one transport.
 
 #include <openssl/ssl.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <functional>
@@ -45,6 +46,14 @@ class TlsTransport {
   // Sets n to the bytes read/written (0 unless Ok). Closed: the peer sent close_notify or EOF.
   Status read(char* buffer, size_t size, size_t& n);
   Status write(const char* data, size_t size, size_t& n);
+  // read() and write() with the results of recv(2) and send(2) on a non-blocking socket, for
+  // callers that handle both plain TCP and TLS in one loop: bytes moved; 0 from receive() when
+  // the peer closed; else -1 with errno EAGAIN (would block), EPIPE (send() to a closed peer) or
+  // EPROTO (lastError() says why). OpenSSL sometimes has to move bytes the other way first:
+  // receive() then sets wants_write (retry it once the socket is writable) and send() sets
+  // wants_read (retry it once readable); both are left alone otherwise.
+  ssize_t receive(char* buffer, size_t size, bool& wants_write);
+  ssize_t send(const char* data, size_t size, bool& wants_read);
   // Decrypted bytes held by OpenSSL that epoll cannot see.
   bool pending() const { return ssl_ && SSL_pending(ssl_) > 0; }
   // Sends close_notify (best effort, never blocks) and half-closes the TCP connection.
@@ -56,6 +65,8 @@ class TlsTransport {
 
  private:
   Status status(int rc, size_t& n);
+  // status as send(2) would say it; other_way: the want that means the other direction first.
+  static ssize_t posixResult(Status status, size_t n, Status other_way, bool& wants_other);
 
   int fd_;
   SSL* ssl_;

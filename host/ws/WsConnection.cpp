@@ -342,25 +342,13 @@ void WsConnection::onReadable(uint32_t events) {
 ssize_t WsConnection::receive(char* buffer, size_t size) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (fd_ < 0) return 0;
-  size_t n = 0;
-  switch (tls_->read(buffer, size, n)) {
-    case TlsTransport::Status::Ok:
-      return static_cast<ssize_t>(n);
-    case TlsTransport::Status::Closed:
-      return 0;
-    case TlsTransport::Status::WantWrite:
-      tls_read_wants_write_ = true;
-      armWriteLocked();
-      errno = EAGAIN;
-      return -1;
-    case TlsTransport::Status::WantRead:
-      errno = EAGAIN;
-      return -1;
-    case TlsTransport::Status::Failed:
-      break;
+  bool wants_write = false;
+  const ssize_t n = tls_->receive(buffer, size, wants_write);
+  if (wants_write) {
+    tls_read_wants_write_ = true;  // onWritable retries the read
+    armWriteLocked();
   }
-  errno = EPROTO;
-  return -1;
+  return n;
 }
 
 // The session's input budget is spent: stop watching for input, so the kernel's receive buffer
@@ -479,25 +467,9 @@ ssize_t WsConnection::sendQueuedLocked() {
   const char* data = out_.data() + out_off_;
   const size_t size = out_.size() - out_off_;
   if (!tls_) return ::send(fd_, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-  size_t n = 0;
-  switch (tls_->write(data, size, n)) {
-    case TlsTransport::Status::Ok:
-      return static_cast<ssize_t>(n);
-    case TlsTransport::Status::WantRead:
-      tls_write_wants_read_ = true;  // EPOLLIN is watched (unless paused, when pongs can wait)
-      errno = EAGAIN;
-      return -1;
-    case TlsTransport::Status::WantWrite:
-      errno = EAGAIN;
-      return -1;
-    case TlsTransport::Status::Closed:
-      errno = EPIPE;
-      return -1;
-    case TlsTransport::Status::Failed:
-      break;
-  }
-  errno = EPROTO;
-  return -1;
+  // A write that must read first is retried on EPOLLIN, which is watched (unless paused, when
+  // pongs can wait).
+  return tls_->send(data, size, tls_write_wants_read_);
 }
 
 void WsConnection::drainQueueLocked() {
