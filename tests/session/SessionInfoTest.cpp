@@ -7,75 +7,29 @@
 
 #include <chrono>
 
-#include "TestDoubles.h"
-#include "podterm/testing/mocks.h"
+#include "SessionFixture.h"
 #include "session/Session.h"
 
 namespace podterm::host {
 namespace {
 
-using ::testing::_;
 using ::testing::HasSubstr;
-using ::testing::Invoke;
-using ::testing::NiceMock;
-using ::testing::Return;
 using namespace std::chrono_literals;
-using podterm::testing::MockExecStream;
-using podterm::testing::MockPodRuntime;
-using testing::ManualExecutor;
-using testing::ManualScheduler;
-using testing::RecordingClient;
 
 const SessionId kId = *SessionId::parse("user_1_ws_abc123_1234567890_uuid");
 
-class SessionInfoTest : public ::testing::Test {
+class SessionInfoTest : public testing::SessionFixture {
  protected:
   void SetUp() override {
     options_.grace_period = 30s;
-    ON_CALL(runtime_, ensurePod(_, _))
-        .WillByDefault(Invoke([this](const sdk::PodSpec&, sdk::PodObserver* observer) {
-          observer_ = observer;
-          return sdk::Status::ok();
-        }));
-    ON_CALL(runtime_, deletePod(_)).WillByDefault(Invoke([this](const std::string&) {
-      ++deleted_;
-      return sdk::Status::ok();
-    }));
-    ON_CALL(runtime_, openStream(_, _, _))
-        .WillByDefault(Invoke([](const std::string&, const sdk::StreamSpec&, sdk::StreamObserver*) {
-          auto stream = std::make_unique<NiceMock<MockExecStream>>();
-          ON_CALL(*stream, write(_, _)).WillByDefault(Return(sdk::Status::ok()));
-          return sdk::Result<sdk::ExecStreamPtr>(sdk::ExecStreamPtr(std::move(stream)));
-        }));
-  }
-
-  std::shared_ptr<Session> makeReady() {
+    useVirtualClock();
     timers_.advance(1s);  // the clock's epoch is what info() reads as "no activity yet"
-    Session::Context context{runtime_, timers_, blocking_};
-    context.clock = [this] { return std::chrono::steady_clock::time_point(timers_.now()); };
-    auto session =
-        std::make_shared<Session>(kId, options_, context, [this](const std::string&) { ++ended_; });
-    session->attach(client_, std::nullopt);
-    session->start();
-    observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
-    blocking_.drain();
-    EXPECT_EQ(session->state(), SessionState::Ready);
-    return session;
   }
-
-  SessionOptions options_;
-  NiceMock<MockPodRuntime> runtime_;
-  ManualScheduler timers_;
-  ManualExecutor blocking_;
-  std::shared_ptr<RecordingClient> client_ = std::make_shared<RecordingClient>();
-  sdk::PodObserver* observer_ = nullptr;
-  int deleted_ = 0;
-  int ended_ = 0;
 };
 
 TEST_F(SessionInfoTest, CountsClientsBytesAndTheTimeSinceTheLastActivity) {
   const auto before = std::chrono::system_clock::now();
-  auto session = makeReady();
+  auto session = makeReady(kId);
   session->onClientInput("ls -l\n");
   const std::string output = "total 0\r\n$ ";
   session->onStdout(output.data(), output.size());
@@ -106,16 +60,16 @@ TEST_F(SessionInfoTest, CountsClientsBytesAndTheTimeSinceTheLastActivity) {
 // The admin's end: the clients hear the notice at once, stay attached (their input goes nowhere)
 // while the pod ends, and are closed with the code and reason after the pod was deleted.
 TEST_F(SessionInfoTest, EndWithNoticeClosesTheClientsOnlyAfterThePodIsGone) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   session->endWithNotice(1008, "ended by an administrator", "this session was ended by an admin");
   EXPECT_THAT(client_->text(), HasSubstr("this session was ended by an admin"));
   EXPECT_EQ(session->state(), SessionState::Ending);
   EXPECT_FALSE(client_->closed()) << "closed before the final sync and the pod's deletion";
-  EXPECT_EQ(deleted_, 0);
+  EXPECT_EQ(deleted_.size(), 0u);
   session->onClientInput("typed while ending\n");  // ignored, no crash
 
   blocking_.drain();  // the end: (no storage here) the pod deleted, then the clients closed
-  EXPECT_EQ(deleted_, 1);
+  EXPECT_EQ(deleted_.size(), 1u);
   EXPECT_EQ(session->state(), SessionState::Ended);
   EXPECT_TRUE(client_->closed());
   EXPECT_EQ(client_->closeCode(), 1008);
@@ -128,7 +82,7 @@ TEST_F(SessionInfoTest, EndWithNoticeClosesTheClientsOnlyAfterThePodIsGone) {
   session->endWithNotice(1008, "again", "again");
   blocking_.drain();
   EXPECT_EQ(client_->text(), heard);
-  EXPECT_EQ(deleted_, 1);
+  EXPECT_EQ(deleted_.size(), 1u);
   EXPECT_EQ(ended_, 1);
 }
 

@@ -9,7 +9,7 @@
 
 #include <map>
 
-#include "TestDoubles.h"
+#include "SessionFixture.h"
 #include "podterm/testing/mocks.h"
 #include "session/PodReaper.h"
 #include "session/SessionLeases.h"
@@ -24,11 +24,7 @@ using ::testing::Invoke;
 using ::testing::NiceMock;
 using ::testing::Return;
 using namespace std::chrono_literals;
-using podterm::testing::MockExecStream;
-using podterm::testing::MockPodRuntime;
 using podterm::testing::MockStorage;
-using testing::ManualExecutor;
-using testing::ManualScheduler;
 using testing::RecordingClient;
 
 constexpr const char* kMe = "host-a";
@@ -132,7 +128,7 @@ class LeaseTable {
   std::map<std::string, sdk::NotificationCallback> subscribed;
 };
 
-class SessionLeasesTest : public ::testing::Test {
+class SessionLeasesTest : public testing::SessionFixture {
  protected:
   SessionLeasesTest() : table_(storage_) {}
 
@@ -143,16 +139,9 @@ class SessionLeasesTest : public ::testing::Test {
           dropped_.push_back(pod + " to " + holder);
         });
   }
-  // Fires due timers and runs the work they queued, as often as it takes.
-  void advance(std::chrono::milliseconds by) {
-    timers_.advance(by);
-    blocking_.drain();
-  }
 
   NiceMock<MockStorage> storage_;
   LeaseTable table_;
-  ManualScheduler timers_;
-  ManualExecutor blocking_;
   std::vector<std::string> dropped_;
 };
 
@@ -306,26 +295,12 @@ class SessionLeasesManagerTest : public SessionLeasesTest {
  protected:
   void SetUp() override {
     options_.grace_period = 30s;
-    ON_CALL(runtime_, ensurePod(_, _))
-        .WillByDefault(Invoke([this](const sdk::PodSpec& spec, sdk::PodObserver* observer) {
-          observers_[spec.session_id] = observer;
-          return sdk::Status::ok();
-        }));
-    ON_CALL(runtime_, deletePod(_)).WillByDefault(Invoke([this](const std::string& pod) {
-      deleted_.push_back(pod);
-      return sdk::Status::ok();
-    }));
-    ON_CALL(runtime_, openStream(_, _, _))
-        .WillByDefault(Invoke([](const std::string&, const sdk::StreamSpec&, sdk::StreamObserver*) {
-          auto stream = std::make_unique<NiceMock<MockExecStream>>();
-          return sdk::Result<sdk::ExecStreamPtr>(sdk::ExecStreamPtr(std::move(stream)));
-        }));
+    context_.syncer = &syncer_;
   }
 
   // A manager wired to leases as the host wires them.
   void wire() {
-    manager_ = std::make_unique<SessionManager>(
-        options_, Session::Context{runtime_, timers_, blocking_, &syncer_});
+    manager_ = std::make_unique<SessionManager>(options_, context_);
     leases_ = std::make_unique<SessionLeases>(
         storage_, blocking_, timers_, SessionLeaseOptions{kMe, 30s},
         [this](const std::string& pod, const std::string&) {
@@ -356,11 +331,7 @@ class SessionLeasesManagerTest : public SessionLeasesTest {
     std::vector<std::string> synced;
   };
 
-  SessionOptions options_;
-  NiceMock<MockPodRuntime> runtime_;
   CountingSyncer syncer_;
-  std::map<std::string, sdk::PodObserver*> observers_;
-  std::vector<std::string> deleted_;
   std::unique_ptr<SessionManager> manager_;
   std::unique_ptr<SessionLeases> leases_;
 };

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "TestDoubles.h"
+#include "SessionFixture.h"
 #include "podterm/testing/mocks.h"
 #include "session/HostMessages.h"
 #include "session/Session.h"
@@ -27,9 +27,6 @@ using ::testing::Not;
 using ::testing::Return;
 using namespace std::chrono_literals;
 using podterm::testing::MockExecStream;
-using podterm::testing::MockPodRuntime;
-using testing::ManualExecutor;
-using testing::ManualScheduler;
 using testing::RecordingClient;
 
 const SessionId kId = *SessionId::parse("user_1_ws_abc123_1234567890_uuid");
@@ -43,60 +40,28 @@ std::string text(const ScreenState& screen, int row, int col, int n) {
   return out;
 }
 
-class SessionLifecycleTest : public ::testing::Test {
+class SessionLifecycleTest : public testing::SessionFixture {
  protected:
   void SetUp() override {
     options_.grace_period = 30s;
-    ON_CALL(runtime_, ensurePod(_, _))
-        .WillByDefault(Invoke([this](const sdk::PodSpec&, sdk::PodObserver* observer) {
-          observer_ = observer;
-          return sdk::Status::ok();
-        }));
-    ON_CALL(runtime_, deletePod(_)).WillByDefault(Return(sdk::Status::ok()));
-    ON_CALL(runtime_, openStream(_, _, _))
-        .WillByDefault(
-            Invoke([this](const std::string&, const sdk::StreamSpec& spec, sdk::StreamObserver*) {
-              ++shells_;
-              nonce_ = spec.env.count("PODTERM_NONCE") ? spec.env.at("PODTERM_NONCE") : "";
-              auto stream = std::make_unique<NiceMock<MockExecStream>>();
-              ON_CALL(*stream, close()).WillByDefault(Invoke([this] { ++closed_streams_; }));
-              return sdk::Result<sdk::ExecStreamPtr>(sdk::ExecStreamPtr(std::move(stream)));
-            }));
+    useVirtualClock();
   }
 
-  std::shared_ptr<Session> makeReady() {
-    Session::Context context{runtime_, timers_, blocking_};
-    context.clock = [this] { return std::chrono::steady_clock::time_point(timers_.now()); };
-    auto session =
-        std::make_shared<Session>(kId, options_, context, [this](const std::string&) { ++ended_; });
-    session->attach(client_, std::nullopt);
-    session->start();
-    observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
-    blocking_.drain();
-    EXPECT_EQ(session->state(), SessionState::Ready);
-    return session;
+  void onShellOpened(const sdk::StreamSpec& spec) override {
+    nonce_ = spec.env.count("PODTERM_NONCE") ? spec.env.at("PODTERM_NONCE") : "";
   }
 
   void output(Session& session, const std::string& bytes) {
     session.onStdout(bytes.data(), bytes.size());
   }
 
-  SessionOptions options_;
-  NiceMock<MockPodRuntime> runtime_;
-  ManualScheduler timers_;
-  ManualExecutor blocking_;
-  std::shared_ptr<RecordingClient> client_ = std::make_shared<RecordingClient>();
-  sdk::PodObserver* observer_ = nullptr;
   std::string nonce_;
-  int shells_ = 0;
-  int closed_streams_ = 0;
-  int ended_ = 0;
 };
 
 // --- Screen replay ------------------------------------------------------------------------------
 
 TEST_F(SessionLifecycleTest, ReattachReplaysTheScreenThenTheLiveStream) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   // A full-screen program: alternate screen, cleared, text drawn at positions.
   const std::string drawn =
       "$ top\r\n\x1b[?1049h\x1b[2J\x1b[1;1HPID USER\x1b[5;10H\x1b[1mbusy\x1b[0m";
@@ -120,7 +85,7 @@ TEST_F(SessionLifecycleTest, ReattachReplaysTheScreenThenTheLiveStream) {
 }
 
 TEST_F(SessionLifecycleTest, ReplayIsDrawnAtTheNewClientsSize) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   output(*session, "\x1b[2J\x1b[3;3Hhere");
   auto tab = std::make_shared<RecordingClient>();
   session->attach(tab, TerminalSize{100, 30});
@@ -130,7 +95,7 @@ TEST_F(SessionLifecycleTest, ReplayIsDrawnAtTheNewClientsSize) {
 }
 
 TEST_F(SessionLifecycleTest, V2ClientsAreToldToClearAndWhereTheStreamResumes) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   output(*session, "hello");
   auto tab = std::make_shared<RecordingClient>(true);
   session->attach(tab, std::nullopt);
@@ -140,7 +105,7 @@ TEST_F(SessionLifecycleTest, V2ClientsAreToldToClearAndWhereTheStreamResumes) {
 
 TEST_F(SessionLifecycleTest, NewSessionGetsNoReplay) {
   auto events = std::make_shared<RecordingClient>(true);
-  auto session = makeReady();
+  auto session = makeReady(kId);
   session->attach(events, std::nullopt);  // ready, but nothing produced yet
   output(*session, "$ ");
   EXPECT_EQ(client_->text(), "$ ");
@@ -151,7 +116,7 @@ TEST_F(SessionLifecycleTest, NewSessionGetsNoReplay) {
 // stream, whatever the moment it attached (resume from 0 and the live stream, never a gap or
 // a repeated chunk).
 TEST_F(SessionLifecycleTest, NothingLostOrDoubledBetweenCatchUpAndLiveStream) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   std::atomic<bool> stop{false};
   std::atomic<bool> go{false};
   std::string produced;
@@ -181,7 +146,7 @@ TEST_F(SessionLifecycleTest, NothingLostOrDoubledBetweenCatchUpAndLiveStream) {
 
 TEST_F(SessionLifecycleTest, WithTakeOverTheNewestClientHasTheTerminalAndTheOlderIsToldAndClosed) {
   options_.attach_mode = SessionOptions::AttachMode::TakeOver;
-  auto session = makeReady();
+  auto session = makeReady(kId);
   auto first = std::make_shared<RecordingClient>();
   auto second = std::make_shared<RecordingClient>(true);
   session->attach(first, std::nullopt);
@@ -199,7 +164,7 @@ TEST_F(SessionLifecycleTest, WithTakeOverTheNewestClientHasTheTerminalAndTheOlde
 }
 
 TEST_F(SessionLifecycleTest, ByDefaultEveryClientSharesTheTerminal) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   const size_t before = session->clientCount();
   auto first = std::make_shared<RecordingClient>();
   auto second = std::make_shared<RecordingClient>();
@@ -213,7 +178,7 @@ TEST_F(SessionLifecycleTest, ByDefaultEveryClientSharesTheTerminal) {
 }
 
 TEST_F(SessionLifecycleTest, SinceGetsExactlyTheMissingBytes) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   output(*session, "abc");
   output(*session, "déf");
   auto tab = std::make_shared<RecordingClient>(true);
@@ -228,7 +193,7 @@ TEST_F(SessionLifecycleTest, SinceGetsExactlyTheMissingBytes) {
 
 TEST_F(SessionLifecycleTest, SinceTooOldInTheFutureOrInsideACharacterReplaysWithANotice) {
   options_.output_log_bytes = 8;
-  auto session = makeReady();
+  auto session = makeReady(kId);
   output(*session, "0123456789é");
   for (uint64_t since : {uint64_t{1}, uint64_t{100}, uint64_t{11}}) {
     auto tab = std::make_shared<RecordingClient>();
@@ -244,7 +209,7 @@ TEST_F(SessionLifecycleTest, SinceTooOldInTheFutureOrInsideACharacterReplaysWith
 // --- The shell exits ----------------------------------------------------------------------------
 
 TEST_F(SessionLifecycleTest, ShellExitStartsAFreshShellInTheSamePod) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   auto events = std::make_shared<RecordingClient>(true);
   session->attach(events, std::nullopt);
   EXPECT_CALL(runtime_, deletePod(_)).Times(0);
@@ -265,7 +230,7 @@ TEST_F(SessionLifecycleTest, ShellExitStartsAFreshShellInTheSamePod) {
 }
 
 TEST_F(SessionLifecycleTest, KilledShellSaysWhichSignal) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   sdk::StreamExit exit;
   exit.exit_code = 137;
   exit.signal = 9;
@@ -276,7 +241,7 @@ TEST_F(SessionLifecycleTest, KilledShellSaysWhichSignal) {
 }
 
 TEST_F(SessionLifecycleTest, RestartLoopIsBoundedThenTheSessionEnds) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   sdk::StreamExit exit;
   exit.exit_code = 1;
   for (int i = 0; i < 5; ++i) {
@@ -295,7 +260,7 @@ TEST_F(SessionLifecycleTest, RestartLoopIsBoundedThenTheSessionEnds) {
 }
 
 TEST_F(SessionLifecycleTest, RestartsOutsideTheWindowDoNotCount) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   sdk::StreamExit exit;
   for (int i = 0; i < 12; ++i) {
     session->onExit(exit);
@@ -307,7 +272,7 @@ TEST_F(SessionLifecycleTest, RestartsOutsideTheWindowDoNotCount) {
 
 TEST_F(SessionLifecycleTest, OnShellExitCloseEndsTheSession) {
   options_.on_shell_exit = SessionOptions::OnShellExit::Close;
-  auto session = makeReady();
+  auto session = makeReady(kId);
   sdk::StreamExit exit;
   exit.exit_code = 3;
   session->onExit(exit);
@@ -319,7 +284,7 @@ TEST_F(SessionLifecycleTest, OnShellExitCloseEndsTheSession) {
 }
 
 TEST_F(SessionLifecycleTest, ReplayAfterARestartShowsTheOldScreenAndTheNewPrompt) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   output(*session, "old output\r\n$ exit\r\n");
   session->onExit(sdk::StreamExit{});
   blocking_.drain();
@@ -344,7 +309,7 @@ class IdleTest : public SessionLifecycleTest {
 };
 
 TEST_F(IdleTest, NoticeThenTheSessionEndsLikeAGracePeriodEnd) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   timers_.advance(49s);
   EXPECT_THAT(client_->text(), Not(HasSubstr("Notice:")));
   timers_.advance(1s);
@@ -359,7 +324,7 @@ TEST_F(IdleTest, NoticeThenTheSessionEndsLikeAGracePeriodEnd) {
 }
 
 TEST_F(IdleTest, InputOrOutputResetsTheClock) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   timers_.advance(55s);  // warned
   session->onClientInput("x");
   timers_.advance(30s);
@@ -373,7 +338,7 @@ TEST_F(IdleTest, InputOrOutputResetsTheClock) {
 }
 
 TEST_F(IdleTest, ARunningCommandIsNotIdle) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   ASSERT_FALSE(nonce_.empty());
   output(*session, "\x1b]133;C;" + nonce_ + "\a");  // `sleep 600` starts, prints nothing
   timers_.advance(10min);
@@ -387,7 +352,7 @@ TEST_F(IdleTest, ARunningCommandIsNotIdle) {
 
 TEST_F(IdleTest, OffByDefault) {
   options_.idle_timeout = 0s;
-  auto session = makeReady();
+  auto session = makeReady(kId);
   timers_.advance(23h);
   blocking_.drain();
   EXPECT_EQ(session->state(), SessionState::Ready);
@@ -396,7 +361,7 @@ TEST_F(IdleTest, OffByDefault) {
 // --- Memory -------------------------------------------------------------------------------------
 
 TEST_F(SessionLifecycleTest, IdleSessionStateMemoryIsReported) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   output(*session, "user@pod:~$ ");
   const size_t idle = session->terminalStateBytes();
   // A used one: the log full, 1000 lines of `ls -l`-like scrollback.
@@ -422,7 +387,7 @@ TEST_F(SessionLifecycleTest, IdleSessionStateMemoryIsReported) {
 
 TEST_F(SessionLifecycleTest, ABrokenStreamIsReopenedAfterABackoffEvenWhenExitsClose) {
   options_.on_shell_exit = SessionOptions::OnShellExit::Close;
-  auto session = makeReady();
+  auto session = makeReady(kId);
   sdk::StreamExit broken;
   broken.error = sdk::Status(sdk::ErrorCode::Unavailable, "the exec connection was lost");
   session->onExit(broken);
@@ -446,7 +411,7 @@ TEST_F(SessionLifecycleTest, ABrokenStreamIsReopenedAfterABackoffEvenWhenExitsCl
 }
 
 TEST_F(SessionLifecycleTest, AStreamThatBreaksBeforeItsOpenReturnsIsReopenedToo) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   // The runtime reports the new stream's failure before openStream() has returned it.
   EXPECT_CALL(runtime_, openStream(_, _, _))
       .WillOnce(
@@ -475,7 +440,7 @@ TEST_F(SessionLifecycleTest, AStreamThatBreaksBeforeItsOpenReturnsIsReopenedToo)
 }
 
 TEST_F(SessionLifecycleTest, ALostPodIsReplacedAndTheShellStartsInTheNewOne) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   output(*session, "before the eviction\r\n");
   ::testing::InSequence order;
   EXPECT_CALL(runtime_, stopObserving(kId.raw));
@@ -507,7 +472,7 @@ TEST_F(SessionLifecycleTest, ALostPodIsReplacedAndTheShellStartsInTheNewOne) {
 }
 
 TEST_F(SessionLifecycleTest, AReplacementPodThatFailsEndsTheSession) {
-  auto session = makeReady();
+  auto session = makeReady(kId);
   observer_->onPodStatus({sdk::PodPhase::Gone, "Deleted", "the pod was deleted"});
   blocking_.drain();
   observer_->onPodStatus({sdk::PodPhase::Failed, "Unschedulable", "Insufficient cpu"});

@@ -3,7 +3,7 @@
 
 #include <deque>
 
-#include "TestDoubles.h"
+#include "SessionFixture.h"
 #include "podterm/testing/mocks.h"
 #include "session/Session.h"
 #include "session/SessionManager.h"
@@ -20,10 +20,7 @@ using ::testing::NiceMock;
 using ::testing::Return;
 using namespace std::chrono_literals;
 using podterm::testing::MockExecStream;
-using podterm::testing::MockPodRuntime;
 using podterm::testing::MockSyncPolicy;
-using testing::ManualExecutor;
-using testing::ManualScheduler;
 using testing::RecordingClient;
 
 const SessionId kId = *SessionId::parse("user_1_ws_abc123_sync");
@@ -75,42 +72,22 @@ class ScriptedSyncer : public WorkspaceSyncer {
   }
 };
 
-class SessionSyncTest : public ::testing::Test {
+class SessionSyncTest : public testing::SessionFixture {
  protected:
   void SetUp() override {
     options_.sync.retry_min = 1000ms;
     options_.sync.retry_max = 4000ms;
     options_.sync.final_attempts = 2;
     options_.sync.retry_min = 1ms;  // finalSync pauses for real between attempts
-    ON_CALL(runtime_, ensurePod(_, _))
-        .WillByDefault(Invoke([this](const sdk::PodSpec&, sdk::PodObserver* observer) {
-          observer_ = observer;
-          return sdk::Status::ok();
-        }));
-    ON_CALL(runtime_, deletePod(_)).WillByDefault(Invoke([this](const std::string&) {
-      syncer_.calls.push_back("delete");
-      return sdk::Status::ok();
-    }));
-    ON_CALL(runtime_, openStream(_, _, _))
-        .WillByDefault(
-            Invoke([this](const std::string&, const sdk::StreamSpec&, sdk::StreamObserver*) {
-              syncer_.calls.push_back("shell");
-              return sdk::Result<sdk::ExecStreamPtr>(std::make_unique<NiceMock<MockExecStream>>());
-            }));
+    context_.syncer = &syncer_;
+    context_.policy = &policy_;
     ON_CALL(policy_, afterCommand(_)).WillByDefault(Return(sdk::SyncDecision::Sync));
     ON_CALL(policy_, idleSyncAfterMs()).WillByDefault(Return(0));
   }
 
-  std::shared_ptr<Session> startReady(std::shared_ptr<RecordingClient> client) {
-    auto session = std::make_shared<Session>(
-        kId, options_, Session::Context{runtime_, timers_, blocking_, &syncer_, &policy_},
-        [](const std::string&) {});
-    session->attach(client, std::nullopt);
-    session->start();
-    observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
-    blocking_.drain();
-    return session;
-  }
+  // The runtime's calls go into the syncer's log, so a test sees them in order with its own.
+  void onShellOpened(const sdk::StreamSpec&) override { syncer_.calls.push_back("shell"); }
+  void onPodDeleted(const std::string&) override { syncer_.calls.push_back("delete"); }
 
   sdk::FinishedCommand command(const std::string& line) {
     sdk::FinishedCommand finished;
@@ -119,22 +96,17 @@ class SessionSyncTest : public ::testing::Test {
     return finished;
   }
 
-  SessionOptions options_;
-  NiceMock<MockPodRuntime> runtime_;
   NiceMock<MockSyncPolicy> policy_;
-  ManualScheduler timers_;
-  ManualExecutor blocking_;
   ScriptedSyncer syncer_;
-  sdk::PodObserver* observer_ = nullptr;
 };
 
 TEST_F(SessionSyncTest, TheWorkspaceIsLoadedBeforeTheShellStarts) {
-  auto session = startReady(std::make_shared<RecordingClient>());
+  auto session = startReady(kId, std::make_shared<RecordingClient>());
   EXPECT_EQ(syncer_.calls, (std::vector<std::string>{"load", "shell"}));
 }
 
 TEST_F(SessionSyncTest, ThePolicyDecidesAfterEachCommand) {
-  auto session = startReady(std::make_shared<RecordingClient>());
+  auto session = startReady(kId, std::make_shared<RecordingClient>());
   EXPECT_CALL(policy_, afterCommand(::testing::Field(&sdk::FinishedCommand::command_line, "ls")))
       .WillOnce(Return(sdk::SyncDecision::Skip));
   EXPECT_CALL(policy_,
@@ -149,7 +121,7 @@ TEST_F(SessionSyncTest, ThePolicyDecidesAfterEachCommand) {
 }
 
 TEST_F(SessionSyncTest, TriggersDuringASyncCoalesceIntoOneMoreRun) {
-  auto session = startReady(std::make_shared<RecordingClient>());
+  auto session = startReady(kId, std::make_shared<RecordingClient>());
   session->onCommandFinished(command("a"));  // starts a run (queued on the executor)
   session->onCommandFinished(command("b"));  // while it runs: one more later
   session->onCommandFinished(command("c"));  // coalesces with b
@@ -159,7 +131,7 @@ TEST_F(SessionSyncTest, TriggersDuringASyncCoalesceIntoOneMoreRun) {
 
 TEST_F(SessionSyncTest, V2ClientsHearOfEachSync) {
   auto client = std::make_shared<RecordingClient>(true);
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   session->onCommandFinished(command("touch hello.txt"));
   blocking_.drain();
   EXPECT_THAT(client->events(),
@@ -168,7 +140,7 @@ TEST_F(SessionSyncTest, V2ClientsHearOfEachSync) {
 
 TEST_F(SessionSyncTest, AnUnreachableDatabaseIsRetriedAndTheUserIsToldOnceThenOnRecovery) {
   auto client = std::make_shared<RecordingClient>();
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   syncer_.failNext(2);
   session->onCommandFinished(command("touch a"));
   blocking_.drain();
@@ -190,7 +162,7 @@ TEST_F(SessionSyncTest, AnUnreachableDatabaseIsRetriedAndTheUserIsToldOnceThenOn
 
 TEST_F(SessionSyncTest, TheFinalSyncRunsBeforeThePodIsDeleted) {
   auto client = std::make_shared<RecordingClient>();
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   session->end(1000, "done");
   blocking_.drain();
   EXPECT_EQ(syncer_.calls, (std::vector<std::string>{"load", "shell", "sync", "forget", "delete"}));
@@ -198,7 +170,7 @@ TEST_F(SessionSyncTest, TheFinalSyncRunsBeforeThePodIsDeleted) {
 
 TEST_F(SessionSyncTest, APodWhoseFilesCannotBeSavedIsKept) {
   auto client = std::make_shared<RecordingClient>();
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   syncer_.failNext(5);
   EXPECT_CALL(runtime_, deletePod(_)).Times(0);
   session->end(1000, "done");
@@ -209,7 +181,7 @@ TEST_F(SessionSyncTest, APodWhoseFilesCannotBeSavedIsKept) {
 
 TEST_F(SessionSyncTest, IdleActivitySyncsOnceQuiet) {
   ON_CALL(policy_, idleSyncAfterMs()).WillByDefault(Return(5000));
-  auto session = startReady(std::make_shared<RecordingClient>());
+  auto session = startReady(kId, std::make_shared<RecordingClient>());
   session->onClientInput("i");  // typing in an editor: no Enter, no command boundary
   timers_.advance(3000ms);
   session->onClientInput("x");  // still busy at the first look
@@ -225,7 +197,7 @@ TEST_F(SessionSyncTest, IdleActivitySyncsOnceQuiet) {
 }
 
 TEST_F(SessionSyncTest, WithoutMarkersTheLineTypedAtEnterStandsInForTheCommand) {
-  auto session = startReady(std::make_shared<RecordingClient>());
+  auto session = startReady(kId, std::make_shared<RecordingClient>());
   EXPECT_CALL(policy_, afterCommand(::testing::Field(&sdk::FinishedCommand::command_line,
                                                      "touch hello.txt")))
       .WillOnce(Return(sdk::SyncDecision::Sync));
@@ -247,7 +219,7 @@ TEST_F(SessionSyncTest, ShellMarkersAreStrippedAndEndCommands) {
             return sdk::Result<sdk::ExecStreamPtr>(std::make_unique<NiceMock<MockExecStream>>());
           }));
   auto client = std::make_shared<RecordingClient>();
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   ASSERT_EQ(nonce.size(), 16u);
   EXPECT_CALL(policy_, afterCommand(::testing::AllOf(
                            ::testing::Field(&sdk::FinishedCommand::command_line, "touch a"),
@@ -276,7 +248,7 @@ TEST_F(SessionSyncTest, WithoutACommandLineInTheMarkersTheTypedLineIsUsed) {
             nonce = spec.env.at("PODTERM_NONCE");
             return sdk::Result<sdk::ExecStreamPtr>(std::make_unique<NiceMock<MockExecStream>>());
           }));
-  auto session = startReady(std::make_shared<RecordingClient>());
+  auto session = startReady(kId, std::make_shared<RecordingClient>());
   EXPECT_CALL(policy_,
               afterCommand(::testing::Field(&sdk::FinishedCommand::command_line, "touch b")))
       .WillOnce(Return(sdk::SyncDecision::Sync));
@@ -290,7 +262,7 @@ TEST_F(SessionSyncTest, WithoutACommandLineInTheMarkersTheTypedLineIsUsed) {
 
 TEST_F(SessionSyncTest, AQuotaRefusalIsToldOnceEvenAfterAnOutageAndItsEndToo) {
   auto client = std::make_shared<RecordingClient>();
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   syncer_.failNext(1);
   syncer_.failQuota(2);
   session->onCommandFinished(command("a"));
@@ -324,7 +296,7 @@ TEST_F(SessionSyncTest, ALifetimeEndIsNoticedThenSyncsDeletesThePodAndClosesWith
     closed_before_delete = client->closed();
     return sdk::Status::ok();
   }));
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   timers_.advance(94'999ms);
   EXPECT_THAT(client->text(), ::testing::Not(HasSubstr("ends in")));
   timers_.advance(1ms);
@@ -347,7 +319,7 @@ TEST_F(SessionSyncTest, ALifetimeEndIsNoticedThenSyncsDeletesThePodAndClosesWith
 TEST_F(SessionSyncTest, V2ClientsGetTheLifetimeNoticesAsEvents) {
   options_.max_lifetime = 10s;  // notice a tenth before: 1 s
   auto client = std::make_shared<RecordingClient>(true);
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   timers_.advance(9s);
   EXPECT_THAT(client->events(),
               ::testing::Contains(HasSubstr(R"("text":"this session ends in 1 s)")));
@@ -362,7 +334,7 @@ TEST_F(SessionSyncTest, V2ClientsGetTheLifetimeNoticesAsEvents) {
 TEST_F(SessionSyncTest, ALifetimeOfZeroNeverEndsTheSession) {
   options_.max_lifetime = 0ms;
   auto client = std::make_shared<RecordingClient>();
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   timers_.advance(std::chrono::hours(48));
   blocking_.drain();
   EXPECT_EQ(session->state(), SessionState::Ready);
@@ -372,7 +344,7 @@ TEST_F(SessionSyncTest, ALifetimeOfZeroNeverEndsTheSession) {
 TEST_F(SessionSyncTest, AFinalSyncRefusedAtTheLifetimesEndIsToldAndThePodKept) {
   options_.max_lifetime = 10s;
   auto client = std::make_shared<RecordingClient>();
-  auto session = startReady(client);
+  auto session = startReady(kId, client);
   syncer_.failQuota(1);
   EXPECT_CALL(runtime_, deletePod(_)).Times(0);
   timers_.advance(10s);
@@ -387,8 +359,7 @@ TEST_F(SessionSyncTest, AFinalSyncRefusedAtTheLifetimesEndIsToldAndThePodKept) {
 TEST_F(SessionSyncTest, AKeptPodCountsAgainstTheUserUntilItIsGone) {
   options_.pods_per_user = 1;
   options_.sessions_per_user = 0;
-  SessionManager manager(options_,
-                         Session::Context{runtime_, timers_, blocking_, &syncer_, &policy_});
+  SessionManager manager(options_, context_);
   auto session = manager.attach(kId, std::make_shared<RecordingClient>(), std::nullopt);
   observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
   blocking_.drain();

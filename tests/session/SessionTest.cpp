@@ -4,7 +4,7 @@
 #include <atomic>
 #include <thread>
 
-#include "TestDoubles.h"
+#include "SessionFixture.h"
 #include "podterm/testing/mocks.h"
 #include "session/HostMessages.h"
 #include "session/Session.h"
@@ -18,38 +18,18 @@ using ::testing::HasSubstr;
 using ::testing::Invoke;
 using ::testing::NiceMock;
 using ::testing::Return;
-using ::testing::StrictMock;
 using namespace std::chrono_literals;
 using podterm::testing::MockExecStream;
-using podterm::testing::MockPodRuntime;
-using testing::ManualExecutor;
-using testing::ManualScheduler;
 using testing::RecordingClient;
 
 const SessionId kId = *SessionId::parse("user_1_ws_abc123_1234567890_uuid");
 
-class SessionTest : public ::testing::Test {
+class SessionTest : public testing::SessionFixture {
  protected:
   void SetUp() override {
     options_.ready_timeout = 60s;
     options_.grace_period = 30s;
     options_.input_queue_bytes = 16;
-    ON_CALL(runtime_, ensurePod(_, _))
-        .WillByDefault(Invoke([this](const sdk::PodSpec& spec, sdk::PodObserver* observer) {
-          spec_ = spec;
-          observer_ = observer;
-          return sdk::Status::ok();
-        }));
-    ON_CALL(runtime_, deletePod(_)).WillByDefault(Return(sdk::Status::ok()));
-  }
-
-  std::shared_ptr<Session> makeStarted() {
-    auto session =
-        std::make_shared<Session>(kId, options_, Session::Context{runtime_, timers_, blocking_},
-                                  [this](const std::string&) { ++ended_; });
-    session->attach(client_, std::nullopt);
-    session->start();
-    return session;
   }
 
   // Makes the pod ready and lets the session open a shell on a mock stream it returns.
@@ -67,27 +47,17 @@ class SessionTest : public ::testing::Test {
               shell_spec_ = spec;
               return sdk::Result<sdk::ExecStreamPtr>(std::move(*holder));
             }));
-    observer_->onPodStatus({sdk::PodPhase::Ready, "", ""});
-    blocking_.drain();
+    podReady();
     EXPECT_EQ(session.state(), SessionState::Ready);
     return raw;
   }
 
-  SessionOptions options_;
-  NiceMock<MockPodRuntime> runtime_;
-  ManualScheduler timers_;
-  ManualExecutor blocking_;
-  std::shared_ptr<RecordingClient> client_ = std::make_shared<RecordingClient>();
-  sdk::PodSpec spec_;
-  sdk::PodObserver* observer_ = nullptr;
-  sdk::StreamSpec shell_spec_;
   std::string written_;
-  int ended_ = 0;
 };
 
 TEST_F(SessionTest, AsksTheRuntimeForThePodOfItsSession) {
   EXPECT_CALL(runtime_, ensurePod(_, _));
-  auto session = makeStarted();
+  auto session = startSession(kId);
   EXPECT_EQ(spec_.session_id, kId.raw);
   EXPECT_EQ(spec_.user, "1");
   EXPECT_EQ(spec_.workspace, "abc123");
@@ -95,7 +65,7 @@ TEST_F(SessionTest, AsksTheRuntimeForThePodOfItsSession) {
 }
 
 TEST_F(SessionTest, EarlyInputGetsTheSpecTextOnceAndIsDeliveredInOrderWhenReady) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   observer_->onPodStatus({sdk::PodPhase::Pending, "", ""});
   session->onClientInput("ls");
   session->onClientInput(" -la\n");
@@ -108,14 +78,14 @@ TEST_F(SessionTest, EarlyInputGetsTheSpecTextOnceAndIsDeliveredInOrderWhenReady)
 }
 
 TEST_F(SessionTest, NotReadyTextNamesTheFinerReason) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   observer_->onPodStatus({sdk::PodPhase::Pending, "ContainerCreating", ""});
   session->onClientInput("x");
   EXPECT_THAT(client_->text(), HasSubstr("Current status: ContainerCreating\r\n"));
 }
 
 TEST_F(SessionTest, EarlyInputBeyondTheBoundIsDroppedWithANotice) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   session->onClientInput("0123456789");
   session->onClientInput("0123456789");  // over the 16-byte bound
   EXPECT_THAT(client_->text(), HasSubstr("Notice: input dropped"));
@@ -124,7 +94,7 @@ TEST_F(SessionTest, EarlyInputBeyondTheBoundIsDroppedWithANotice) {
 }
 
 TEST_F(SessionTest, CreationFailureSendsTheSpecTextClosesAndDeletesThePod) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   EXPECT_CALL(runtime_, deletePod(kId.raw)).WillOnce(Return(sdk::Status::ok()));
   observer_->onPodStatus(
       {sdk::PodPhase::Failed, "Unschedulable", "Insufficient resources in cluster"});
@@ -141,14 +111,14 @@ TEST_F(SessionTest, CreationFailureSendsTheSpecTextClosesAndDeletesThePod) {
 TEST_F(SessionTest, RefusedEnsurePodIsACreationFailure) {
   ON_CALL(runtime_, ensurePod(_, _))
       .WillByDefault(Return(sdk::Status(sdk::ErrorCode::Unavailable, "cluster unreachable")));
-  auto session = makeStarted();
+  auto session = startSession(kId);
   blocking_.drain();
   EXPECT_THAT(client_->text(), HasSubstr("Details: cluster unreachable\r\n"));
   EXPECT_TRUE(client_->closed());
 }
 
 TEST_F(SessionTest, ReadinessTimeoutNamesTheLastStatus) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   observer_->onPodStatus({sdk::PodPhase::Pending, "ContainerCreating", ""});
   timers_.advance(59'999ms);
   EXPECT_FALSE(client_->closed());
@@ -162,7 +132,7 @@ TEST_F(SessionTest, ReadinessTimeoutNamesTheLastStatus) {
 }
 
 TEST_F(SessionTest, ReadinessTimeoutCarriesTheSchedulersMessage) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   observer_->onPodStatus(
       {sdk::PodPhase::Pending, "Unschedulable", "0/3 nodes are available: 3 Insufficient cpu."});
   timers_.advance(60s);
@@ -173,7 +143,7 @@ TEST_F(SessionTest, ReadinessTimeoutCarriesTheSchedulersMessage) {
 }
 
 TEST_F(SessionTest, ShellIsAPtyWithTheControlledRcFile) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   session->resize({120, 40});
   becomeReady(*session);
   EXPECT_TRUE(shell_spec_.tty);
@@ -187,7 +157,7 @@ TEST_F(SessionTest, ShellIsAPtyWithTheControlledRcFile) {
 }
 
 TEST_F(SessionTest, OutputSplitInsideACharacterArrivesWhole) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   becomeReady(*session);
   session->onStdout("price \xE2\x82", 8);
   EXPECT_EQ(client_->text(), "price ");
@@ -199,7 +169,7 @@ TEST_F(SessionTest, OutputSplitInsideACharacterArrivesWhole) {
 
 TEST_F(SessionTest, OutputArrivingBeforeOpenStreamReturnsIsNotLost) {
   auto events = std::make_shared<RecordingClient>(true);
-  auto session = makeStarted();
+  auto session = startSession(kId);
   session->attach(events, std::nullopt);
   auto stream = std::make_unique<NiceMock<MockExecStream>>();
   auto holder = std::make_shared<sdk::ExecStreamPtr>(std::move(stream));
@@ -223,7 +193,7 @@ TEST_F(SessionTest, OutputArrivingBeforeOpenStreamReturnsIsNotLost) {
 }
 
 TEST_F(SessionTest, SlowClientPausesTheShellUntilItDrains) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   MockExecStream* stream = becomeReady(*session);
   client_->setCongested(true);
   EXPECT_CALL(*stream, pauseOutput()).Times(1);
@@ -237,14 +207,14 @@ TEST_F(SessionTest, SlowClientPausesTheShellUntilItDrains) {
 }
 
 TEST_F(SessionTest, ResizeReachesTheShell) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   MockExecStream* stream = becomeReady(*session);
   EXPECT_CALL(*stream, resize(100, 30));
   session->resize({100, 30});
 }
 
 TEST_F(SessionTest, GracePeriodThenThePodIsDeleted) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   MockExecStream* stream = becomeReady(*session);
   EXPECT_CALL(*stream, close());
   session->detach(client_.get());
@@ -259,7 +229,7 @@ TEST_F(SessionTest, GracePeriodThenThePodIsDeleted) {
 }
 
 TEST_F(SessionTest, ReattachWithinGraceKeepsTheShell) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   becomeReady(*session);
   session->detach(client_.get());
   timers_.advance(10s);
@@ -274,7 +244,7 @@ TEST_F(SessionTest, ReattachWithinGraceKeepsTheShell) {
 }
 
 TEST_F(SessionTest, ConcurrentClientsShareTheShell) {
-  auto session = makeStarted();
+  auto session = startSession(kId);
   auto second = std::make_shared<RecordingClient>();
   session->attach(second, std::nullopt);
   becomeReady(*session);
@@ -288,7 +258,7 @@ TEST_F(SessionTest, ConcurrentClientsShareTheShell) {
 
 TEST_F(SessionTest, ShellExitTellsTheClientAndEndsTheSession) {
   options_.on_shell_exit = SessionOptions::OnShellExit::Close;
-  auto session = makeStarted();
+  auto session = startSession(kId);
   becomeReady(*session);
   sdk::StreamExit exit;
   exit.exit_code = 3;
@@ -301,7 +271,7 @@ TEST_F(SessionTest, ShellExitTellsTheClientAndEndsTheSession) {
 
 TEST_F(SessionTest, V2ClientsGetStatusEventsInsteadOfNotices) {
   auto events = std::make_shared<RecordingClient>(true);
-  auto session = makeStarted();
+  auto session = startSession(kId);
   session->attach(events, std::nullopt);
   observer_->onPodStatus({sdk::PodPhase::Pending, "ContainerCreating", ""});
   becomeReady(*session);
@@ -318,7 +288,7 @@ TEST_F(SessionTest, V2ClientsGetStatusEventsInsteadOfNotices) {
 
 TEST_F(SessionTest, PodLostWhileReadyBeyondTheRestartLimitEndsTheSession) {
   options_.max_restarts = 0;  // no replacement pod allowed
-  auto session = makeStarted();
+  auto session = startSession(kId);
   becomeReady(*session);
   observer_->onPodStatus({sdk::PodPhase::Failed, "OOMKilled", "out of memory"});
   blocking_.drain();
@@ -330,7 +300,7 @@ TEST_F(SessionTest, PodLostWhileReadyBeyondTheRestartLimitEndsTheSession) {
 class SessionManagerTest : public SessionTest {};
 
 TEST_F(SessionManagerTest, SameIdSharesOneSession) {
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   EXPECT_CALL(runtime_, ensurePod(_, _)).Times(1);
   auto a = manager.attach(kId, client_, std::nullopt);
   auto b = manager.attach(kId, std::make_shared<RecordingClient>(), std::nullopt);
@@ -340,7 +310,7 @@ TEST_F(SessionManagerTest, SameIdSharesOneSession) {
 }
 
 TEST_F(SessionManagerTest, ClientArrivingWhileThePodIsDeletedGetsAFreshSessionAfterwards) {
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   auto first = manager.attach(kId, client_, std::nullopt);
   first->end(1000, "test");
   EXPECT_EQ(first->state(), SessionState::Ending);
@@ -357,7 +327,7 @@ TEST_F(SessionManagerTest, ClientArrivingWhileThePodIsDeletedGetsAFreshSessionAf
 }
 
 TEST_F(SessionManagerTest, AfterEndAllNewClientsAreTurnedAway) {
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   auto first = manager.attach(kId, client_, std::nullopt);
   std::thread drain([this, &manager] {
     // endAll waits for the deletions, which run on the blocking executor.
@@ -384,7 +354,7 @@ SessionId idOf(const std::string& raw) {
 TEST_F(SessionManagerTest, ANewSessionBeyondTheUsersLimitIsRefusedWithoutAPod) {
   options_.sessions_per_user = 2;
   options_.pods_per_user = 0;
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   EXPECT_CALL(runtime_, ensurePod(_, _)).Times(2);
   ASSERT_NE(manager.attach(idOf("user_1_ws_a_1"), client_, std::nullopt), nullptr);
   ASSERT_NE(
@@ -403,7 +373,7 @@ TEST_F(SessionManagerTest, ANewSessionBeyondTheUsersLimitIsRefusedWithoutAPod) {
 TEST_F(SessionManagerTest, AttachingToALiveSessionIsNotANewSession) {
   options_.sessions_per_user = 1;
   options_.pods_per_user = 1;
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   auto first = manager.attach(kId, client_, std::nullopt);
   auto again = manager.admit(kId);
   ASSERT_TRUE(again) << again.refusal();
@@ -415,7 +385,7 @@ TEST_F(SessionManagerTest, AttachingToALiveSessionIsNotANewSession) {
 
 TEST_F(SessionManagerTest, OtherUsersAreCountedApart) {
   options_.sessions_per_user = 1;
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   ASSERT_NE(manager.attach(idOf("user_a_ws_w_1"), client_, std::nullopt), nullptr);
   // "a-b" shares a prefix with "a" but is another user.
   EXPECT_TRUE(manager.admit(idOf("user_a-b_ws_w_1")));
@@ -425,7 +395,7 @@ TEST_F(SessionManagerTest, OtherUsersAreCountedApart) {
 
 TEST_F(SessionManagerTest, AnAdmissionHoldsItsPlaceUntilAttachedOrDropped) {
   options_.sessions_per_user = 1;
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   std::optional<SessionManager::Admission> first = manager.admit(idOf("user_1_ws_a_1"));
   ASSERT_TRUE(*first);
   // The upgrade of a second id races the first one's: the reservation already counts.
@@ -444,7 +414,7 @@ TEST_F(SessionManagerTest, AnAdmissionHoldsItsPlaceUntilAttachedOrDropped) {
 
 TEST_F(SessionManagerTest, ConcurrentAdmissionsAtTheLimitGrantExactlyTheLimit) {
   options_.sessions_per_user = 3;
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   constexpr int kThreads = 16;
   std::vector<std::optional<SessionManager::Admission>> admissions(kThreads);
   std::atomic<bool> go{false};
@@ -466,7 +436,7 @@ TEST_F(SessionManagerTest, ConcurrentAdmissionsAtTheLimitGrantExactlyTheLimit) {
 TEST_F(SessionManagerTest, AnEndingSessionStillHoldsItsPodButNotASession) {
   options_.sessions_per_user = 1;
   options_.pods_per_user = 1;
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   auto first = manager.attach(kId, client_, std::nullopt);
   first->end(1000, "test");  // deleting its pod (queued on blocking_)
   EXPECT_EQ(manager.userSessions("1"), 0u);
@@ -484,7 +454,7 @@ TEST_F(SessionManagerTest, AnEndingSessionStillHoldsItsPodButNotASession) {
 TEST_F(SessionManagerTest, ZeroMeansUnlimited) {
   options_.sessions_per_user = 0;
   options_.pods_per_user = 0;
-  SessionManager manager(options_, Session::Context{runtime_, timers_, blocking_});
+  SessionManager manager(options_, context_);
   for (int i = 0; i < 50; ++i) {
     ASSERT_NE(manager.attach(idOf("user_1_ws_w_" + std::to_string(i)),
                              std::make_shared<RecordingClient>(), std::nullopt),
