@@ -97,6 +97,9 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
     options.excludes = config_.workspace.excludes;
     options.lease_ttl = config_.workspace.lease_ttl;
     options.quota = {config_.limits.workspace_max_bytes, config_.limits.workspace_max_files};
+    // A pod adopted after its host died (or kept, or taken over) holds files its last host may
+    // not have saved: they are saved before the stored ones are loaded over them.
+    options.save_before_load = true;
     syncer_ =
         std::make_unique<HostWorkspaceSyncer>(*runtime_, *storage_, options, events_, *workers_);
     context.syncer = syncer_.get();

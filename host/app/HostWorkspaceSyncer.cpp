@@ -98,6 +98,7 @@ SyncOutcome HostWorkspaceSyncer::toOutcome(const SyncReport& report) const {
                       report.status.code() == sdk::ErrorCode::Timeout;
   outcome.error = report.status.message();
   outcome.quota_exceeded = report.quota_exceeded.has_value();
+  outcome.pod_had_files = report.pod_had_files;
   outcome.changed = report.created;
   outcome.changed.insert(outcome.changed.end(), report.changed.begin(), report.changed.end());
   outcome.deleted = report.deleted;

@@ -20,6 +20,9 @@ struct SyncOutcome {
   std::vector<std::string> changed;  // paths created or updated in storage
   std::vector<std::string> deleted;  // paths soft-deleted in storage
   std::vector<std::string> notices;  // skipped files, conflict copies: one line each for the user
+  // A load found files in the pod (it existed before: adopted, kept, taken over) and saved them
+  // first (SyncOptions::save_before_load).
+  bool pod_had_files = false;
 };
 
 class WorkspaceSyncer {

@@ -100,6 +100,29 @@ SyncReport WorkspaceSync::load(const std::string& session_id, const sdk::Workspa
                                SessionSyncState& state) {
   const auto start = Clock::now();
   SyncReport report;
+  if (options_.save_before_load) {
+    ExecRequest list_request;
+    list_request.argv = listingCommand(options_.workspace_root, options_.excludes);
+    list_request.timeout = options_.exec_timeout;
+    ExecResult listed = PodExec::run(runtime_, session_id, list_request);
+    if (!listed.succeeded()) {
+      report.status = execFailure("listing the workspace before the load", listed);
+    } else if (auto parsed = parseListing(listed.stdout_data); !parsed) {
+      report.status = {sdk::ErrorCode::Internal,
+                       "listing the workspace before the load: " + parsed.status().message()};
+    } else if (!parsed.value().entries.empty()) {
+      report.pod_had_files = true;
+      SyncReport saved = syncFromPod(session_id, ws, state);
+      report.status = saved.status;
+      report.conflicts = std::move(saved.conflicts);
+      report.skipped = std::move(saved.skipped);
+      report.bytes = saved.bytes;
+    }
+    if (!report.ok()) {
+      report.duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+      return report;
+    }
+  }
   auto items = storage_.readWorkspace(ws);
   if (!items) {
     report.status = items.status();

@@ -35,6 +35,12 @@ struct SyncOptions {
   std::chrono::milliseconds exec_timeout{30000};  // per exec in the pod
   // A sync whose result would exceed it is refused as a whole (see WorkspaceQuota.h).
   WorkspaceQuota quota;
+  // load() first lists the pod's workspace and, when it holds anything (a pod that existed
+  // before: adopted after its host died, taken over from another replica, kept at a session's
+  // end), saves it (pod -> DB, as syncFromPod) before the stored files are written over it, so
+  // nothing its last host had not saved is lost (a file changed on both sides keeps the pod's
+  // version, the stored one as a conflict copy). A new pod's empty workspace costs one listing.
+  bool save_before_load = false;
 };
 
 // What the pod held at a path when this session last loaded or listed it.
@@ -86,7 +92,9 @@ struct SyncReport {
   size_t listed_entries = 0;   // entries in the pod's listing (syncFromPod)
   size_t fetched_files = 0;    // files read from the pod's tar (syncFromPod)
   size_t written_entries = 0;  // entries sent to the pod (load, writeIntoPod)
-  int64_t bytes = 0;           // content bytes moved either way
+  // load() with save_before_load: the pod's workspace held files, saved before the load.
+  bool pod_had_files = false;
+  int64_t bytes = 0;  // content bytes moved either way
   std::chrono::microseconds duration{0};
 
   bool ok() const { return status.isOk(); }
@@ -99,7 +107,9 @@ class WorkspaceSync {
   WorkspaceSync(sdk::PodRuntime& runtime, sdk::Storage& storage, SyncOptions options = {});
 
   // DB -> pod at session start, before the user's shell: every live row as one tar stream,
-  // extracted by one exec. Unsafe rows are skipped and reported. Fills state.
+  // extracted by one exec. Unsafe rows are skipped and reported. Fills state. With
+  // options.save_before_load, a pod that holds files is saved first; when that save fails,
+  // nothing is loaded (the report says why).
   SyncReport load(const std::string& session_id, const sdk::WorkspaceId& ws,
                   SessionSyncState& state);
 
