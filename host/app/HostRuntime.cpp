@@ -125,7 +125,7 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
     SessionLeases* leases = leases_.get();
     hooks.pod_starting = [leases](const std::string& pod_id) { leases->take(pod_id); };
     hooks.pod_ended = [leases](const std::string& pod_id) { leases->release(pod_id); };
-    hooks.remote_pods = [leases](const std::string& prefix) { return leases->othersFor(prefix); };
+    hooks.remote_pods = [leases](const std::string& prefix) { return leases->othersNow(prefix); };
     sessions_->setOwnershipHooks(std::move(hooks));
     reaper_->setLeases(leases);
   }
@@ -189,7 +189,10 @@ void HostRuntime::start() {
   reaper_->start();
   metrics::registerAll();
   metrics::registry().setGaugeFunction(
-      "podterm_sessions_live", "Sessions on this host (starting, live or ending).",
+      "podterm_sessions_live", "Sessions (ids) on this host (starting, live or ending).",
+      [this] { return static_cast<double>(sessions_->sessionIdCount()); });
+  metrics::registry().setGaugeFunction(
+      "podterm_terminals_live", "Terminals of those sessions (starting, live or ending).",
       [this] { return static_cast<double>(sessions_->sessionCount()); });
   readiness_.setReady(true);
   logger().information("podterm listening on %s:%hu (runtime %s, auth %s)",
@@ -224,6 +227,7 @@ void HostRuntime::stop() {
   if (leases_) leases_->stop();
   http_->stop();
   metrics::registry().clearGaugeFunction("podterm_sessions_live");  // sessions_ goes below
+  metrics::registry().clearGaugeFunction("podterm_terminals_live");
   workers_->stop();
   loops_->stop();
   // Objects from plugins go before the libraries that hold their code.

@@ -246,17 +246,18 @@ const std::vector<double> kSecondsBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 // shows each at 0 before its first event.
 struct HostMetrics {
   MetricsRegistry& r = registry();
-  Counter& connects_v1 =
-      r.counter("podterm_connects_total", "Clients attached to a session, by subprotocol.",
-                {{"protocol", "podterm.v1"}});
+  Counter& connects_v1 = r.counter("podterm_connects_total",
+                                   "Clients attached to a terminal of a session, by subprotocol.",
+                                   {{"protocol", "podterm.v1"}});
   Counter& connects_v2 = r.counter("podterm_connects_total", "", {{"protocol", "podterm.v2"}});
-  Counter& reconnects =
-      r.counter("podterm_reconnects_total",
-                "Clients attached to a session that had no client left (within its grace period).");
+  Counter& reconnects = r.counter(
+      "podterm_reconnects_total",
+      "Sessions a client came back to after the last one left (within the grace period).");
   Counter& culls_grace = r.counter("podterm_culls_total", "Sessions ended by the host, by reason.",
                                    {{"reason", "grace"}});
   Counter& culls_lifetime = r.counter("podterm_culls_total", "", {{"reason", "lifetime"}});
   Counter& culls_idle = r.counter("podterm_culls_total", "", {{"reason", "idle"}});
+  Counter& culls_admin = r.counter("podterm_culls_total", "", {{"reason", "admin"}});
   Histogram& prompt_cold = r.histogram(
       "podterm_time_to_prompt_seconds",
       "From a new session's start to its shell running, by pod start (warm: the pod was ready "
@@ -317,6 +318,8 @@ Counter& culls(Culled reason) {
       return host().culls_grace;
     case Culled::Lifetime:
       return host().culls_lifetime;
+    case Culled::Admin:
+      return host().culls_admin;
     case Culled::Idle:
       break;
   }

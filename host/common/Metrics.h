@@ -111,7 +111,9 @@ MetricsRegistry& registry();
 // Registers every series below (at zero), so the first scrape lists them all.
 void registerAll();
 
-enum class Culled { Grace, Lifetime, Idle };
+// Why the host ended a session: no client for its grace period, its pod's maximum lifetime,
+// idle, or an administrator (the admin API).
+enum class Culled { Grace, Lifetime, Idle, Admin };
 enum class ErrorKind {
   SessionStart,       // a pod could not be created or readied, or the shell not started
   PodLost,            // a live session's pod stopped under it
@@ -119,9 +121,9 @@ enum class ErrorKind {
   WebSocketProtocol,  // a client broke RFC 6455 (close 1002 / 1007 / 1009)
 };
 
-Counter& connects(bool v2);  // a client attached to a session, by subprotocol
-Counter& reconnects();       // ... to a session that had no client left (within its grace period)
-Counter& culls(Culled reason);
+Counter& connects(bool v2);     // a client attached to a terminal of a session, by subprotocol
+Counter& reconnects();          // a client came back to a session that had none left (grace period)
+Counter& culls(Culled reason);  // sessions (ids, not terminals) the host ended
 Histogram& timeToPrompt(bool warm);
 Histogram& syncDuration(bool load);
 Counter& syncBytes(bool load);

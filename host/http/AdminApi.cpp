@@ -9,6 +9,7 @@
 #include <map>
 #include <vector>
 
+#include "common/Metrics.h"
 #include "http/ApiJson.h"
 
 namespace podterm::host {
@@ -345,7 +346,7 @@ void AdminApi::endSession(const SessionId& id, const std::string& admin,
   // Every terminal: the pod's end (final sync, deletion) comes with its last one.
   for (const auto& terminal : terminals) {
     terminal->endWithNotice(kAdminEndCode, kAdminEndReason,
-                            "this session was ended by an administrator");
+                            "this session was ended by an administrator", metrics::Culled::Admin);
   }
   const auto deadline = std::chrono::steady_clock::now() + options_.end_wait;
   bool ended = true;

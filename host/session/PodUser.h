@@ -6,6 +6,7 @@
 // Threading: calls arrive on runtime and worker threads, never with the pod's state lock held;
 // phases and refusals of one pod are serialized.
 
+#include <chrono>
 #include <string>
 
 #include "podterm/runtime.h"
@@ -21,6 +22,11 @@ class PodUser : public sdk::PodObserver, public SessionSyncListener {
   // new one replaces it: the phases that follow are the new pod's, Ready once the workspace has
   // been loaded into it from storage. By default the loss is passed on as a phase.
   virtual void onPodReplacing(const sdk::PodStatus& lost) { onPodStatus(lost); }
+  // The pod's lifetime (limits.max_session_lifetime_s, `lifetime` long) ends in `left`.
+  virtual void onLifetimeNotice(std::chrono::milliseconds /*left*/,
+                                std::chrono::milliseconds /*lifetime*/) {}
+  // The pod's lifetime is over: the user ends (its last user's end ends the pod).
+  virtual void onLifetimeOver(std::chrono::milliseconds /*lifetime*/) {}
 };
 
 }  // namespace podterm::host

@@ -80,7 +80,7 @@ void Session::start() {
         id_, options_.sync,
         SessionPod::Context{context_.runtime, context_.timers, context_.blocking, context_.syncer,
                             context_.policy},
-        nullptr);
+        nullptr, PodOptions{options_.max_lifetime, options_.lifetime_notice});
     pod_->join(shared_from_this());
   }
   logger().information("session=%s terminal %s starting in pod %s", id_.raw, terminal_,
@@ -97,18 +97,7 @@ void Session::start() {
     ready_timer_ = context_.timers.runAfter(options_.ready_timeout, [self] {
       if (auto session = self.lock()) session->onReadyTimeout();
     });
-    // The lifetime counts from here, pod start-up included: it bounds what a session may hold.
-    if (options_.max_lifetime.count() > 0) {
-      lifetime_timer_ = context_.timers.runAfter(options_.max_lifetime, [self] {
-        if (auto session = self.lock()) session->onLifetimeOver();
-      });
-      const auto lead = std::min(options_.lifetime_notice, options_.max_lifetime / 10);
-      if (lead.count() > 0) {
-        lifetime_notice_timer_ = context_.timers.runAfter(options_.max_lifetime - lead, [self] {
-          if (auto session = self.lock()) session->onLifetimeNotice();
-        });
-      }
-    }
+    // The lifetime is the pod's (SessionPod), shared by its terminals: it tells this one.
   }
   // From here on the session hears the pod: its last phase first.
   pod_->welcome(*this);
@@ -124,7 +113,6 @@ void Session::attach(const std::shared_ptr<TerminalClient>& client,
     return;
   }
   metrics::connects(client->wantsEvents()).inc();
-  if (grace_timer_) metrics::reconnects().inc();  // it had no client left
   cancelTimer(grace_timer_);
   std::vector<std::shared_ptr<TerminalClient>> displaced;
   if (options_.attach_mode == SessionOptions::AttachMode::TakeOver) {
@@ -209,6 +197,7 @@ void Session::detach(const TerminalClient* client) {
     stream_->resumeOutput();
   }
   if (!clients_.empty() || state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  orphaned_ = true;
   auto self = weak_from_this();
   grace_timer_ = context_.timers.runAfter(options_.grace_period, [self] {
     if (auto session = self.lock()) session->onGraceExpired();
@@ -269,19 +258,37 @@ void Session::end(uint16_t code, const std::string& reason) {
   beginEnding(lock, code, reason);
 }
 
-void Session::endWithNotice(uint16_t code, const std::string& reason, const std::string& notice) {
+void Session::endWithNotice(uint16_t code, const std::string& reason, const std::string& notice,
+                            std::optional<metrics::Culled> cause) {
   {
     Lock lock(mutex_);
     if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
   }
   broadcastNotice(notice);
   Lock lock(mutex_);
+  if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  culled_ = cause;
   beginEnding(lock, code, reason, true);
 }
 
 SessionState Session::state() const {
   Lock lock(mutex_);
   return state_;
+}
+
+std::optional<metrics::Culled> Session::culled() const {
+  Lock lock(mutex_);
+  return culled_;
+}
+
+bool Session::orphaned() const {
+  Lock lock(mutex_);
+  return orphaned_;
+}
+
+void Session::takeOrphaned() {
+  Lock lock(mutex_);
+  orphaned_ = false;
 }
 
 size_t Session::clientCount() const {
@@ -520,33 +527,31 @@ void Session::onGraceExpired() {
   grace_timer_.reset();
   if (!clients_.empty()) return;
   logger().information("session=%s grace period over with no client", id_.raw);
-  metrics::culls(metrics::Culled::Grace).inc();
+  culled_ = metrics::Culled::Grace;
   beginEnding(lock, 1001, "session ended");
 }
 
-void Session::onLifetimeNotice() {
+void Session::onLifetimeNotice(std::chrono::milliseconds left, std::chrono::milliseconds lifetime) {
   {
     Lock lock(mutex_);
-    lifetime_notice_timer_.reset();
     if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
   }
-  const auto lead = std::min(options_.lifetime_notice, options_.max_lifetime / 10);
-  broadcastNotice(messages::lifetimeEndingSoon(lead, options_.max_lifetime));
+  broadcastNotice(messages::lifetimeEndingSoon(left, lifetime));
 }
 
 // Ends like a grace-period end (final sync, then the pod is deleted), but the clients are still
 // there: they hear why, stay attached through the final sync (and hear if it failed), and are
 // closed with 1001 once the pod is gone, so a reconnect starts a fresh session at once.
-void Session::onLifetimeOver() {
+void Session::onLifetimeOver(std::chrono::milliseconds lifetime) {
   Lock lock(mutex_);
-  lifetime_timer_.reset();
   if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
-  logger().information("session=%s reached its maximum lifetime (%s)", id_.raw,
-                       messages::formatDuration(options_.max_lifetime));
+  logger().information("session=%s terminal %s: the session reached its maximum lifetime (%s)",
+                       id_.raw, terminal_, messages::formatDuration(lifetime));
   lock.unlock();
-  broadcastNotice(messages::lifetimeOver(options_.max_lifetime));
+  broadcastNotice(messages::lifetimeOver(lifetime));
   lock.lock();
-  metrics::culls(metrics::Culled::Lifetime).inc();
+  if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  culled_ = metrics::Culled::Lifetime;
   beginEnding(lock, 1001, "session lifetime reached", true);
 }
 
@@ -569,8 +574,6 @@ void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason,
   state_ = SessionState::Ending;
   cancelTimer(ready_timer_);
   cancelTimer(grace_timer_);
-  cancelTimer(lifetime_notice_timer_);
-  cancelTimer(lifetime_timer_);
   cancelTimer(idle_timer_);
   cancelTimer(reopen_timer_);
   std::vector<std::shared_ptr<TerminalClient>> clients;
@@ -926,7 +929,8 @@ void Session::onIdleCheck() {
   lock.unlock();
   broadcastNotice(messages::idleOver(timeout));
   lock.lock();
-  metrics::culls(metrics::Culled::Idle).inc();
+  if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
+  culled_ = metrics::Culled::Idle;
   beginEnding(lock, 1001, "session idle", true);
 }
 

@@ -2,8 +2,9 @@
 // One terminal session: its pod, its shell and the clients attached to it.
 //
 // States: Starting (pod on its way) -> Opening (pod ready, shell starting) -> Ready (bridging)
-// -> Ending (closing clients, final sync, deleting the pod) -> Ended. A session with a maximum
-// lifetime tells its clients shortly before and then ends like a grace-period end, except that
+// -> Ending (closing clients, final sync, deleting the pod) -> Ended. When its pod's maximum
+// lifetime (SessionPod: counted from the pod's start, shared by its terminals) runs out, the
+// terminal's clients are told shortly before and then it ends like a grace-period end, except that
 // its clients stay attached (and hear how the final sync went) until the pod is deleted. Input that
 // arrives before Ready is queued (bounded) and answered once per not-ready period with the spec's
 // "not ready" text.
@@ -39,6 +40,7 @@
 #include <vector>
 
 #include "common/Executor.h"
+#include "common/Metrics.h"
 #include "common/Scheduler.h"
 #include "podterm/runtime.h"
 #include "podterm/sync_policy.h"
@@ -109,7 +111,9 @@ class Session : public PodUser,
   // Ends it like the lifetime end (the admin API): the clients hear `notice`, stay attached (their
   // input ignored) through the final sync and the pod's deletion, hear if the sync failed, and are
   // closed with `code`/`reason` once the pod is gone. Nothing when it is already ending.
-  void endWithNotice(uint16_t code, const std::string& reason, const std::string& notice);
+  // cause: the reason the host ended it, for podterm_culls_total (culled()).
+  void endWithNotice(uint16_t code, const std::string& reason, const std::string& notice,
+                     std::optional<metrics::Culled> cause = std::nullopt);
   // Host shutdown: the end that follows still runs the final sync but keeps the pod, for a
   // reconnect through another replica (whose reaper or next session then owns it).
   void keepPodAtEnd() { pod_->keepAtEnd(); }
@@ -120,7 +124,16 @@ class Session : public PodUser,
   // The pod it runs in, perhaps shared with other terminals and sessions.
   const std::shared_ptr<SessionPod>& pod() const { return pod_; }
   SessionState state() const;
+  // Why the host ended it (its grace period, the pod's lifetime, idle, an administrator); empty
+  // when it ended otherwise (the shell, a failure, a shutdown, a move) or has not ended.
+  // SessionManager counts a session id as culled when its last terminal ends so.
+  std::optional<metrics::Culled> culled() const;
   size_t clientCount() const;
+  // The terminal lost its last client (its grace period began) and none came back through a
+  // reconnect counted since: SessionManager counts a session's reconnect once (takeOrphaned()
+  // clears it).
+  bool orphaned() const;
+  void takeOrphaned();
   // After the end: the pod was kept rather than deleted (its files could not be saved) by this
   // session's end, as the pod's last terminal. It still counts against the user's pods.
   bool podKept() const;
@@ -151,6 +164,10 @@ class Session : public PodUser,
   void onPodRefused(const std::string& details) override;
   // The pod was lost and is being replaced: the shell starts again in the new one (Ready).
   void onPodReplacing(const sdk::PodStatus& lost) override;
+  // The pod's lifetime: a notice, then the end (clients attached through the final sync).
+  void onLifetimeNotice(std::chrono::milliseconds left,
+                        std::chrono::milliseconds lifetime) override;
+  void onLifetimeOver(std::chrono::milliseconds lifetime) override;
   // A command ended in the shell (from shell integration markers or the input line at Enter):
   // the sync policy decides whether to sync.
   void onCommandFinished(const sdk::FinishedCommand& command);
@@ -171,8 +188,6 @@ class Session : public PodUser,
   void onShellOpened(sdk::Result<sdk::ExecStreamPtr> result);
   void onReadyTimeout();
   void onGraceExpired();
-  void onLifetimeNotice();
-  void onLifetimeOver();
   void fail(const std::string& details);
   // close_after_sync: clients stay attached (input ignored) through the final sync and the pod's
   // deletion, and are closed with code/reason afterwards; otherwise they are closed first.
@@ -229,9 +244,9 @@ class Session : public PodUser,
   static constexpr std::chrono::milliseconds kTypedLineSettle{500};
   std::optional<Scheduler::TimerId> ready_timer_;
   std::optional<Scheduler::TimerId> grace_timer_;
-  std::optional<Scheduler::TimerId> lifetime_notice_timer_;
-  std::optional<Scheduler::TimerId> lifetime_timer_;
   bool pod_kept_ = false;
+  std::optional<metrics::Culled> culled_;
+  bool orphaned_ = false;
   // Metrics: time to prompt counts from here, once; warm when the pod's first status was Ready.
   const std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
   const std::chrono::system_clock::time_point created_wall_ = std::chrono::system_clock::now();

@@ -266,6 +266,12 @@ std::vector<std::string> SessionLeases::othersFor(const std::string& prefix) con
   return result;
 }
 
+std::vector<std::string> SessionLeases::othersNow(const std::string& prefix) {
+  // A failure is logged by heldElsewhereNow(); the view of the last refresh is still the best.
+  heldElsewhereNow();
+  return othersFor(prefix);
+}
+
 bool SessionLeases::claim(const std::string& pod_id) {
   std::lock_guard<std::mutex> io(io_mutex_);
   {

@@ -79,8 +79,11 @@ class SessionLeases {
   void reconcile(const std::string& pod_id);
 
   // Pod ids of unexpired leases that other replicas hold, starting with prefix (a user's ids),
-  // from the last refresh (the heartbeat's): fast, for admission.
+  // from the last refresh (the heartbeat's, or othersNow()'s).
   std::vector<std::string> othersFor(const std::string& prefix) const;
+  // The same, fresh from the database (blocking: one read), for admission, so that two replicas
+  // cannot each admit a user up to a limit; when the database cannot be read, the last refresh's.
+  std::vector<std::string> othersNow(const std::string& prefix);
   // Fresh from the database (blocking): pod ids whose unexpired lease another replica holds;
   // nullopt when the database could not be read (the reaper then leaves every pod alone).
   std::optional<std::set<std::string>> heldElsewhereNow();

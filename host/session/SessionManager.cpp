@@ -2,6 +2,8 @@
 
 #include <Poco/Logger.h>
 
+#include "common/Metrics.h"
+
 namespace podterm::host {
 namespace {
 
@@ -93,7 +95,8 @@ std::shared_ptr<SessionPod> SessionManager::makePod(const SessionId& pod_id) {
       pod_id, options_.sync,
       SessionPod::Context{context_.runtime, context_.timers, context_.blocking, context_.syncer,
                           context_.policy},
-      [this](SessionPod& pod) { onPodEnded(pod); });
+      [this](SessionPod& pod) { onPodEnded(pod); },
+      PodOptions{options_.max_lifetime, options_.lifetime_notice});
 }
 
 // The terminal joins its pod id's current pod when that one takes it; else the successor (made
@@ -129,8 +132,8 @@ std::shared_ptr<Session> SessionManager::makeSessionLocked(const SessionId& id,
 // A user's ids: a live session is a session id with a live terminal (not ending, or with a
 // successor waiting); a pod is any pod id with a pod (an ending one still exists), a kept pod, or
 // an admission on its way. Distinct ids are counted, so a second tab of the same id costs nothing.
-SessionManager::Usage SessionManager::usageLocked(const SessionId& id,
-                                                  const std::string& terminal) const {
+SessionManager::Usage SessionManager::usageLocked(const SessionId& id, const std::string& terminal,
+                                                  const std::vector<std::string>& remote) const {
   const std::string prefix = userPrefix(id.user);
   const std::string pod_id = podIdFor(id, options_.pod_scope).raw;
   std::set<std::string> sessions;
@@ -152,11 +155,10 @@ SessionManager::Usage SessionManager::usageLocked(const SessionId& id,
     if (sid == id.raw) terminals.insert(it->first.second);
   }
   forEachWithPrefix(kept_pods_, prefix, [&](const std::string& pid) { pods.insert(pid); });
-  if (ownership_.remote_pods) {
-    for (const auto& pid : ownership_.remote_pods(prefix)) {
-      pods.insert(pid);
-      if (options_.pod_scope == PodScope::Session) sessions.insert(pid);
-    }
+  for (const auto& pid : remote) {
+    if (!hasPrefix(pid, prefix)) continue;
+    pods.insert(pid);
+    if (options_.pod_scope == PodScope::Session) sessions.insert(pid);
   }
   Usage usage;
   usage.sessions = sessions.size();
@@ -168,11 +170,35 @@ SessionManager::Usage SessionManager::usageLocked(const SessionId& id,
   return usage;
 }
 
+// Other replicas' pods of the user, read by the hook (SessionLeases: from the database, blocking)
+// without this manager's lock held; none without the hook.
+std::vector<std::string> SessionManager::remotePods(const std::string& user) const {
+  std::function<std::vector<std::string>(const std::string&)> hook;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hook = ownership_.remote_pods;
+  }
+  return hook ? hook(userPrefix(user)) : std::vector<std::string>{};
+}
+
 SessionManager::Admission SessionManager::admit(const SessionId& id, const std::string& terminal) {
   Admission admission;
+  // The other replicas' pods are asked for only when this admission may add a session or a pod
+  // (not for another client or terminal of a session and pod live here), and before the lock is
+  // taken: it is a database read, fresh at admission.
+  std::vector<std::string> remote;
+  bool ask_remote;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const Usage local = usageLocked(id, terminal, {});
+    ask_remote = ownership_.remote_pods &&
+                 (options_.sessions_per_user > 0 || options_.pods_per_user > 0) &&
+                 !(local.has_session && local.has_pod);
+  }
+  if (ask_remote) remote = remotePods(id.user);
   std::lock_guard<std::mutex> lock(mutex_);
   // Counting and reserving under one lock: two upgrades for a user's last place see each other.
-  const Usage usage = usageLocked(id, terminal);
+  const Usage usage = usageLocked(id, terminal, remote);
   if (!usage.has_session && options_.sessions_per_user > 0 &&
       usage.sessions >= options_.sessions_per_user) {
     admission.refusal_ =
@@ -224,6 +250,7 @@ std::shared_ptr<Session> SessionManager::attach(const SessionId& id, Admission a
   std::shared_ptr<Session> session;
   std::shared_ptr<SessionPod> start_pod;
   bool start = false;
+  bool reconnect = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // The entry takes over the reservation's place in the same critical section.
@@ -234,6 +261,7 @@ std::shared_ptr<Session> SessionManager::attach(const SessionId& id, Admission a
       client->close(1001, "server shutting down");
       return nullptr;
     }
+    reconnect = reconnectLocked(id.raw);
     Entry& entry = entries_[id.raw][terminal];
     if (!entry.current) {
       entry.current = makeSessionLocked(id, terminal, start_pod);
@@ -251,6 +279,7 @@ std::shared_ptr<Session> SessionManager::attach(const SessionId& id, Admission a
       session = entry.successor;
     }
   }
+  if (reconnect) metrics::reconnects().inc();
   session->attach(client, size, since);
   if (start) session->start();
   if (start_pod && ownership_.pod_starting) ownership_.pod_starting(start_pod->id().raw);
@@ -321,6 +350,31 @@ std::vector<std::shared_ptr<Session>> SessionManager::sessions() const {
   return result;
 }
 
+size_t SessionManager::sessionIdCount() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return entries_.size();
+}
+
+// A session (not a terminal) comes back: no client on any of its live terminals, and one of them
+// lost its last client (its grace period runs). Another tab or terminal of a session in use is
+// no reconnect, nor is a terminal of a new session whose first client is still on its way; the
+// terminals' marks are taken here, so several terminals reattaching at once count once.
+bool SessionManager::reconnectLocked(const std::string& session_id) const {
+  auto it = entries_.find(session_id);
+  if (it == entries_.end()) return false;
+  bool orphaned = false;
+  for (const auto& [name, entry] : it->second) {
+    if (!isLive(entry.current)) continue;
+    if (entry.current->clientCount() > 0) return false;
+    orphaned = orphaned || entry.current->orphaned();
+  }
+  if (!orphaned) return false;
+  for (const auto& [name, entry] : it->second) {
+    if (entry.current) entry.current->takeOrphaned();
+  }
+  return true;
+}
+
 size_t SessionManager::podCount() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return pods_.size();
@@ -332,13 +386,15 @@ bool SessionManager::podInUse(const std::string& pod_id) const {
 }
 
 size_t SessionManager::userSessions(const std::string& user) const {
+  const auto remote = remotePods(user);
   std::lock_guard<std::mutex> lock(mutex_);
-  return usageLocked(SessionId{"", user, "", ""}, "").sessions;
+  return usageLocked(SessionId{"", user, "", ""}, "", remote).sessions;
 }
 
 size_t SessionManager::userPods(const std::string& user) const {
+  const auto remote = remotePods(user);
   std::lock_guard<std::mutex> lock(mutex_);
-  return usageLocked(SessionId{"", user, "", ""}, "").pods;
+  return usageLocked(SessionId{"", user, "", ""}, "", remote).pods;
 }
 
 void SessionManager::onPodDeleted(const std::string& session_id) {
@@ -373,7 +429,11 @@ void SessionManager::onSessionEnded(const std::string& session_id, const std::st
       entry.current = successor;
       entry.successor.reset();
       if (!entry.current) it->second.erase(named);
-      if (it->second.empty()) entries_.erase(it);
+      if (it->second.empty()) {
+        entries_.erase(it);
+        // The session's last terminal ended: the session ended as that terminal did.
+        if (auto culled = ended->culled()) metrics::culls(*culled).inc();
+      }
     } else if (isEnded(entry.successor)) {
       ended = std::move(entry.successor);
       entry.successor.reset();

@@ -12,8 +12,8 @@
 // its place, so two upgrades racing for a user's last place cannot both win. A session is a
 // session id with a live terminal; a pod is a pod id (PodScope) with a pod starting, live, ending
 // or kept. With several replicas (OwnershipHooks: SessionLeases) the pods other replicas hold
-// count too: each counts as a pod of its user, and as a session with session.pod_scope =
-// "session" (where a pod id is a session id).
+// count too, read from the database at admission: each counts as a pod of its user, and as a
+// session with session.pod_scope = "session" (where a pod id is a session id).
 //
 // Threading: every method is thread-safe.
 
@@ -93,6 +93,8 @@ class SessionManager {
   bool waitEnded(const std::shared_ptr<Session>& session, std::chrono::milliseconds deadline);
   // Terminals on this host (starting, live or ending), and each one's Session.
   size_t sessionCount() const;
+  // Session ids on this host with a terminal (starting, live or ending): podterm_sessions_live.
+  size_t sessionIdCount() const;
   std::vector<std::shared_ptr<Session>> sessions() const;
   // Pods on this host (waiting, starting, live or ending).
   size_t podCount() const;
@@ -109,7 +111,8 @@ class SessionManager {
   void retainKeptPods(const std::set<std::string>& existing_session_ids);
   // Several replicas (SessionLeases): told when a pod starts here and when it ended here, and
   // asked, by admit(), for the pod ids of a user's prefix ("user_<u>_ws_") that other replicas
-  // hold. Set before the first admit().
+  // hold: called without this manager's lock, on the admitting thread, only when the admission
+  // could add a session or a pod; it may block (a database read). Set before the first admit().
   struct OwnershipHooks {
     std::function<void(const std::string& pod_id)> pod_starting;
     std::function<void(const std::string& pod_id)> pod_ended;
@@ -151,7 +154,11 @@ class SessionManager {
   std::shared_ptr<SessionPod> makePod(const SessionId& pod_id);
   void onSessionEnded(const std::string& session_id, const std::string& terminal);
   void onPodEnded(SessionPod& pod);
-  Usage usageLocked(const SessionId& id, const std::string& terminal) const;
+  // remote: pod ids other replicas hold (remotePods()); those of other users are ignored.
+  Usage usageLocked(const SessionId& id, const std::string& terminal,
+                    const std::vector<std::string>& remote) const;
+  std::vector<std::string> remotePods(const std::string& user) const;
+  bool reconnectLocked(const std::string& session_id) const;
   void releaseReservation(const std::string& session_id, const std::string& terminal);
 
   const SessionOptions options_;

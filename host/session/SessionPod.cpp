@@ -5,12 +5,19 @@
 #include <algorithm>
 
 #include "common/Metrics.h"
+#include "session/HostMessages.h"
 
 namespace podterm::host {
 namespace {
 
 Poco::Logger& logger() {
   return Poco::Logger::get("podterm.session");
+}
+
+int64_t nowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 bool lostPhase(sdk::PodPhase phase) {
@@ -20,8 +27,8 @@ bool lostPhase(sdk::PodPhase phase) {
 }  // namespace
 
 SessionPod::SessionPod(SessionId id, SessionSyncOptions sync_options, Context context,
-                       EndedCallback on_ended)
-    : id_(std::move(id)), context_(context), on_ended_(std::move(on_ended)) {
+                       EndedCallback on_ended, PodOptions options)
+    : id_(std::move(id)), context_(context), on_ended_(std::move(on_ended)), options_(options) {
   if (context_.syncer) {
     if (context_.policy && sync_options.idle_after.count() == 0) {
       sync_options.idle_after = std::chrono::milliseconds(context_.policy->idleSyncAfterMs());
@@ -39,6 +46,11 @@ void SessionPod::start() {
     if (started_ || state_ != PodLifecycle::Waiting) return;
     started_ = true;
     state_ = PodLifecycle::Starting;
+    // The lifetime counts from here, pod start-up included: it bounds what a session may hold.
+    if (options_.max_lifetime.count() > 0) {
+      lifetime_start_ms_ = nowUnixMs();
+      armLifetimeLocked(options_.max_lifetime);
+    }
   }
   sdk::PodSpec spec;
   spec.session_id = id_.raw;
@@ -51,29 +63,36 @@ void SessionPod::start() {
 
 bool SessionPod::join(const std::shared_ptr<PodUser>& user) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (lost_ || state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended) return false;
+  if (lost_ || lifetime_over_ || state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended)
+    return false;
   users_.push_back(User{user, user.get(), false});
   return true;
 }
 
 void SessionPod::welcome(PodUser& user) {
-  std::lock_guard<std::mutex> deliver(deliver_mutex_);
-  std::optional<sdk::PodStatus> status;
-  std::optional<std::string> refused;
+  bool lifetime_over = false;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = std::find_if(users_.begin(), users_.end(),
-                           [&user](const User& u) { return u.key == &user; });
-    if (it == users_.end() || it->welcomed) return;
-    it->welcomed = true;
-    status = last_status_;
-    refused = refused_;
+    std::lock_guard<std::mutex> deliver(deliver_mutex_);
+    std::optional<sdk::PodStatus> status;
+    std::optional<std::string> refused;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = std::find_if(users_.begin(), users_.end(),
+                             [&user](const User& u) { return u.key == &user; });
+      if (it == users_.end() || it->welcomed) return;
+      it->welcomed = true;
+      status = last_status_;
+      refused = refused_;
+      lifetime_over = lifetime_over_;
+    }
+    if (refused) {
+      user.onPodRefused(*refused);
+    } else if (status) {
+      user.onPodStatus(*status);
+    }
   }
-  if (refused) {
-    user.onPodRefused(*refused);
-  } else if (status) {
-    user.onPodStatus(*status);
-  }
+  // It joined before the lifetime ran out, and was not there to hear it.
+  if (lifetime_over) user.onLifetimeOver(options_.max_lifetime);
 }
 
 std::vector<std::shared_ptr<PodUser>> SessionPod::welcomedLocked() const {
@@ -152,7 +171,11 @@ void SessionPod::onPodStatus(const sdk::PodStatus& status) {
 }
 
 void SessionPod::load() {
-  if (sync_) sync_->load();
+  // A pod that held files existed before (its files were saved before the load): its lifetime
+  // may have begun long before this host asked for it.
+  if (sync_ && sync_->load().pod_had_files && options_.max_lifetime.count() > 0) {
+    backdateLifetime();
+  }
   std::lock_guard<std::mutex> deliver(deliver_mutex_);
   std::vector<std::shared_ptr<PodUser>> users;
   const sdk::PodStatus ready{sdk::PodPhase::Ready, "", ""};
@@ -235,6 +258,7 @@ bool SessionPod::leave(const PodUser* user) {
     if (!users_.empty() || state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended)
       return false;
     state_ = PodLifecycle::Ending;
+    cancelLifetimeLocked();
     // It hears how the final sync goes.
     if (leaving.welcomed) last_user_ = leaving.user;
     started = started_;
@@ -288,6 +312,84 @@ bool SessionPod::finish() {
   }
   if (on_ended_) on_ended_(*this);
   return saved;
+}
+
+void SessionPod::armLifetimeLocked(std::chrono::milliseconds left) {
+  cancelLifetimeLocked();
+  left = std::max(left, std::chrono::milliseconds(0));
+  std::weak_ptr<SessionPod> weak = weak_from_this();
+  const auto lead = std::min(options_.lifetime_notice, options_.max_lifetime / 10);
+  if (lead.count() > 0 && left.count() > 0) {
+    const auto notice_left = std::min(lead, left);
+    lifetime_notice_timer_ = context_.timers.runAfter(left - notice_left, [weak, notice_left] {
+      auto self = weak.lock();
+      if (!self) return;
+      {
+        std::lock_guard<std::mutex> lock(self->mutex_);
+        self->lifetime_notice_timer_.reset();
+        if (self->state_ == PodLifecycle::Ending || self->state_ == PodLifecycle::Ended) return;
+      }
+      for (auto& user : self->lifetimeUsers())
+        user->onLifetimeNotice(notice_left, self->options_.max_lifetime);
+    });
+  }
+  lifetime_timer_ = context_.timers.runAfter(std::max(left, std::chrono::milliseconds(1)), [weak] {
+    if (auto self = weak.lock()) self->onLifetimeOver();
+  });
+}
+
+std::vector<std::shared_ptr<PodUser>> SessionPod::lifetimeUsers() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return welcomedLocked();
+}
+
+void SessionPod::onLifetimeOver() {
+  std::vector<std::shared_ptr<PodUser>> users;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lifetime_timer_.reset();
+    if (lifetime_over_ || state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended) return;
+    lifetime_over_ = true;  // no new user from here on: a reconnect gets a new pod
+    users = welcomedLocked();
+  }
+  logger().information("session=%s pod reached its maximum lifetime: ending its %z terminal(s)",
+                       id_.raw, users.size());
+  for (auto& user : users) user->onLifetimeOver(options_.max_lifetime);
+}
+
+// The runtime's creation time is the oldest the pod's lifetime can be (a warm-pool pod counts from
+// its claim). Only ever earlier than start(), and by more than a second (Kubernetes' timestamps
+// have whole seconds): a clock ahead of ours changes nothing.
+void SessionPod::backdateLifetime() {
+  auto pods = context_.runtime.listPods();
+  if (!pods) {
+    logger().warning(
+        "session=%s cannot ask the runtime when its pod was created (%s): its "
+        "lifetime counts from now",
+        id_.raw, pods.status().message());
+    return;
+  }
+  int64_t created = 0;
+  for (const auto& info : pods.value()) {
+    if (info.session_id == id_.raw) created = info.created_unix_ms;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (created <= 0 || created > lifetime_start_ms_ - 1000 || lifetime_over_ ||
+      state_ == PodLifecycle::Ending || state_ == PodLifecycle::Ended) {
+    return;
+  }
+  const auto age = std::chrono::milliseconds(nowUnixMs() - created);
+  logger().information("session=%s adopted a pod created %s ago: its lifetime counts from then",
+                       id_.raw, messages::formatDuration(age));
+  lifetime_start_ms_ = created;
+  armLifetimeLocked(options_.max_lifetime - age);
+}
+
+void SessionPod::cancelLifetimeLocked() {
+  if (lifetime_notice_timer_) context_.timers.cancel(*lifetime_notice_timer_);
+  if (lifetime_timer_) context_.timers.cancel(*lifetime_timer_);
+  lifetime_notice_timer_.reset();
+  lifetime_timer_.reset();
 }
 
 PodLifecycle SessionPod::state() const {

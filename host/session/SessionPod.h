@@ -16,6 +16,18 @@
 // same id (back to Starting) and loaded from storage, and its users hear Ready again. What was
 // written since the last sync was in the lost pod only.
 //
+// Lifetime (limits.max_session_lifetime_s) is the pod's, not a terminal's: it counts from the
+// pod's start, is shared by every terminal that uses the pod (a terminal opened or recreated later
+// gets what is left of it), and is not reset by a replacement pod. Its users are told
+// onLifetimeNotice() shortly before and onLifetimeOver() at the end (a user welcomed later hears
+// it at once), and end; the pod takes no new users from then on, so a reconnect after it gets a
+// fresh pod.
+//
+// A pod whose load found files in it (SyncOutcome::pod_had_files: it was there before this host
+// asked for it, adopted after its host died, taken over from another replica or kept) counts its
+// lifetime from when the runtime created it (PodInfo::created_unix_ms; a warm-pool pod's is its
+// claim), so neither a move to another replica nor a host restart starts the lifetime again.
+//
 // Threading: every method is thread-safe. No user callback runs with the state mutex held;
 // deliveries to users (phases, refusals, and a new user's welcome) are serialized by a second
 // mutex, so a user sees the pod's history once and in order. A user gets nothing before
@@ -43,6 +55,13 @@ namespace podterm::host {
 
 enum class PodLifecycle { Waiting, Starting, Loading, Ready, Ending, Ended };
 
+// How one pod is run, from SessionOptions.
+struct PodOptions {
+  // limits.max_session_lifetime_s (0: none), and how long before its end users hear.
+  std::chrono::milliseconds max_lifetime{0};
+  std::chrono::milliseconds lifetime_notice{0};
+};
+
 class SessionPod : public sdk::PodObserver,
                    public SessionSyncListener,
                    public std::enable_shared_from_this<SessionPod> {
@@ -57,16 +76,17 @@ class SessionPod : public sdk::PodObserver,
   // Called once when the pod has ended (deleted, kept, or never started).
   using EndedCallback = std::function<void(SessionPod& pod)>;
 
-  SessionPod(SessionId id, SessionSyncOptions sync_options, Context context,
-             EndedCallback on_ended);
+  SessionPod(SessionId id, SessionSyncOptions sync_options, Context context, EndedCallback on_ended,
+             PodOptions options = {});
   ~SessionPod() override;
 
   // The pod's id: what the runtime and the sync know it by (see PodScope).
   const SessionId& id() const { return id_; }
-  // Asks the runtime for the pod. Once; later calls do nothing. Must be owned by a shared_ptr.
+  // Asks the runtime for the pod and starts its lifetime. Once; later calls do nothing. Must be
+  // owned by a shared_ptr.
   void start();
-  // Adds a user. False when the pod takes no more (ending, ended or lost): the caller needs a
-  // successor pod.
+  // Adds a user. False when the pod takes no more (ending, ended, lost or past its lifetime): the
+  // caller needs a successor pod.
   bool join(const std::shared_ptr<PodUser>& user);
   // Tells a user that joined the pod's last phase (or its refusal), and from then on everything
   // that follows. Call without locks.
@@ -106,6 +126,13 @@ class SessionPod : public sdk::PodObserver,
   std::vector<std::shared_ptr<PodUser>> welcomedLocked() const;
   void load();
   void refuse(const std::string& details);
+  // The lifetime's timers, due `left` from now (cancelling earlier ones); mutex_ held.
+  void armLifetimeLocked(std::chrono::milliseconds left);
+  std::vector<std::shared_ptr<PodUser>> lifetimeUsers() const;
+  void onLifetimeOver();
+  // Worker thread, for a pod that existed before: counts the lifetime from its creation.
+  void backdateLifetime();
+  void cancelLifetimeLocked();
   // Worker thread: the lost pod deleted, a new one asked for (unless the pod is ending by then).
   void replace(uint64_t generation);
 
@@ -137,6 +164,12 @@ class SessionPod : public sdk::PodObserver,
   bool kept_ = false;
   std::atomic<bool> keep_at_end_{false};
   std::atomic<bool> abandon_at_end_{false};
+  const PodOptions options_;
+  // Wall time the lifetime counts from: start(), or earlier, the pod's creation (backdateLifetime).
+  int64_t lifetime_start_ms_ = 0;
+  bool lifetime_over_ = false;
+  std::optional<Scheduler::TimerId> lifetime_notice_timer_;
+  std::optional<Scheduler::TimerId> lifetime_timer_;
 };
 
 }  // namespace podterm::host
