@@ -346,6 +346,7 @@ bool Pod::claim(const std::string& session_id, const std::string& name,
   session_id_ = session_id;
   name_ = name;
   dir_name_ = dir_name;
+  created_ms_ = nowUnixMs();  // the session's pod from now: its lifetime counts from here
   return true;
 }
 

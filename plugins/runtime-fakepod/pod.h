@@ -75,7 +75,8 @@ class Pod : public IoLoop::Handler, public std::enable_shared_from_this<Pod> {
   const RuntimeContext& ctx_;
   IoLoop& loop_;
   const std::string cgroup_name_;
-  const int64_t created_ms_;
+  // When it became a session's pod: its start, or for a warm one its claim (guarded by mu_).
+  int64_t created_ms_;
 
   mutable std::mutex mu_;  // status_, session_id_, name_, dir_name_
   std::string session_id_;

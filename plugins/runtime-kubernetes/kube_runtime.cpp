@@ -529,7 +529,8 @@ bool KubernetesPodRuntime::claimWarm(const std::string& session_id, uint64_t gen
       if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return true;
     }
     const std::string path = podsPath() + "/" + c.name;
-    auto r = api_.call("PATCH", path, claimPatch(c.uid, template_hash_, names, spec), kJsonPatch);
+    auto r = api_.call("PATCH", path, claimPatch(c.uid, template_hash_, names, spec, nowMs()),
+                       kJsonPatch);
     Object::Ptr pod;
     bool lost = false;
     if (r && r.value().status == 200) {
@@ -1121,7 +1122,9 @@ sdk::Result<std::vector<sdk::PodInfo>> KubernetesPodRuntime::listPods() {
       info.session_id = id;
       info.pod_name = podString(pod, "metadata.name");
       info.status = classifyPod(pod);
-      info.created_unix_ms = podCreatedMs(pod);
+      // A claimed warm-pool pod became the session's when it was claimed.
+      info.created_unix_ms = podClaimedMs(pod);
+      if (info.created_unix_ms == 0) info.created_unix_ms = podCreatedMs(pod);
       if (info.created_unix_ms == 0) info.created_unix_ms = 1;
       out.push_back(std::move(info));
     }

@@ -281,7 +281,8 @@ std::string jsonPointerToken(const std::string& key) {
 }
 
 std::string claimPatch(const std::string& uid, const std::string& template_hash,
-                       const PodNames& session_names, const sdk::PodSpec& spec) {
+                       const PodNames& session_names, const sdk::PodSpec& spec,
+                       int64_t claimed_unix_ms) {
   const std::string labels = "/metadata/labels/";
   const std::string annotations = "/metadata/annotations/";
   const std::string pool = labels + jsonPointerToken(kPoolLabel);
@@ -301,6 +302,10 @@ std::string claimPatch(const std::string& uid, const std::string& template_hash,
   }
   if (!spec.workspace.empty()) {
     ops->add(op("add", annotations + jsonPointerToken(kWorkspaceAnnotation), spec.workspace));
+  }
+  if (claimed_unix_ms > 0) {
+    ops->add(op("add", annotations + jsonPointerToken(kClaimedAtAnnotation),
+                std::to_string(claimed_unix_ms)));
   }
   std::ostringstream out;
   ops->stringify(out);

@@ -37,9 +37,11 @@ Poco::JSON::Object::Ptr poolPvcManifest(const KubeSettings& settings, const PodN
                                         const std::string& template_hash, const std::string& owner);
 // The claim: an RFC 6902 JSON patch that tests the pod's uid and its pool label (so of two
 // claimers only the first succeeds: the second's test fails with 422), removes the pool label and
-// adds the session's hash label, the host's labels and the session annotations a cold pod has.
+// adds the session's hash label, the host's labels and the session annotations a cold pod has,
+// and (claimed_unix_ms > 0) kClaimedAtAnnotation.
 std::string claimPatch(const std::string& uid, const std::string& template_hash,
-                       const PodNames& session_names, const sdk::PodSpec& spec);
+                       const PodNames& session_names, const sdk::PodSpec& spec,
+                       int64_t claimed_unix_ms = 0);
 // RFC 6901: "~" -> "~0", "/" -> "~1".
 std::string jsonPointerToken(const std::string& key);
 

@@ -22,6 +22,9 @@ inline constexpr const char* kWorkspaceAnnotation = "podterm.io/workspace";
 // that made it (clean shutdown deletes its own).
 inline constexpr const char* kPoolLabel = "podterm.io/pool";
 inline constexpr const char* kPoolOwnerAnnotation = "podterm.io/pool-owner";
+// When a claim made the pool pod the session's (unix ms): listPods() reports it as the pod's
+// creation, since the session's pod came to be then (the host counts a session's lifetime from it).
+inline constexpr const char* kClaimedAtAnnotation = "podterm.io/claimed-at";
 
 struct PodNames {
   std::string hash;  // 12 characters of [a-z2-7]: 60 bits of SHA-256 over the raw id

@@ -4,6 +4,8 @@
 #include <Poco/DateTimeParser.h>
 #include <Poco/JSON/Array.h>
 
+#include "pod_names.h"
+
 namespace podterm::plugins::kubernetes {
 
 namespace {
@@ -93,6 +95,15 @@ int64_t podCreatedMs(const Object::Ptr& pod) {
   } catch (...) {
     return 0;
   }
+}
+
+int64_t podClaimedMs(const Object::Ptr& pod) {
+  const std::string text = podAnnotation(pod, kClaimedAtAnnotation);
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return 0;
+  }
+  return std::stoll(text);
 }
 
 PodStatus classifyPod(const Object::Ptr& pod) {

@@ -21,5 +21,7 @@ std::string podAnnotation(const Poco::JSON::Object::Ptr& pod, const std::string&
 bool podTerminating(const Poco::JSON::Object::Ptr& pod);
 // metadata.creationTimestamp (RFC 3339) in Unix milliseconds, 0 when missing.
 int64_t podCreatedMs(const Poco::JSON::Object::Ptr& pod);
+// kClaimedAtAnnotation (a warm-pool pod's claim) in Unix milliseconds, 0 when missing or invalid.
+int64_t podClaimedMs(const Poco::JSON::Object::Ptr& pod);
 
 }  // namespace podterm::plugins::kubernetes
