@@ -90,6 +90,7 @@ void MarkerParser::feed(const char* data, size_t n, std::string& out,
   const char* p = data;
   const char* const end = data + n;
   if (state_ != State::Ground) p += continueHeld(p, n, out, events);
+  if (skip_dtach_clear_) p = skipDtachClear(p, end);
   const char* run = p;  // start of plain output not yet appended
   while (p < end) {
     const void* found = std::memchr(p, kEsc, static_cast<size_t>(end - p));
@@ -104,6 +105,7 @@ void MarkerParser::feed(const char* data, size_t n, std::string& out,
       state_ = matched == kPrefixLength ? State::Body : State::Prefix;
       p = esc + matched;
       p += continueHeld(p, static_cast<size_t>(end - p), out, events);
+      if (skip_dtach_clear_) p = skipDtachClear(p, end);
       run = p;
       continue;
     }
@@ -260,7 +262,22 @@ void MarkerParser::handleWrapperMarker(char letter, const std::string& rest,
   const std::string again = rest.substr(semi + 1);
   if (keeper.empty() || !alnum(keeper, 32) || (again != "new" && again != "again")) return;
   adopted_nonce_.clear();  // a new shell: it has our nonce
+  skip_dtach_clear_ = keeper == "dtach";
   events.emplace_back(ShellStartedAnew{std::move(keeper), again == "again"});
+}
+
+// dtach's client clears the screen when it attaches ("ESC [ H ESC [ J", one write right after the
+// wrapper's N marker): for a new shell that would wipe the screen so far, the host's notice of the
+// previous shell's exit included. Only those exact bytes, and only as the next output after the
+// marker (in the same read or the next one), are dropped.
+const char* MarkerParser::skipDtachClear(const char* p, const char* end) {
+  static constexpr char kClear[] = "\x1b[H\x1b[J";
+  constexpr size_t kClearLength = sizeof kClear - 1;
+  if (p == end || state_ != State::Ground) return p;  // nothing yet: the next read decides
+  skip_dtach_clear_ = false;
+  if (static_cast<size_t>(end - p) >= kClearLength && std::memcmp(p, kClear, kClearLength) == 0)
+    return p + kClearLength;
+  return p;
 }
 
 int64_t MarkerParser::elapsedMs() const {
@@ -278,6 +295,7 @@ void MarkerParser::flush(std::string& out) {
 
 void MarkerParser::reset() {
   state_ = State::Ground;
+  skip_dtach_clear_ = false;
   adopted_nonce_.clear();
   held_.clear();
   running_ = false;

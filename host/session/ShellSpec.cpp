@@ -25,9 +25,10 @@ const std::string& persistentShellScript() {
   //   symlink); a directory that fails the check means a plain shell, as with "off".
   // - Re-attach only to a master that is there: the keeper recorded, its socket, and the shell's
   //   pid alive (kill -0). Otherwise a new shell: "again" when one ran here before (its pid file).
-  // - dtach: -E and -z leave ^\ and ^Z to the shell; the first attach asks for no redraw, a
-  //   re-attach for ^L (readline, vim, less, top and tmux-like programs redraw on it; with
-  //   -r winch dtach signals only the shell's own process group and bash does not redraw).
+  // - dtach: -E and -z leave ^\ and ^Z to the shell. Its master sets the pty's size only with a
+  //   redraw method other than none: the first attach asks for winch (a SIGWINCH to a shell that
+  //   has just started), a re-attach for ^L (readline, vim, less and top redraw on it; with winch
+  //   dtach signals only the shell's own process group, and bash at its prompt does not redraw).
   // - Not exec'ed under a keeper: the script waits for it and exits with the shell's own status.
   static const std::string script = R"SH(d=${PODTERM_SHELL_DIR-}
 n=${PODTERM_NONCE-}
@@ -64,7 +65,7 @@ else
   builtin printf '%s' "$PODTERM_RC" > "$d/rc"
   [[ -n $n ]] && builtin printf '\e]633;N;%s;%s;%s\a' "$keeper" "$again" "$n"
   case $keeper in
-    dtach) dtach -A "$d/sock" -E -z -r none "$0" --noprofile --rcfile "$d/rc" -i ;;
+    dtach) dtach -A "$d/sock" -E -z -r winch "$0" --noprofile --rcfile "$d/rc" -i ;;
     tmux) builtin printf '%s' "${PODTERM_TMUX_CONF-}" > "$d/tmux.conf"
       tmux -S "$d/sock" -f "$d/tmux.conf" new-session -A -s podterm "$0" --noprofile --rcfile "$d/rc" -i ;;
     *) exec "$0" --noprofile --rcfile "$d/rc" -i ;;

@@ -158,21 +158,37 @@ TEST_F(PersistentShellE2E, V1ClientsGetTheNoticeAsALineAndTheScreenComesBack) {
   EXPECT_TRUE(client.waitFor("[p9]")) << before << "\n---\n" << client.text();
 }
 
+TEST_F(PersistentShellE2E, AFloodPassesThroughDtachWhole) {
+  TerminalClient client(host_->port(), path("user_1_ws_persist_flood"));
+  waitForShellPrompt(client);
+  if (HasFatalFailure()) return;
+  client.consume();
+  // 5,000,000 zero bytes are 6,666,667 'A's in base64 (then "="), in lines of 76 (\r\n each).
+  client.send("head -c 5000000 /dev/zero | base64; echo end-$((40+2))\n");
+  const int64_t received = client.drainUntil("end-42\r\n", 120s);
+  EXPECT_GE(received, 6'666'668 + 2 * (6'666'668 / 76)) << client.text();
+}
+
 TEST_F(PersistentShellE2E, ExitStillGivesTheStatusLineAndAFreshShell) {
   const std::string session = "user_1_ws_persist_exit";
   TerminalClient client(host_->port(), path(session));
   waitForShellPrompt(client);
   if (HasFatalFailure()) return;
-  client.send("GONE=g1; sleep 300 &\n");
-  waitForShellPrompt(client);
   client.consume();
-  client.send("exit 3\n");
-  ASSERT_TRUE(
-      client.waitFor("Notice: the shell exited with status 3; a new shell starts in the same pod"))
-      << client.text() << host_->log();
+  client.send("GONE=g1; sleep 300 & echo set-$((1+2))\n");
+  ASSERT_TRUE(client.waitFor("set-3\r\n")) << client.text();
   waitForShellPrompt(client);
   if (HasFatalFailure()) return;
   client.consume();
+  client.send("exit 3\n");
+  const std::string notice =
+      "Notice: the shell exited with status 3; a new shell starts in the same pod";
+  ASSERT_TRUE(client.waitFor(notice)) << client.text() << host_->log();
+  client.consume();
+  waitForShellPrompt(client);
+  if (HasFatalFailure()) return;
+  // dtach's screen clear for the new shell is not passed on: the notice stays on the screen.
+  EXPECT_EQ(client.text().find("\x1b[H\x1b[J"), std::string::npos) << client.text();
   client.send("echo \"[${GONE-unset} $(jobs | wc -l)]\"\n");
   EXPECT_TRUE(client.waitFor("[unset 0]")) << client.text();
   EXPECT_EQ(client.text().find("reattached"), std::string::npos) << client.text();

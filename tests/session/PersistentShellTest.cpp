@@ -176,6 +176,30 @@ TEST(PersistentShellMarkersTest, ReattachingWithTheSameNonceAdoptsNothing) {
   EXPECT_EQ(count(parse(parser, commandStartMarkers("", kNonce)).events, kStarted), 1u);
 }
 
+TEST(PersistentShellMarkersTest, ANewDtachShellDoesNotWipeTheScreen) {
+  const std::string clear = "\x1b[H\x1b[J";
+  {
+    MarkerParser parser(kNonce);  // the clear in the marker's read
+    EXPECT_EQ(parse(parser, "before" + newShellMarker("dtach", true, kNonce) + clear + "$ ").out,
+              "before$ ");
+  }
+  {
+    MarkerParser parser(kNonce);  // in the next read
+    EXPECT_EQ(parse(parser, newShellMarker("dtach", false, kNonce)).out, "");
+    EXPECT_EQ(parse(parser, clear + "$ " + clear).out, "$ " + clear);  // only the first
+  }
+  {
+    MarkerParser parser(kNonce);  // other output first: kept
+    EXPECT_EQ(parse(parser, newShellMarker("dtach", false, kNonce) + "x" + clear).out, "x" + clear);
+  }
+  {
+    MarkerParser parser(kNonce);  // not after tmux, a plain bash or a re-attach
+    EXPECT_EQ(parse(parser, newShellMarker("tmux", false, kNonce) + clear).out, clear);
+    EXPECT_EQ(parse(parser, newShellMarker("bash", false, kNonce) + clear).out, clear);
+    EXPECT_EQ(parse(parser, reattachMarker(kOld, kNonce) + clear).out, clear);
+  }
+}
+
 // --- The wrapper for real, under a local PTY ----------------------------------------------------
 
 bool installed(const char* tool) {
@@ -311,7 +335,7 @@ class PersistentShellRunTest : public ::testing::Test {
   }
   // A PATH with only the programs the wrapper may use, and of the keepers only `keeper`.
   std::string pathWith(const std::string& keeper) {
-    for (const char* tool : {"mkdir", "rm", "sleep", "cat", "env", keeper.c_str()}) {
+    for (const char* tool : {"mkdir", "rm", "sleep", "cat", "env", "stty", keeper.c_str()}) {
       if (std::string(tool).empty()) continue;
       const std::string to = bin_ + "/" + tool;
       for (const char* dir : {"/usr/bin/", "/bin/"}) {
@@ -361,6 +385,9 @@ class PersistentShellRunTest : public ::testing::Test {
       ASSERT_EQ(count(first.events(), kAnew), 1u) << first.out();
       EXPECT_EQ(std::get<ShellStartedAnew>(first.events()[0]).keeper, keeper);
       EXPECT_FALSE(std::get<ShellStartedAnew>(first.events()[0]).again);
+      // The keeper's pty has the stream's size (100x30 here).
+      ASSERT_TRUE(first.run("echo \"[$(stty size)]\"")) << first.out();
+      EXPECT_NE(first.out().find("[30 100]"), std::string::npos) << first.out();
       ASSERT_TRUE(first.run("KEPT=k$((6*7)); sleep 300 & cd /tmp")) << first.out();
       struct stat st {};
       ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
