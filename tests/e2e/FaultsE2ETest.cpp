@@ -58,6 +58,8 @@ TEST(FaultsE2E, ABrokenExecStreamIsReopenedTheUserToldNothingLeaks) {
   if (!kube.ok()) GTEST_SKIP() << kube.why();
   HostOptions options;
   options.runtime = kube.runtimeConfig();
+  // A fresh shell at each reopen (PersistentShellE2ETest has the shell that survives a break).
+  options.extra_session = "persistent_shell = \"off\"";
   HostProcess host(options);
   TerminalClient client(host.port(), "/api/terminal/ws/user_9_ws_break_a");
   waitForPrompt(client);
@@ -301,6 +303,9 @@ TEST(FaultsE2E, KillNineDuringOutputAndSyncLeavesAConsistentDatabasePodsAdoptedO
   HostOptions options;
   options.runtime = kube.runtimeConfig();
   options.extra_tables = storage;
+  // The restarted host starts a new shell rather than re-attach to the flooding one (the
+  // re-attach after a kill -9: PersistentShellE2ETest).
+  options.extra_session = "persistent_shell = \"off\"";
   const std::string flood_id = "user_9_ws_flood_a";
   const std::string sync_ws = "user_9_ws_mid";
   const std::string sync_id = sync_ws + "_a";
