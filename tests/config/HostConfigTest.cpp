@@ -157,6 +157,16 @@ TEST(HostConfig, SessionLifecycleKeys) {
   EXPECT_EQ(c.session.idle_warning, std::chrono::seconds(120));
 }
 
+TEST(HostConfig, PersistentShellIsAutoOrOff) {
+  EXPECT_TRUE(parseHostConfig(kMinimal, "p.toml").session.persistent_shell);
+  EXPECT_TRUE(parseHostConfig(kMinimal + "[session]\npersistent_shell = \"auto\"\n", "p.toml")
+                  .session.persistent_shell);
+  EXPECT_FALSE(parseHostConfig(kMinimal + "[session]\npersistent_shell = \"off\"\n", "p.toml")
+                   .session.persistent_shell);
+  EXPECT_EQ(errorOf(kMinimal + "[session]\npersistent_shell = \"tmux\"\n"),
+            "p.toml:6:20: session.persistent_shell: expected \"auto\" or \"off\", got \"tmux\"");
+}
+
 TEST(HostConfig, ViewsOutliveTheConfig) {
   TomlConfigViewPtr view;
   {
