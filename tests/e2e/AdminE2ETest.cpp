@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "FaultFixtures.h"
 #include "HostProcess.h"
 #include "TerminalClient.h"
 
@@ -94,17 +95,6 @@ std::set<std::string> podsOnDisk(const HostProcess& host) {
     names.insert(entry.path().filename().string());
   }
   return names;
-}
-
-// Polls until predicate holds or the deadline passes; returns its last value.
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds deadline = 20s) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > until) return predicate();
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
 }
 
 std::unique_ptr<TerminalClient> shell(const HostProcess& host, const std::string& id,
@@ -221,7 +211,7 @@ TEST(AdminE2E, AnAdministratorListsSessionsAndEndsOneWithItsFinalSync) {
   Reply saved = request(host.port(), "GET", item, mint("alice"));
   EXPECT_EQ(saved.status, 200) << saved.body;
   EXPECT_EQ(saved.body, "written before the end");
-  EXPECT_TRUE(eventually([&] { return podsOnDisk(host).count(alice_pod) == 0; }))
+  EXPECT_TRUE(waitUntil([&] { return podsOnDisk(host).count(alice_pod) == 0; }, 20s))
       << "the ended session's pod is still there";
 
   // Bob's session goes on, and is the only one left.

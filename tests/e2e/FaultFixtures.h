@@ -1,8 +1,8 @@
 #pragma once
-// Fixtures shared by the e2e tests (Faults, Kubernetes, Replicas): the fake Kubernetes API server
+// Fixtures shared by the e2e tests: a polling wait (all of them); the fake Kubernetes API server
 // with its fault and control API, a TCP proxy on 127.0.0.1 that a test can cut (its database
-// "goes away"), a command runner, and what /proc says about a process (descriptors, threads). Every
-// process here is started and stopped by its PID.
+// "goes away"), a command runner, and what /proc says about a process (descriptors, threads)
+// (Faults, Kubernetes, Replicas). Every process here is started and stopped by its PID.
 
 #include <sys/types.h>
 

@@ -26,10 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-void waitForPrompt(TerminalClient& client, std::chrono::milliseconds deadline = 30s) {
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, deadline)) << "no prompt; got: " << client.text();
-}
-
 bool alive(pid_t pid) {
   return pid > 0 && ::kill(pid, 0) == 0;
 }
@@ -62,7 +58,7 @@ TEST(FaultsE2E, ABrokenExecStreamIsReopenedTheUserToldNothingLeaks) {
   options.extra_session = "persistent_shell = \"off\"";
   HostProcess host(options);
   TerminalClient client(host.port(), "/api/terminal/ws/user_9_ws_break_a");
-  waitForPrompt(client);
+  waitForPrompt(client, 30s);
   int fds_after_first = -1;
   int threads_after_first = -1;
   for (int round = 1; round <= 3; ++round) {
@@ -73,7 +69,7 @@ TEST(FaultsE2E, ABrokenExecStreamIsReopenedTheUserToldNothingLeaks) {
     ASSERT_TRUE(client.waitFor("Notice: the connection to the shell broke", 15s))
         << round << ": " << client.text() << host.log();
     ASSERT_TRUE(client.waitFor("it is reopened in the same pod")) << client.text();
-    waitForPrompt(client);
+    waitForPrompt(client, 30s);
     if (round == 1) {
       fds_after_first = openDescriptors(host.pid());
       threads_after_first = threadCount(host.pid());
@@ -161,7 +157,7 @@ TEST(FaultsE2E, TheDatabaseGoesAwayMidSessionTerminalsWorkSavesRetryAndNothingIs
   HostProcess host(options);
   const std::string ws = "user_9_ws_dbgone";
   TerminalClient client(host.port(), "/api/terminal/ws/" + ws + "_a");
-  waitForPrompt(client);
+  waitForPrompt(client, 30s);
   client.send("echo one > a.txt\n");
   ASSERT_TRUE(waitUntil([&] { return storedFile(host.port(), ws, "a.txt") == "200 one\n"; }, 15s))
       << storedFile(host.port(), ws, "a.txt") << host.log();
@@ -223,7 +219,7 @@ TEST(FaultsE2E, ApiErrorStormsAreRetriedTheUserToldAndTheSessionRecovers) {
   EXPECT_TRUE(client.waitFor("; retrying in ")) << client.text();
   EXPECT_TRUE(client.waitFor("Notice: the connection to the shell broke", 20s))
       << client.text() << host.log();
-  waitForPrompt(client);
+  waitForPrompt(client, 30s);
   client.consume();
   client.send("echo re''covered\n");
   EXPECT_TRUE(client.waitFor("recovered\r\n")) << client.text();
@@ -245,7 +241,7 @@ TEST(FaultsE2E, ALostPodIsReplacedAndTheWorkspaceReloadedFromTheDatabase) {
   const std::string ws = "user_9_ws_evict";
   const std::string id = ws + "_a";
   TerminalClient client(host.port(), "/api/terminal/ws/" + id);
-  waitForPrompt(client);
+  waitForPrompt(client, 30s);
   client.send("echo kept > k.txt\n");
   ASSERT_TRUE(waitUntil([&] { return storedFile(host.port(), ws, "k.txt") == "200 kept\n"; }, 15s))
       << host.log();
@@ -260,7 +256,7 @@ TEST(FaultsE2E, ALostPodIsReplacedAndTheWorkspaceReloadedFromTheDatabase) {
   ASSERT_EQ(evicted.substr(0, 3), "200") << evicted;
   EXPECT_TRUE(client.waitFor("Notice: the pod stopped (Failed", 15s)) << client.text();
   EXPECT_TRUE(client.waitFor("a new pod is being created")) << client.text();
-  waitForPrompt(client);
+  waitForPrompt(client, 30s);
   client.consume();
   client.send("cat k.txt\n");
   EXPECT_TRUE(client.waitFor("kept\r\n")) << client.text() << host.log();
@@ -276,7 +272,7 @@ TEST(FaultsE2E, ALostPodIsReplacedAndTheWorkspaceReloadedFromTheDatabase) {
       "DELETE", "/api/v1/namespaces/default/pods/" + pods[0] + "?gracePeriodSeconds=0");
   ASSERT_EQ(deleted.substr(0, 3), "200") << deleted;
   EXPECT_TRUE(client.waitFor("Notice: the pod stopped (", 15s)) << client.text();
-  waitForPrompt(client);
+  waitForPrompt(client, 30s);
   client.consume();
   client.send("cat k.txt s.txt\n");
   EXPECT_TRUE(client.waitFor("kept\r\nsecond\r\n")) << client.text() << host.log();
@@ -314,8 +310,8 @@ TEST(FaultsE2E, KillNineDuringOutputAndSyncLeavesAConsistentDatabasePodsAdoptedO
     HostProcess host(options);
     TerminalClient flood(host.port(), "/api/terminal/ws/" + flood_id);
     TerminalClient syncing(host.port(), "/api/terminal/ws/" + sync_id);
-    waitForPrompt(flood);
-    waitForPrompt(syncing);
+    waitForPrompt(flood, 30s);
+    waitForPrompt(syncing, 30s);
     // Only in the pod: an excluded folder is never synced, so seeing it again means adoption.
     flood.send("mkdir -p node_modules && echo adopted > node_modules/mark && echo ma''rked\n");
     ASSERT_TRUE(flood.waitFor("marked\r\n")) << flood.text();
@@ -358,7 +354,7 @@ TEST(FaultsE2E, KillNineDuringOutputAndSyncLeavesAConsistentDatabasePodsAdoptedO
     }
     const size_t creates = kube.requestsMatching("POST", "/pods");
     TerminalClient flood(next.port(), "/api/terminal/ws/" + flood_id);
-    waitForPrompt(flood);
+    waitForPrompt(flood, 30s);
     flood.send("cat node_modules/mark\n");
     EXPECT_TRUE(flood.waitFor("adopted\r\n")) << flood.text() << next.log();
     EXPECT_EQ(kube.requestsMatching("POST", "/pods"), creates);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "FaultFixtures.h"
 #include "HostProcess.h"
 #include "TerminalClient.h"
 
@@ -21,15 +22,6 @@ const HostOptions kFilesHost{"", "", "network = \"none\"\n",
                              "path = \"{dir}/podterm.db\"\n[sync]\nplugin = \"always\"\n",
                              ""};
 
-bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 std::string request(uint16_t port, const std::string& method, const std::string& path,
                     const std::string& body = "") {
   std::string response =
@@ -39,10 +31,6 @@ std::string request(uint16_t port, const std::string& method, const std::string&
   auto start = response.find("\r\n\r\n");
   return response.substr(9, 3) + " " +
          (start == std::string::npos ? "" : response.substr(start + 4));
-}
-
-void waitForPrompt(TerminalClient& client) {
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 20s)) << "no prompt; got: " << client.text();
 }
 
 class FilesE2E : public ::testing::Test {

@@ -33,10 +33,6 @@ std::string sessionPath(const std::string& suffix) {
   return kPath + "user_1_ws_harden_" + suffix;
 }
 
-void waitForPrompt(TerminalClient& client) {
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 20s)) << "no prompt; got: " << client.text();
-}
-
 std::string upgradeRequest(uint16_t port, const std::string& path) {
   return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"

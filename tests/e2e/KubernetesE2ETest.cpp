@@ -25,10 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-void waitForPrompt(TerminalClient& client) {
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 60s)) << "no prompt; got: " << client.text();
-}
-
 TEST(KubernetesE2E, TheSpecsTerminalAndFilesThroughTheKubernetesRuntime) {
   FakeKube kube;
   if (!kube.ok()) GTEST_SKIP() << kube.why();
@@ -40,7 +36,7 @@ TEST(KubernetesE2E, TheSpecsTerminalAndFilesThroughTheKubernetesRuntime) {
   HostProcess host(options);
   {
     TerminalClient client(host.port(), "/api/terminal/ws/user_8_ws_kube_a");
-    waitForPrompt(client);
+    waitForPrompt(client, 60s);
     client.send("cd /tmp && pwd\n");
     EXPECT_TRUE(client.waitFor("/tmp\r\n")) << client.text();
     client.send("cd /app/workspace && echo from-kube > k.txt && python3 -c 'print(6*7)'\n");
@@ -48,7 +44,7 @@ TEST(KubernetesE2E, TheSpecsTerminalAndFilesThroughTheKubernetesRuntime) {
   }
   // The first pod was synced and deleted; the next session's pod gets the file back.
   TerminalClient again(host.port(), "/api/terminal/ws/user_8_ws_kube_b");
-  waitForPrompt(again);
+  waitForPrompt(again, 60s);
   again.send("cat k.txt\n");
   EXPECT_TRUE(again.waitFor("\rfrom-kube\r\n")) << again.text() << host.log();
 }

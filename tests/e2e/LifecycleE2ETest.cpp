@@ -22,10 +22,6 @@ std::string sessionPath(const std::string& suffix, const std::string& query = ""
   return "/api/terminal/ws/user_1_ws_life_" + suffix + (query.empty() ? "" : "?" + query);
 }
 
-void waitForPrompt(TerminalClient& client) {
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 20s)) << "no prompt; got: " << client.text();
-}
-
 // The text of `n` cells from (row, col) of a client-side terminal fed what the client received.
 std::string cells(const ScreenState& screen, int row, int col, int n) {
   std::string out;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <thread>
 
+#include "FaultFixtures.h"
 #include "HostProcess.h"
 #include "TerminalClient.h"
 
@@ -29,19 +30,6 @@ const std::string kPath = "/api/terminal/ws/";
 const std::string kStorage =
     "[storage]\nplugin = \"sqlite\"\n[storage.sqlite]\npath = \"{dir}/podterm.db\"\n"
     "[sync]\nplugin = \"always\"\n";
-
-void waitForPrompt(TerminalClient& client) {
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 20s)) << "no prompt; got: " << client.text();
-}
-
-bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
-  const auto until = Clock::now() + deadline;
-  while (!condition()) {
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
 
 size_t podCount(const HostProcess& host) {
   size_t count = 0;

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "FaultFixtures.h"
 #include "HostProcess.h"
 #include "TerminalClient.h"
 
@@ -24,19 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
-  auto until = Clock::now() + deadline;
-  while (!condition()) {
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
-void waitForPrompt(TerminalClient& client) {
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 20s)) << "no prompt; got: " << client.text();
-}
 
 std::string upgradeRequest(uint16_t port, const std::string& session_id) {
   return "GET /api/terminal/ws/" + session_id +

@@ -99,10 +99,6 @@ HostOptions replica(const FakeKube& kube, const PgDatabase& db, const std::strin
   return options;
 }
 
-void waitForPrompt(TerminalClient& client) {
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 60s)) << "no prompt; got: " << client.text();
-}
-
 #define REPLICAS_PRELUDE()                \
   PgDatabase db;                          \
   if (!db.ok()) {                         \
@@ -121,7 +117,7 @@ TEST(ReplicasE2E, AClientOnTheOtherReplicaTakesTheSessionOverInTheSamePod) {
       "SELECT holder FROM session_leases WHERE session_id = 'user_5_ws_rep_move'";
 
   TerminalClient on_a(a.port(), path);
-  waitForPrompt(on_a);
+  waitForPrompt(on_a, 60s);
   on_a.send("mkdir -p pod-local && echo written-on-a > pod-local/mark.txt && echo pid=$$\n");
   ASSERT_TRUE(on_a.waitFor("pid=")) << on_a.text();
   ASSERT_TRUE(waitUntil([&] { return db.value(lease_holder) == "replica-a"; }, 10s))
@@ -139,7 +135,7 @@ TEST(ReplicasE2E, AClientOnTheOtherReplicaTakesTheSessionOverInTheSamePod) {
   EXPECT_EQ(a.log().find("deleted orphaned pod"), std::string::npos) << a.log();
   EXPECT_EQ(db.value(lease_holder), "replica-b");
 
-  waitForPrompt(on_b);
+  waitForPrompt(on_b, 60s);
   on_b.send("cat pod-local/mark.txt\n");
   EXPECT_TRUE(on_b.waitFor("\rwritten-on-a\r\n", 20s)) << on_b.text() << a.log() << b.log();
   // The pod lives on after A let go of it (several of A's reaper rounds later, too).
@@ -161,7 +157,7 @@ TEST(ReplicasE2E, AKilledReplicasLeasesExpireAndTheOtherReplicaReapsItsPod) {
   const std::string lease = "SELECT holder FROM session_leases WHERE session_id = '" + id + "'";
   {
     TerminalClient on_a(a->port(), "/api/terminal/ws/" + id);
-    waitForPrompt(on_a);
+    waitForPrompt(on_a, 60s);
     on_a.send("cd /app/workspace && echo saved-by-a > kept.txt && echo done=$((1+1))\n");
     ASSERT_TRUE(on_a.waitFor("done=2")) << on_a.text();
     ASSERT_TRUE(waitUntil([&] { return db.value(lease).rfind("replica-a", 0) == 0; }, 10s))
@@ -185,7 +181,7 @@ TEST(ReplicasE2E, AKilledReplicasLeasesExpireAndTheOtherReplicaReapsItsPod) {
 
   // The files are in the database: the next session (on B) gets them in a new pod.
   TerminalClient again(b.port(), "/api/terminal/ws/" + id);
-  waitForPrompt(again);
+  waitForPrompt(again, 60s);
   again.send("cat /app/workspace/kept.txt\n");
   EXPECT_TRUE(again.waitFor("\rsaved-by-a\r\n", 20s)) << again.text() << b.log();
   EXPECT_TRUE(waitUntil([&] { return db.value(lease).rfind("replica-b", 0) == 0; }, 10s))

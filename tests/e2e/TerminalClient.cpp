@@ -4,6 +4,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/NetException.h>
+#include <gtest/gtest.h>
 
 namespace podterm::e2e {
 
@@ -124,6 +125,10 @@ void TerminalClient::close() {
   } catch (...) {
   }
   socket_.reset();
+}
+
+void waitForPrompt(TerminalClient& client, std::chrono::milliseconds deadline) {
+  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, deadline)) << "no prompt; got: " << client.text();
 }
 
 }  // namespace podterm::e2e

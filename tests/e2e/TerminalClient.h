@@ -56,4 +56,10 @@ class TerminalClient {
   std::string close_reason_;
 };
 
+// Waits for a fresh shell's first prompt: "$ ", or "# " where the pod's user is root. A fatal
+// gtest failure showing what was received when the deadline passes first (like ASSERT_*, it
+// returns only from here: check HasFatalFailure() to stop the caller).
+void waitForPrompt(TerminalClient& client,
+                   std::chrono::milliseconds deadline = std::chrono::seconds(20));
+
 }  // namespace podterm::e2e

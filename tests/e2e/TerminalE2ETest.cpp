@@ -24,12 +24,6 @@ std::string sessionPath(const std::string& suffix) {
   return kPath + "user_1_ws_abc123_" + suffix;
 }
 
-// Waits for the first prompt of a fresh shell.
-void waitForPrompt(TerminalClient& client) {
-  // The prompt ends in "$ ", or "# " where the pod's user is root.
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 20s)) << "no prompt; got: " << client.text();
-}
-
 int threadCount(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "FaultFixtures.h"
 #include "HostProcess.h"
 #include "TerminalClient.h"
 
@@ -26,10 +27,6 @@ using namespace std::chrono_literals;
 
 std::string path(const std::string& session, const std::string& query = "") {
   return "/api/terminal/ws/" + session + (query.empty() ? "" : "?" + query);
-}
-
-void waitForPrompt(TerminalClient& client) {
-  ASSERT_TRUE(client.waitForAny({"$ ", "# "}, 20s)) << "no prompt; got: " << client.text();
 }
 
 // The pods fakepod has on disk (a deleted pod's directory goes with it).
@@ -64,16 +61,6 @@ bool hasPod(const HostProcess& host, const std::string& pod_id) {
     ::closedir(dir);
   }
   return found;
-}
-
-// Polls `condition` until it holds or `deadline` passes.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return condition();
 }
 
 // Commands print values as "<tag>-<value>-E1", typed as "<tag>-$...-E$((0+1))": the echo of the
@@ -206,7 +193,7 @@ TEST_F(TerminalsE2E, ThePodLivesWhileATerminalDoesAndGoesAfterTheLast) {
     leaves.send("echo kept-file > \"$HOME/terms-life.txt\"; echo written-$((3*3))\n");
     ASSERT_TRUE(leaves.waitFor("written-9")) << leaves.text();
   }
-  ASSERT_TRUE(eventually(
+  ASSERT_TRUE(waitUntil(
       [] { return host_->log().find("terminal leaves ending") != std::string::npos; }, 15s))
       << host_->log();
   std::this_thread::sleep_for(500ms);  // its end (the shell closed) is done
@@ -218,7 +205,7 @@ TEST_F(TerminalsE2E, ThePodLivesWhileATerminalDoesAndGoesAfterTheLast) {
   stays->close();
   stays.reset();
   // After the last terminal's grace period the pod is deleted.
-  EXPECT_TRUE(eventually([&] { return !hasPod(*host_, session); }, 20s));
+  EXPECT_TRUE(waitUntil([&] { return !hasPod(*host_, session); }, 20s));
 }
 
 TEST_F(TerminalsE2E, WithTheDefaultScopeTwoSessionsOfAWorkspaceHaveTwoPods) {
@@ -275,11 +262,11 @@ TEST_F(WorkspacePodE2E, TwoSessionsOfAWorkspaceShareOnePodAndItEndsAfterBoth) {
     other.send("cat \"$HOME/ws-shared.txt\" 2>/dev/null || echo absent-$((3+4))\n");
     EXPECT_TRUE(other.waitFor("absent-7")) << other.text();
   }
-  ASSERT_TRUE(eventually([&] { return podCount(*host_) == 1u; }, 20s))
+  ASSERT_TRUE(waitUntil([&] { return podCount(*host_) == 1u; }, 20s))
       << "the other workspace's pod goes after its session";
 
   first.reset();  // closes its socket
-  ASSERT_TRUE(eventually(
+  ASSERT_TRUE(waitUntil(
       [] {
         return host_->log().find("session=user_1_ws_shared_tab1 terminal default ending") !=
                std::string::npos;
@@ -290,7 +277,7 @@ TEST_F(WorkspacePodE2E, TwoSessionsOfAWorkspaceShareOnePodAndItEndsAfterBoth) {
   second->send("echo still-$((5*5))\n");
   ASSERT_TRUE(second->waitFor("still-25")) << second->text();
   second.reset();
-  EXPECT_TRUE(eventually([&] { return podCount(*host_) == 0u; }, 20s))
+  EXPECT_TRUE(waitUntil([&] { return podCount(*host_) == 0u; }, 20s))
       << "the pod goes after the last session of the workspace";
 }
 
