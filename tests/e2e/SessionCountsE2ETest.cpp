@@ -5,6 +5,8 @@
 //   session, three live terminals and six connects; an administrator ending it (the admin API)
 //   is one cull with reason "admin".
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
 #include <Poco/Net/HTTPClientSession.h>
@@ -59,6 +61,21 @@ std::map<std::string, double> scrape(uint16_t port) {
     samples[line.substr(0, space)] = value == "+Inf" ? INFINITY : std::stod(value);
   }
   return samples;
+}
+
+// The admin API on one session: "<status> <body>".
+std::string adminRequest(uint16_t port, const std::string& method, const std::string& id,
+                         const std::string& token) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", port);
+  session.setTimeout(Poco::Timespan(60, 0));
+  Poco::Net::HTTPRequest request(method, "/api/admin/sessions/" + id,
+                                 Poco::Net::HTTPMessage::HTTP_1_1);
+  request.set("Authorization", "Bearer " + token);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::string body;
+  Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+  return std::to_string(response.getStatus()) + " " + body;
 }
 
 TEST(SessionCountsE2E, ATerminalOpenedLaterEndsWithTheSessionsLifetime) {
@@ -122,6 +139,17 @@ TEST(SessionCountsE2E, ThreeTerminalsInTwoTabsAreOneSessionAndAnAdminEndIsOneCul
 
   // Both tabs drop and come back (within the grace period): one session reconnected.
   clients.clear();
+  const std::string admin = mint("root", true);
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        // The host has seen every client go: the session is in its grace period.
+        const std::string got = adminRequest(host.port(), "GET", id, admin);
+        if (got.rfind("200 ", 0) != 0) return false;
+        auto session = Poco::JSON::Parser().parse(got.substr(4)).extract<Poco::JSON::Object::Ptr>();
+        return session->getValue<int>("clients") == 0;
+      },
+      10s))
+      << adminRequest(host.port(), "GET", id, admin);
   for (const std::string term : {"", "?term=build", "?term=logs"}) {
     clients.push_back(std::make_unique<TerminalClient>(host.port(), "/api/terminal/ws/" + id + term,
                                                        "podterm.v1, bearer." + mint("carol")));
@@ -132,16 +160,8 @@ TEST(SessionCountsE2E, ThreeTerminalsInTwoTabsAreOneSessionAndAnAdminEndIsOneCul
             1);
 
   // An administrator ends it: every terminal, one session culled for reason "admin".
-  Poco::Net::HTTPClientSession session("127.0.0.1", host.port());
-  session.setTimeout(Poco::Timespan(60, 0));
-  Poco::Net::HTTPRequest request("DELETE", "/api/admin/sessions/" + id,
-                                 Poco::Net::HTTPMessage::HTTP_1_1);
-  request.set("Authorization", "Bearer " + mint("root", true));
-  session.sendRequest(request);
-  Poco::Net::HTTPResponse response;
-  std::string body;
-  Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
-  EXPECT_EQ(response.getStatus(), 200) << body;
+  const std::string ended = adminRequest(host.port(), "DELETE", id, admin);
+  EXPECT_EQ(ended.substr(0, 4), "200 ") << ended;
   for (auto& client : clients) EXPECT_EQ(client->waitForClose(10s), 1008) << client->text();
   std::map<std::string, double> after;
   EXPECT_TRUE(waitUntil(
