@@ -1,6 +1,7 @@
 #include "session/MarkerParser.h"
 
 #include <cstring>
+#include <utility>
 
 namespace podterm::host {
 namespace {
@@ -212,6 +213,7 @@ void MarkerParser::handleMarker(const char* seq, size_t n, std::vector<ShellEven
   }
   if (letter == 'C' && !has_rest) {
     saw_markers_ = true;
+    end_may_precede_start_ = false;
     if (running_) {
       events.emplace_back(CommandFinished{std::move(running_command_line_), -1, elapsedMs()});
     }
@@ -226,7 +228,13 @@ void MarkerParser::handleMarker(const char* seq, size_t n, std::vector<ShellEven
     int code = 0;
     if (!parseExitCode(fields, rest_n, &code)) return;
     saw_markers_ = true;
-    if (!running_) return;  // one end per start
+    if (!running_) {
+      // One end per start; but the first end after a re-attach is that of a command that was
+      // running when the stream broke (its start went to an earlier stream, or an earlier host).
+      if (!std::exchange(end_may_precede_start_, false)) return;
+      events.emplace_back(CommandFinished{std::string(), code, 0});
+      return;
+    }
     running_ = false;
     events.emplace_back(CommandFinished{std::move(running_command_line_), code, elapsedMs()});
     running_command_line_.clear();
@@ -253,6 +261,7 @@ void MarkerParser::handleWrapperMarker(char letter, const std::string& rest,
   if (letter == 'R') {
     if (!alnum(rest, 128)) return;
     adopted_nonce_ = rest == nonce_ ? std::string() : rest;
+    end_may_precede_start_ = !running_;
     events.emplace_back(ShellReattached{rest});
     return;
   }
@@ -263,6 +272,7 @@ void MarkerParser::handleWrapperMarker(char letter, const std::string& rest,
   if (keeper.empty() || !alnum(keeper, 32) || (again != "new" && again != "again")) return;
   adopted_nonce_.clear();  // a new shell: it has our nonce
   skip_dtach_clear_ = keeper == "dtach";
+  end_may_precede_start_ = false;
   events.emplace_back(ShellStartedAnew{std::move(keeper), again == "again"});
 }
 
@@ -295,6 +305,7 @@ void MarkerParser::flush(std::string& out) {
 
 void MarkerParser::reset() {
   state_ = State::Ground;
+  end_may_precede_start_ = false;
   skip_dtach_clear_ = false;
   adopted_nonce_.clear();
   held_.clear();

@@ -13,7 +13,9 @@
 // A persistent shell's wrapper announces itself with OSC 633 R or N (ShellIntegration.h), always
 // with this parser's nonce; after an R, the running shell's own nonce (given to it by an earlier
 // host, never exported, kept in the terminal's private directory) is accepted too, until reset().
-// After an N marker for dtach, the screen clear its client writes first is dropped (a new shell
+// After an R marker, an end (D) that comes before any start (C) is reported, with an unknown
+// command line and duration: the command was running when the stream broke. After an N marker
+// for dtach, the screen clear its client writes first is dropped (a new shell
 // does not wipe the screen; a re-attach keeps it, and the shell redraws).
 // An OSC 133/633 that is not terminated (BEL or ESC \) within maxSequenceBytes, or that is
 // cancelled by another ESC, is passed through untouched: it was not one of ours. Every other
@@ -113,8 +115,9 @@ class MarkerParser {
   const char* skipDtachClear(const char* p, const char* end);
 
   const std::string nonce_;
-  std::string adopted_nonce_;      // from an R marker: the running shell's
-  bool skip_dtach_clear_ = false;  // after an N marker for dtach: drop its screen clear
+  std::string adopted_nonce_;           // from an R marker: the running shell's
+  bool skip_dtach_clear_ = false;       // after an N marker for dtach: drop its screen clear
+  bool end_may_precede_start_ = false;  // after an R marker, until the next C or D
   const Options options_;
   State state_ = State::Ground;
   std::string held_;

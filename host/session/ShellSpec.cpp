@@ -23,8 +23,10 @@ const std::string& persistentShellScript() {
   // - Everything it reads comes from the environment or the private directory; $0 is the shell.
   // - The directory is the pod user's own (mkdir -m 700 by this script, or refused: -O, not a
   //   symlink); a directory that fails the check means a plain shell, as with "off".
-  // - Re-attach only to a master that is there: the keeper recorded, its socket, and the shell's
-  //   pid alive (kill -0). Otherwise a new shell: "again" when one ran here before (its pid file).
+  // - Re-attach only to a master that is there: the keeper recorded, its socket, the shell's pid
+  //   alive (kill -0) and no exit status yet (the shell's EXIT trap writes it first thing, so a
+  //   shell on its way out, or a zombie its master has not reaped, is not attached to). Otherwise
+  //   a new shell: "again" when one ran here before (its pid file).
   // - dtach: -E and -z leave ^\ and ^Z to the shell. Its master sets the pty's size only with a
   //   redraw method other than none: the first attach asks for winch (a SIGWINCH to a shell that
   //   has just started), a re-attach for ^L (readline, vim, less and top redraw on it; with winch
@@ -49,7 +51,7 @@ fi
 pid= old= was=
 { read -r pid < "$d/pid"; read -r old < "$d/nonce"; read -r was < "$d/keeper"; } 2>/dev/null
 [[ $old =~ ^[[:alnum:]]+$ ]] || old=
-if [[ $keeper != bash && $was == "$keeper" && -S $d/sock && $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+if [[ $keeper != bash && $was == "$keeper" && -S $d/sock && ! -s $d/status && $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
   [[ -n $n ]] && builtin printf '\e]633;R;%s;%s\a' "$old" "$n"
   if [[ $keeper == dtach ]]; then
     dtach -a "$d/sock" -E -z -r ctrl_l

@@ -176,6 +176,24 @@ TEST(PersistentShellMarkersTest, ReattachingWithTheSameNonceAdoptsNothing) {
   EXPECT_EQ(count(parse(parser, commandStartMarkers("", kNonce)).events, kStarted), 1u);
 }
 
+TEST(PersistentShellMarkersTest, ACommandRunningAcrossTheReattachReportsItsEnd) {
+  MarkerParser parser(kNonce);
+  // Before any announcement, an end without a start is ignored (one end per start).
+  EXPECT_TRUE(parse(parser, commandEndMarker(0, kNonce)).events.empty());
+  // Re-attached while a command runs: its end (with the shell's nonce) is reported once.
+  parse(parser, reattachMarker(kOld, kNonce));
+  auto ended = parse(parser, "done\r\n" + commandEndMarker(7, kOld) + commandEndMarker(8, kOld));
+  ASSERT_EQ(count(ended.events, kFinished), 1u);
+  EXPECT_EQ(std::get<CommandFinished>(ended.events[0]).exit_code, 7);
+  EXPECT_EQ(std::get<CommandFinished>(ended.events[0]).command_line, "");
+  // Re-attached at the prompt: the next command starts and ends as usual, a stray end is not one.
+  parse(parser, reattachMarker(kOld, kNonce));
+  auto next = parse(parser, commandStartMarkers("", kOld) + commandEndMarker(0, kOld) +
+                                commandEndMarker(1, kOld));
+  EXPECT_EQ(count(next.events, kStarted), 1u);
+  EXPECT_EQ(count(next.events, kFinished), 1u);
+}
+
 TEST(PersistentShellMarkersTest, ANewDtachShellDoesNotWipeTheScreen) {
   const std::string clear = "\x1b[H\x1b[J";
   {
@@ -382,6 +400,8 @@ class PersistentShellRunTest : public ::testing::Test {
     {
       WrapperRun first(spec(kOld), path, home_);
       ASSERT_TRUE(first.waitForText("# ") || first.waitForText("$ ")) << first.out();
+      // tmux's client drops keys typed before it has set its terminal up (see below).
+      ASSERT_TRUE(first.waitQuiet(300ms)) << first.out();
       ASSERT_EQ(count(first.events(), kAnew), 1u) << first.out();
       EXPECT_EQ(std::get<ShellStartedAnew>(first.events()[0]).keeper, keeper);
       EXPECT_FALSE(std::get<ShellStartedAnew>(first.events()[0]).again);
@@ -414,6 +434,7 @@ class PersistentShellRunTest : public ::testing::Test {
     WrapperRun third(spec(kNonce), path, home_);
     ASSERT_TRUE(third.waitFor([&] { return count(third.events(), kAnew) == 1; })) << third.out();
     EXPECT_TRUE(std::get<ShellStartedAnew>(third.events()[0]).again);
+    ASSERT_TRUE(third.waitQuiet(300ms)) << third.out();
     ASSERT_TRUE(third.run("echo \"[${KEPT-gone}]\"")) << third.out();
     EXPECT_NE(third.out().find("[gone]"), std::string::npos) << third.out();
     // A deliberate end: the shell and its keeper go, and the directory.
