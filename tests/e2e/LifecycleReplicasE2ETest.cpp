@@ -5,7 +5,8 @@
 //   and reason as on one host), and admitted again once that session ended.
 // - A reconnect after its host was killed (SIGKILL) adopts the pod: replica B takes the session's
 //   lease, drives the same pod (no second one in the API server), saves what the dead host had not
-//   saved before it loads the stored files, and gives the user a working shell.
+//   saved before it loads the stored files, and gives the user a working shell; and it keeps
+//   the session's lifetime (limits.max_session_lifetime_s counts from the pod's creation).
 // Skipped without PostgreSQL (PODTERM_PGTEST_PORT) unless PODTERM_REQUIRE_PG=1.
 
 #include <gtest/gtest.h>
@@ -237,6 +238,42 @@ TEST(LifecycleReplicasE2E, AReconnectAdoptsAKilledReplicasPodWithItsUnsavedFiles
   on_b.send("echo sum=$((20+22))\n");
   EXPECT_TRUE(on_b.waitFor("sum=42", 20s)) << on_b.text();
   EXPECT_EQ(kube.podsOf(id), pods);
+}
+
+// The lifetime is the session's: a session that moves to another replica keeps what is left of
+// it (the adopted pod counts from its creation), it does not get a new one.
+TEST(LifecycleReplicasE2E, AnAdoptedSessionKeepsItsLifetime) {
+  LIFECYCLE_REPLICAS_PRELUDE();
+  const std::string limits = "[limits]\nmax_session_lifetime_s = 16\n";
+  auto a = std::make_unique<HostProcess>(replica(kube, db, "replica-a", 60, limits));
+  HostProcess b(replica(kube, db, "replica-b", 60, limits));
+  const std::string id = "user_5_ws_adopt_life";
+  const auto started = std::chrono::steady_clock::now();
+  {
+    TerminalClient on_a(a->port(), "/api/terminal/ws/" + id);
+    waitForPrompt(on_a, 60s);
+    if (HasFatalFailure()) return;
+    on_a.send("echo v1 > /app/workspace/kept.txt && echo do''ne\n");
+    ASSERT_TRUE(on_a.waitFor("done\r\n")) << on_a.text();
+    // Some of the lifetime goes by on A.
+    std::this_thread::sleep_for(6s - (std::chrono::steady_clock::now() - started));
+    ASSERT_EQ(::kill(a->pid(), SIGKILL), 0);
+  }
+  a.reset();
+
+  TerminalClient on_b(b.port(), "/api/terminal/ws/" + id);
+  ASSERT_TRUE(on_b.waitForAny({"$ ", "# ", "reattached to your running shell"}, 60s))
+      << on_b.text() << b.log();
+  EXPECT_TRUE(waitUntil(
+      [&] { return b.log().find("its lifetime counts from then") != std::string::npos; }, 10s))
+      << b.log();
+  // It ends 16 s after it began on A, not 16 s after B adopted it (22 s and more).
+  EXPECT_EQ(on_b.waitForClose(30s), 1001) << on_b.text() << b.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s) << b.log();
+  EXPECT_EQ(on_b.closeReason(), "session lifetime reached");
+  EXPECT_TRUE(waitUntil([&] { return kube.podsOf(id).empty(); }, 20s))
+      << "the pod is deleted at the end\n"
+      << b.log();
 }
 
 }  // namespace
