@@ -19,7 +19,6 @@ using ::testing::Invoke;
 using ::testing::NiceMock;
 using ::testing::Return;
 using namespace std::chrono_literals;
-using podterm::testing::MockExecStream;
 using podterm::testing::MockSyncPolicy;
 using testing::RecordingClient;
 
@@ -211,15 +210,9 @@ TEST_F(SessionSyncTest, WithoutMarkersTheLineTypedAtEnterStandsInForTheCommand) 
 }
 
 TEST_F(SessionSyncTest, ShellMarkersAreStrippedAndEndCommands) {
-  std::string nonce;
-  ON_CALL(runtime_, openStream(_, _, _))
-      .WillByDefault(
-          Invoke([&nonce](const std::string&, const sdk::StreamSpec& spec, sdk::StreamObserver*) {
-            nonce = spec.env.at("PODTERM_NONCE");
-            return sdk::Result<sdk::ExecStreamPtr>(std::make_unique<NiceMock<MockExecStream>>());
-          }));
   auto client = std::make_shared<RecordingClient>();
   auto session = startReady(kId, client);
+  const std::string nonce = shell_spec_.env.at("PODTERM_NONCE");
   ASSERT_EQ(nonce.size(), 16u);
   EXPECT_CALL(policy_, afterCommand(::testing::AllOf(
                            ::testing::Field(&sdk::FinishedCommand::command_line, "touch a"),
@@ -241,14 +234,8 @@ TEST_F(SessionSyncTest, ShellMarkersAreStrippedAndEndCommands) {
 }
 
 TEST_F(SessionSyncTest, WithoutACommandLineInTheMarkersTheTypedLineIsUsed) {
-  std::string nonce;
-  ON_CALL(runtime_, openStream(_, _, _))
-      .WillByDefault(
-          Invoke([&nonce](const std::string&, const sdk::StreamSpec& spec, sdk::StreamObserver*) {
-            nonce = spec.env.at("PODTERM_NONCE");
-            return sdk::Result<sdk::ExecStreamPtr>(std::make_unique<NiceMock<MockExecStream>>());
-          }));
   auto session = startReady(kId, std::make_shared<RecordingClient>());
+  const std::string nonce = shell_spec_.env.at("PODTERM_NONCE");
   EXPECT_CALL(policy_,
               afterCommand(::testing::Field(&sdk::FinishedCommand::command_line, "touch b")))
       .WillOnce(Return(sdk::SyncDecision::Sync));
