@@ -60,7 +60,7 @@ void ProcessStream::onEvents(int tag, uint32_t events) {
       reap();
       break;
     case kOut:
-      if (tty_ && (events & EPOLLOUT)) {
+      if (tty_ && (events & EPOLLOUT) && input_queued_.load()) {
         std::lock_guard<std::mutex> lock(mu_);
         flushInputLocked();
       }
@@ -138,6 +138,7 @@ void ProcessStream::closeChannel(int channel) {
     in_fd_ = -1;
     stdin_closed_ = true;
     input_.clear();
+    input_queued_.store(false);
   }
   ::close(fds_[channel]);
   fds_[channel] = -1;
@@ -156,6 +157,7 @@ void ProcessStream::flushInputLocked() {
     closeInputLocked();
     return;
   }
+  input_queued_.store(false);
   if (eof_requested_) {
     if (tty_) {
       eof_requested_ = false;
@@ -170,6 +172,7 @@ void ProcessStream::flushInputLocked() {
 void ProcessStream::closeInputLocked() {
   stdin_closed_ = true;
   input_.clear();
+  input_queued_.store(false);
   if (tty_ || in_fd_ < 0) return;  // the PTY master also carries output: closed with it
   loop_.remove(in_fd_, tokens_[kIn]);
   ::close(in_fd_);
@@ -200,7 +203,12 @@ sdk::Status ProcessStream::write(const char* data, size_t size) {
       return {sdk::ErrorCode::Unavailable, "stdin of the process is closed"};
     }
   }
-  input_.append(data + done, size - done);  // EPOLLOUT (edge-triggered) flushes the rest
+  if (done == size) return {};
+  // EPOLLOUT (edge-triggered) flushes the rest. The flag goes up first and the write is tried
+  // once more: an EPOLLOUT between the EAGAIN above and the flag would otherwise be missed.
+  input_.append(data + done, size - done);
+  input_queued_.store(true);
+  flushInputLocked();
   return {};
 }
 
@@ -267,6 +275,7 @@ void ProcessStream::close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     input_.clear();
+    input_queued_.store(false);
     if (!reaped_.load()) {
       killGroup(SIGHUP);
       killGroup(SIGCONT);

@@ -78,6 +78,10 @@ class ProcessStream : public IoLoop::Handler, public std::enable_shared_from_thi
 
   mutable std::mutex mu_;  // input side, error, reaped state
   std::string input_;
+  // !input_.empty(), readable without mu_: every PTY event carries EPOLLOUT (the master is
+  // writable), and taking mu_ for each would make the echo wait for a keystroke's write that
+  // still holds it. Set before the last write attempt, so an EPOLLOUT after it sees it.
+  std::atomic<bool> input_queued_{false};
   bool stdin_closed_ = false;
   bool eof_requested_ = false;
   int in_fd_ = -1;  // the writable fd, guarded by mu_

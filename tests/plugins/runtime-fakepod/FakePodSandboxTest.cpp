@@ -315,6 +315,37 @@ TEST_F(FakePodSandboxTest, DeleteLeavesNoProcessBehind) {
   EXPECT_FALSE(shell.exit().error.isOk());
 }
 
+TEST_F(FakePodSandboxTest, InputLargerThanThePtyBufferArrivesWholeAndInOrder) {
+  // A paste bigger than the PTY takes at once: the rest waits in the stream and goes out on
+  // EPOLLOUT, behind what was queued before it.
+  auto* rt = make({});
+  ASSERT_NE(rt, nullptr);
+  ASSERT_FALSE(ready("paste").empty());
+  RecordingStreamObserver shell;
+  sdk::StreamSpec tty;
+  tty.argv = {"bash", "-c",
+              "stty raw -echo; echo ready; head -c 1001000 | wc -c; head -c 1000000 "
+              "| tail -c 20; echo; echo done"};
+  tty.tty = true;
+  auto stream = rt->openStream("paste", tty, &shell);
+  ASSERT_TRUE(stream) << stream.status().message();
+  ASSERT_TRUE(shell.waitForStdout("ready", kTimeout)) << shell.out();
+  const std::string first(1'000'000, 'a');
+  std::string second;
+  for (int i = 0; i < 100; ++i) second += "0123456789";
+  ASSERT_TRUE(stream.value()->write(first.data(), first.size()));
+  ASSERT_TRUE(stream.value()->write(second.data(), second.size()));
+  // The second command reads a second paste the same way.
+  ASSERT_TRUE(shell.waitForStdout("1001000", kTimeout)) << shell.out().substr(0, 200);
+  std::string third(999'000, 'b');
+  third += second;
+  ASSERT_TRUE(stream.value()->write(third.data(), third.size()));
+  ASSERT_TRUE(shell.waitForStdout("done", kTimeout)) << shell.out().substr(0, 200);
+  EXPECT_NE(shell.out().find("01234567890123456789"), std::string::npos) << shell.out();
+  ASSERT_TRUE(shell.waitForExit(kTimeout));
+  EXPECT_EQ(shell.exit().exit_code, 0);
+}
+
 TEST_F(FakePodSandboxTest, WarmPoolHandsOutAReadyPod) {
   auto* rt = make({{"network", std::string("none")}, {"warm_pool", int64_t{1}}});
   ASSERT_NE(rt, nullptr);
