@@ -211,11 +211,12 @@ void Session::onClientInput(std::string_view bytes) {
   if (sync_) sync_->noteActivity();
   if (sync_) noteTypedLines(bytes);
   if (state_ == SessionState::Ready && stream_) {
-    sdk::Status status = stream_->write(bytes.data(), bytes.size());
-    if (!status) {
-      lock.unlock();
-      broadcastNotice("input dropped: " + status.message());
-    }
+    sdk::ExecStream* stream = stream_.get();
+    std::unique_lock<std::mutex> writing(input_write_mutex_);
+    lock.unlock();
+    const sdk::Status status = stream->write(bytes.data(), bytes.size());
+    writing.unlock();
+    if (!status) broadcastNotice("input dropped: " + status.message());
     return;
   }
   if (state_ == SessionState::Ending || state_ == SessionState::Ended) return;
@@ -234,6 +235,11 @@ void Session::onClientInput(std::string_view bytes) {
   }
   lock.unlock();
   if (!reply.empty()) broadcastText(reply);
+}
+
+sdk::ExecStreamPtr Session::takeStreamLocked() {
+  std::lock_guard<std::mutex> writing(input_write_mutex_);
+  return std::move(stream_);
 }
 
 void Session::resize(TerminalSize size) {
@@ -394,7 +400,7 @@ void Session::onPodReplacing(const sdk::PodStatus& lost) {
     return;
   }
   logger().warning("session=%s lost its pod (%s): waiting for the new one", id_.raw, what);
-  auto old = std::make_shared<sdk::ExecStreamPtr>(std::move(stream_));
+  auto old = std::make_shared<sdk::ExecStreamPtr>(takeStreamLocked());
   state_ = SessionState::Starting;
   pod_status_ = {sdk::PodPhase::Pending, "Replacing", "replacing the lost pod"};
   ++pod_generation_;  // a reopen of the old pod's shell drops out
@@ -581,7 +587,7 @@ void Session::beginEnding(Lock& lock, uint16_t code, const std::string& reason,
     clients = std::move(clients_);
     clients_.clear();
   }
-  sdk::ExecStreamPtr stream = std::move(stream_);
+  sdk::ExecStreamPtr stream = takeStreamLocked();
   lock.unlock();
 
   logger().information("session=%s terminal %s ending: %s", id_.raw, terminal_, reason);
@@ -825,7 +831,7 @@ std::chrono::milliseconds Session::reopenDelayLocked() const {
 
 // The pod stays; only the shell is new. Until it runs, input is queued as before the first one.
 void Session::restartShell(Lock& lock, std::chrono::milliseconds delay) {
-  auto old = std::make_shared<sdk::ExecStreamPtr>(std::move(stream_));
+  auto old = std::make_shared<sdk::ExecStreamPtr>(takeStreamLocked());
   state_ = SessionState::Opening;
   output_paused_ = false;
   not_ready_notice_sent_ = false;

@@ -213,6 +213,8 @@ class Session : public PodUser,
   void armIdleTimerLocked(std::chrono::milliseconds delay);
   void onIdleCheck();
   void noteTypedLines(std::string_view bytes);
+  // Moves stream_ out (mutex_ held), after any input write in flight (input_write_mutex_).
+  sdk::ExecStreamPtr takeStreamLocked();
   std::string currentStatusText() const;
   void cancelTimer(std::optional<Scheduler::TimerId>& timer);
 
@@ -224,6 +226,11 @@ class Session : public PodUser,
   EndedCallback on_ended_;
 
   mutable std::mutex mutex_;
+  // Held instead of mutex_ while typed input is written to stream_: the write wakes the shell and
+  // the kernel may preempt the writer before it returns, and the echo the runtime then delivers
+  // must not wait for it on mutex_ (two more context switches per keystroke). Taking stream_
+  // away (takeStreamLocked) waits for such a write. Order: mutex_, then this.
+  std::mutex input_write_mutex_;
   SessionState state_ = SessionState::Starting;
   sdk::PodStatus pod_status_{sdk::PodPhase::Pending, "", ""};
   std::vector<std::shared_ptr<TerminalClient>> clients_;
