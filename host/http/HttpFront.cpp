@@ -335,15 +335,20 @@ HttpFront::HttpFront(HttpFrontOptions options, Readiness& readiness, TerminalEnd
   const bool tls = !options_.tls_certificate_file.empty();
   const Poco::Net::SocketAddress address(options_.listen_host, options_.listen_port);
   // The TLS handshake is lazy: it runs on the HTTP thread's first read, under the watchdog.
+  // The accept backlog absorbs a burst (a whole class opening its terminals, clients reconnecting
+  // after a restart): a SYN beyond it is dropped and retried by the client 1, 3, 7 and 15 s
+  // later, which is how 1,000 connects at once took up to 15 s with a backlog of 256. The kernel
+  // caps it at net.core.somaxconn.
+  constexpr int kAcceptBacklog = 4096;
   Poco::Net::ServerSocket socket =
       tls ? static_cast<Poco::Net::ServerSocket>(
-                Poco::Net::SecureServerSocket(address, 256, serverTlsContext(options_)))
-          : Poco::Net::ServerSocket(address, 256);
+                Poco::Net::SecureServerSocket(address, kAcceptBacklog, serverTlsContext(options_)))
+          : Poco::Net::ServerSocket(address, kAcceptBacklog);
   // One reference-counted object shared by the factory and the server (a raw pointer handed to both
   // would be freed twice).
   Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(options_.http_threads);
-  params->setMaxQueued(1024);
+  params->setMaxQueued(kAcceptBacklog);  // accepted, waiting for an HTTP thread
   params->setKeepAlive(true);
   params->setTimeout(Poco::Timespan(10, 0));
   if (options_.handshake_timeout.count() > 0) {
