@@ -24,9 +24,9 @@ const std::string& persistentShellScript() {
   // - The directory is the pod user's own (mkdir -m 700 by this script, or refused: -O, not a
   //   symlink); a directory that fails the check means a plain shell, as with "off".
   // - Re-attach only to a master that is there: the keeper recorded, its socket, the shell's pid
-  //   alive (kill -0) and no exit status yet (the shell's EXIT trap writes it first thing, so a
-  //   shell on its way out, or a zombie its master has not reaped, is not attached to). Otherwise
-  //   a new shell: "again" when one ran here before (its pid file).
+  //   alive (kill -0, and not a zombie in /proc) and no exit status yet (the shell's EXIT trap
+  //   writes it first thing, so a shell on its way out is not attached to). Otherwise a new
+  //   shell: "again" when one ran here before (its pid file).
   // - dtach: -E and -z leave ^\ and ^Z to the shell. Its master sets the pty's size only with a
   //   redraw method other than none: the first attach asks for winch (a SIGWINCH to a shell that
   //   has just started), a re-attach for ^L (readline, vim, less and top redraw on it; with winch
@@ -51,7 +51,9 @@ fi
 pid= old= was=
 { read -r pid < "$d/pid"; read -r old < "$d/nonce"; read -r was < "$d/keeper"; } 2>/dev/null
 [[ $old =~ ^[[:alnum:]]+$ ]] || old=
-if [[ $keeper != bash && $was == "$keeper" && -S $d/sock && ! -s $d/status && $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+st=
+[[ $pid =~ ^[0-9]+$ ]] && { read -r _ _ st _ < "/proc/$pid/stat"; } 2>/dev/null
+if [[ $keeper != bash && $was == "$keeper" && -S $d/sock && ! -s $d/status && $pid =~ ^[0-9]+$ && $st != Z ]] && kill -0 "$pid" 2>/dev/null; then
   [[ -n $n ]] && builtin printf '\e]633;R;%s;%s\a' "$old" "$n"
   if [[ $keeper == dtach ]]; then
     dtach -a "$d/sock" -E -z -r ctrl_l
@@ -159,10 +161,21 @@ sdk::StreamSpec endPersistentShellSpec(const std::vector<std::string>& shell,
 pid= was=
 { read -r pid < "$d/pid"; read -r was < "$d/keeper"; } 2>/dev/null
 [[ $was == tmux && -S $d/sock ]] && tmux -S "$d/sock" kill-server 2>/dev/null
+master= comm=
+if [[ $was == dtach && $pid =~ ^[0-9]+$ ]]; then
+  { read -r _ _ _ master _ < "/proc/$pid/stat"; read -r comm < "/proc/$master/comm"; } 2>/dev/null
+  [[ $master =~ ^[0-9]+$ && $comm == dtach ]] || master=
+fi
 if [[ $pid =~ ^[0-9]+$ ]] && kill -HUP "$pid" 2>/dev/null; then
-  for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    st=X
+    { read -r _ _ st _ < "/proc/$pid/stat"; } 2>/dev/null || { kill -0 "$pid" 2>/dev/null || st=; }
+    [[ -z $st || $st == Z ]] && break
+    sleep 0.1
+  done
   kill -KILL "$pid" 2>/dev/null
 fi
+[[ -n $master ]] && kill -TERM "$master" 2>/dev/null
 rm -rf -- "$d"
 exit 0
 )SH";

@@ -45,10 +45,10 @@ const std::string& persistentShellTmuxConf();
 // [0-9a-f], so it is safe in any path).
 std::string persistentShellDir(const std::string& session_id, const std::string& terminal);
 
-// A non-tty spec that ends the persistent shell of shell_dir (HUP to the shell, whose exit ends
-// its dtach or tmux master; tmux's server is killed too) and removes the directory: for a
-// terminal ended on purpose while its pod lives on. A constant script; the directory travels in
-// $PODTERM_SHELL_DIR.
+// A non-tty spec that ends the persistent shell of shell_dir (HUP to the shell, KILL after 1 s;
+// then TERM to its dtach master, which with no client attached never notices its shell is gone;
+// tmux's server is killed) and removes the directory: for a terminal ended on purpose while its
+// pod lives on. A constant script; the directory travels in $PODTERM_SHELL_DIR.
 sdk::StreamSpec endPersistentShellSpec(const std::vector<std::string>& shell,
                                        const std::string& shell_dir);
 

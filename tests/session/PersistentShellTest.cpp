@@ -2,6 +2,7 @@
 // wrapper's markers and the nonce a re-attached shell keeps, and the wrapper run for real under a
 // local PTY with dtach, tmux and neither (each skipped when the tool is not installed).
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -15,7 +16,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -388,6 +391,37 @@ class PersistentShellRunTest : public ::testing::Test {
     ::waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  // Processes whose command line names `text` (the keepers name the socket and the rc file).
+  static std::vector<pid_t> processesNaming(const std::string& text) {
+    std::vector<pid_t> pids;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return pids;
+    while (dirent* entry = ::readdir(proc)) {
+      const int pid = std::atoi(entry->d_name);
+      if (pid <= 0) continue;
+      std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+      if (!in) continue;
+      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string stat;
+      std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+      std::getline(st, stat);
+      const auto paren = stat.rfind(')');
+      const bool zombie =
+          paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+      if (!zombie && cmdline.find(text) != std::string::npos) pids.push_back(pid);
+    }
+    ::closedir(proc);
+    return pids;
+  }
+  // Polls (every 10 ms, at most 5 s) until no live process names `text`.
+  static bool waitGone(const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!processesNaming(text).empty()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      ::poll(nullptr, 0, 10);
+    }
+    return true;
+  }
   bool dirExists() const {
     struct stat st {};
     return ::stat(dir_.c_str(), &st) == 0;
@@ -439,8 +473,10 @@ class PersistentShellRunTest : public ::testing::Test {
     EXPECT_NE(third.out().find("[gone]"), std::string::npos) << third.out();
     // A deliberate end: the shell and its keeper go, and the directory.
     third.breakStream();
+    ASSERT_FALSE(processesNaming(dir_).empty());  // the detached shell and its master
     EXPECT_EQ(endShell(), 0);
     EXPECT_FALSE(dirExists());
+    EXPECT_TRUE(waitGone(dir_)) << processesNaming(dir_).size() << " left";
     WrapperRun fourth(spec(kNonce), path, home_);
     ASSERT_TRUE(fourth.waitFor([&] { return count(fourth.events(), kAnew) == 1; })) << fourth.out();
     EXPECT_FALSE(std::get<ShellStartedAnew>(fourth.events()[0]).again);
