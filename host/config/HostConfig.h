@@ -46,10 +46,10 @@ struct SessionConfig {
   // free (renewed every third of it), and this replica's name in the leases ("": generated).
   std::chrono::seconds lease_ttl{30};
   std::string host_id;
-  size_t scrollback_lines = 1000;         // kept per session for a reattaching client
-  size_t output_log_bytes = 1048576;      // output kept per session for ?since=N
-  bool restart_shell = true;              // on_shell_exit: "restart" (true) or "close"
-  bool attach_takes_over = false;         // attach_mode: "share" (false) or "takeover"
+  size_t scrollback_lines = 1000;     // kept per session for a reattaching client
+  size_t output_log_bytes = 1048576;  // output kept per session for ?since=N
+  bool restart_shell = true;          // on_shell_exit: "restart" (true) or "close"
+  bool attach_takes_over = false;     // attach_mode: "share" (false) or "takeover"
   // persistent_shell: "auto" (true: under dtach, else tmux, when the image has one) or "off".
   bool persistent_shell = true;
   std::chrono::seconds idle_timeout{0};   // 0: sessions are never culled for idling
