@@ -103,9 +103,10 @@ void ProcessStream::pump(int channel) {
       if (static_cast<size_t>(n) < kShortRead || sizeof buf - filled < kShortRead) flush();
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
+    const int error = n < 0 ? errno : 0;  // before flush(): the host's callback sets errno too
+    if (error == EINTR) continue;
     flush();
-    if (n < 0 && errno == EAGAIN) return;
+    if (error == EAGAIN) return;
     closeChannel(channel);  // EOF, or EIO: the normal end of a PTY whose slave side is closed
     maybeFinish();
     return;
