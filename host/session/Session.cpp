@@ -785,8 +785,10 @@ void Session::onExit(const sdk::StreamExit& exit) {
                      broken ? "the connection to the shell broke" : "the shell exited", closing)) {
     restart = false;
   }
-  logger().information("session=%s %s%s", id_.raw, status,
-                       restart ? (broken ? ": reopening it" : ": starting a new shell") : "");
+  // A std::string for each %s: Poco's format takes a const char* for an error ([ERRFMT]).
+  logger().information(
+      "session=%s %s%s", id_.raw, status,
+      std::string(restart ? (broken ? ": reopening it" : ": starting a new shell") : ""));
   const std::string line = !restart ? status
                            : broken ? status + "; it is reopened in the same pod"
                                     : status + "; a new shell starts in the same pod";
