@@ -21,7 +21,7 @@ namespace podterm::sdk {
 
 // Bumped by hand on every change to a header under sdk/include; tests/sdk/abi_fingerprint_test
 // fails when the headers change without a bump.
-inline constexpr int32_t kAbiVersion = 4;
+inline constexpr int32_t kAbiVersion = 5;
 
 // Name of the exported alias.
 inline constexpr const char* kDescriptorSymbol = "podterm_plugin_descriptor";
