@@ -95,8 +95,10 @@ std::optional<std::string> fromCookie(const sdk::AuthRequest& request, const std
   return std::nullopt;
 }
 
-// The host passes the path without its query today; a path that does carry one is read too, so
-// the source works once the host forwards it.
+// The host passes the request target with its query (AuthRequest::path is the URI, for the
+// terminal, files and admin endpoints alike) and never logs it: its log lines name the session
+// id or workspace, not the target. So the token is read from there, and it must stay out of this
+// plugin's refusal reasons too, which the host does log.
 std::optional<std::string> fromQuery(const sdk::AuthRequest& request) {
   size_t q = request.path.find('?');
   if (q == std::string::npos) return std::nullopt;

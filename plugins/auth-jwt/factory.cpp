@@ -11,7 +11,9 @@
 //                      ("true", 1, an array) or no claim is not admin (optional; default: no
 //                      token is admin)
 //   cookie             cookie carrying the token (default: none)
-//   allow_query_token  read ?token= when the host passes a query (default false)
+//   allow_query_token  read ?token= from the request target, which the host passes with its
+//                      query and never logs (default false: a URL ends up in proxies' and
+//                      browsers' histories)
 // Relative file paths are resolved against the config file's directory. No key's value is ever
 // quoted in an error: secrets stay out of logs.
 

@@ -601,7 +601,7 @@ TEST(AuthJwtTest, TheQueryTokenIsReadOnlyWhenAllowed) {
   expectRefused(decide(*off, r, t), 401);
   auto on = create(hsConfig({{"allow_query_token", true}})).auth;
   expectAllowed(decide(*on, r, t));
-  // The host strips the query before auth today: then there is nothing to read.
+  // The host passes the target with its query; a request without one has no token to read.
   expectRefused(decide(*on, request(), t), 401);
 }
 
