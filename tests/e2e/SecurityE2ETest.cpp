@@ -209,6 +209,25 @@ TEST(SecurityE2E, NoCredentialOrKeyReachesTheLogOrAResponse) {
   }
   EXPECT_EQ(log.find(kSecret), std::string::npos) << "the JWT key is in the log";
   for (const auto& response : responses) EXPECT_EQ(response.find(kSecret), std::string::npos);
+  // Nor /metrics, scraped after all that traffic: it did count it (the query-token client
+  // attached to its terminal), and no token, signature or key is among its samples or labels.
+  const std::string metrics = get(host.port(), "/metrics", "");
+  ASSERT_EQ(statusOf(metrics), "200") << metrics;
+  double connects = 0;
+  for (const char* protocol : {"podterm.v1", "podterm.v2"}) {
+    const std::string sample =
+        std::string("\npodterm_connects_total{protocol=\"") + protocol + "\"} ";
+    const auto at = metrics.find(sample);
+    ASSERT_NE(at, std::string::npos) << metrics;
+    connects += std::stod(metrics.substr(at + sample.size()));
+  }
+  EXPECT_GE(connects, 1) << metrics;
+  for (const std::string& token : {valid, expired, other, forged}) {
+    EXPECT_EQ(metrics.find(token), std::string::npos) << "a token is in /metrics";
+    const std::string signature = token.substr(token.rfind('.') + 1);
+    EXPECT_EQ(metrics.find(signature), std::string::npos) << "a token's signature is in /metrics";
+  }
+  EXPECT_EQ(metrics.find(kSecret), std::string::npos) << "the JWT key is in /metrics";
 }
 
 // Every byte of a path but its separators encoded, so names with spaces, quotes and newlines reach
