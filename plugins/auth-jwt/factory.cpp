@@ -2,7 +2,9 @@
 //   algorithm          "HS256" | "RS256" | "ES256" (required; tokens with any other alg are
 //   refused) secret             HS256 shared secret, at least 32 bytes (or secret_file, not both)
 //   secret_file        file holding the HS256 secret (one trailing newline is dropped)
-//   public_key_file    PEM public key for RS256 / ES256
+//   public_key_file    file holding the PEM public key for RS256 / ES256
+//   public_key         the PEM public key itself, inline (a TOML multi-line string), for RS256 /
+//                      ES256; give public_key or public_key_file, not both
 //   issuer, audience   checked when set
 //   leeway_s           clock skew allowed on exp and nbf, 0..300 (default 30)
 //   workspace_claim    claim whose string array lists the workspaces a token opens (optional)
@@ -72,9 +74,11 @@ sdk::Status loadConfig(const sdk::ConfigView& config, JwtConfig& c) {
   std::string secret;
   std::string secret_file;
   std::string public_key_file;
+  std::string public_key;
   if (auto s = read(config.getString("secret", ""), secret); !s) return s;
   if (auto s = read(config.getString("secret_file", ""), secret_file); !s) return s;
   if (auto s = read(config.getString("public_key_file", ""), public_key_file); !s) return s;
+  if (auto s = read(config.getString("public_key", ""), public_key); !s) return s;
   if (auto s = read(config.getString("issuer", ""), c.issuer); !s) return s;
   if (auto s = read(config.getString("audience", ""), c.audience); !s) return s;
   if (auto s = read(config.getInt("leeway_s", 30), c.leeway_s); !s) return s;
@@ -104,8 +108,8 @@ sdk::Status loadConfig(const sdk::ConfigView& config, JwtConfig& c) {
   }
 
   if (c.algorithm == "HS256") {
-    if (!public_key_file.empty()) {
-      return invalid(config, "public_key_file",
+    if (!public_key_file.empty() || !public_key.empty()) {
+      return invalid(config, public_key.empty() ? "public_key_file" : "public_key",
                      "is for RS256/ES256; HS256 takes secret or secret_file");
     }
     if (!secret.empty() && !secret_file.empty()) {
@@ -129,14 +133,25 @@ sdk::Status loadConfig(const sdk::ConfigView& config, JwtConfig& c) {
 
   if (!secret.empty() || !secret_file.empty()) {
     return invalid(config, secret.empty() ? "secret_file" : "secret",
-                   "is for HS256; " + c.algorithm + " takes public_key_file");
+                   "is for HS256; " + c.algorithm + " takes public_key or public_key_file");
   }
-  if (public_key_file.empty()) {
-    return invalid(config, "public_key_file", c.algorithm + " needs a PEM public key file");
+  if (!public_key.empty() && !public_key_file.empty()) {
+    return invalid(config, "public_key", "give public_key or public_key_file, not both");
   }
-  const std::string path = resolve(config, public_key_file);
-  std::string pem;
-  if (!readFile(path, pem)) return invalid(config, "public_key_file", "cannot read " + path);
+  if (config.has("public_key") && public_key.empty()) {
+    return invalid(config, "public_key", "must not be empty");
+  }
+  if (public_key.empty() && public_key_file.empty()) {
+    return invalid(config, "public_key_file",
+                   c.algorithm + " needs a PEM public key (public_key_file or public_key)");
+  }
+  const bool inline_key = !public_key.empty();
+  const std::string key_name = inline_key ? "public_key" : "public_key_file";
+  const std::string path = inline_key ? std::string() : resolve(config, public_key_file);
+  std::string pem = std::move(public_key);
+  if (!inline_key && !readFile(path, pem)) {
+    return invalid(config, "public_key_file", "cannot read " + path);
+  }
   try {
     std::istringstream stream(pem);
     if (c.algorithm == "RS256") {
@@ -145,9 +160,11 @@ sdk::Status loadConfig(const sdk::ConfigView& config, JwtConfig& c) {
       c.ec_key = new Poco::Crypto::ECKey(&stream);
     }
   } catch (...) {
+    // The inline key is not quoted (only a file's path is): key material stays out of logs.
+    const std::string what = inline_key ? std::string("the value") : path;
     return invalid(
-        config, "public_key_file",
-        path + " is not a PEM " + (c.algorithm == "RS256" ? "RSA" : "EC") + " public key");
+        config, key_name,
+        what + " is not a PEM " + (c.algorithm == "RS256" ? "RSA" : "EC") + " public key");
   }
   return sdk::Status::ok();
 }
@@ -161,8 +178,9 @@ sdk::Status create(const sdk::ConfigView& config, sdk::PluginObject** out) {
   } catch (const std::bad_alloc&) {
     return {sdk::ErrorCode::Internal, "out of memory"};
   } catch (...) {
+    const char* key = config.has("public_key") ? "public_key" : "public_key_file";
     return {sdk::ErrorCode::InvalidArgument,
-            config.where("public_key_file") + ": the key does not suit the algorithm"};
+            config.where(key) + ": the key does not suit the algorithm"};
   }
 }
 

@@ -688,6 +688,63 @@ TEST(AuthJwtTest, TheAdminClaimGrantsAdminOnlyWhenItIsJsonTrue) {
   EXPECT_FALSE(unconfigured.admin);
 }
 
+// The public key may be the PEM text itself in the config (public_key) instead of a file.
+TEST(AuthJwtTest, AnInlinePublicKeyVerifiesTokens) {
+  auto rs = create(
+      {{"algorithm", std::string("RS256")}, {"public_key", readFile(keys().rsa_public_file)}});
+  ASSERT_TRUE(rs.status) << rs.status.message();
+  std::string good_rs = rs256(Claims{});
+  expectAllowed(decide(*rs.auth, bearer(good_rs), good_rs));
+  std::string hs = hs256(Claims{});
+  expectRefused(decide(*rs.auth, bearer(hs), hs), 401);
+  std::string es = es256(Claims{});
+  expectRefused(decide(*rs.auth, bearer(es), es), 401);
+  // A token signed by the right algorithm with another key is refused: the inline key is used.
+  Poco::SharedPtr<Poco::Crypto::RSAKey> other =
+      new Poco::Crypto::RSAKey(Poco::Crypto::RSAKey::KL_2048, Poco::Crypto::RSAKey::EXP_LARGE);
+  Poco::JWT::Token claims = token(Claims{});
+  std::string foreign = Poco::JWT::Signer(other).sign(claims, "RS256");
+  expectRefused(decide(*rs.auth, bearer(foreign), foreign), 401);
+
+  auto ec = create(
+      {{"algorithm", std::string("ES256")}, {"public_key", readFile(keys().ec_public_file)}});
+  ASSERT_TRUE(ec.status) << ec.status.message();
+  std::string good_es = es256(Claims{});
+  expectAllowed(decide(*ec.auth, bearer(good_es), good_es));
+  expectRefused(decide(*ec.auth, bearer(good_rs), good_rs), 401);
+}
+
+// The error names exactly public_key (not public_key_file, of which it is a prefix).
+void expectPublicKeyError(Values values, const std::string& must_not_contain = "") {
+  auto created = create(std::move(values));
+  EXPECT_EQ(created.status.code(), sdk::ErrorCode::InvalidArgument);
+  EXPECT_EQ(created.auth, nullptr);
+  EXPECT_NE(created.status.message().find("test.toml:1:1: auth.jwt.public_key: "),
+            std::string::npos)
+      << created.status.message();
+  if (!must_not_contain.empty()) {
+    EXPECT_EQ(created.status.message().find(must_not_contain), std::string::npos)
+        << created.status.message();
+  }
+}
+
+TEST(AuthJwtTest, AnInlinePublicKeyIsCheckedLikeAFile) {
+  const std::string rsa_pem = readFile(keys().rsa_public_file);
+  ASSERT_FALSE(rsa_pem.empty());
+  // Both the inline key and a key file: refused, whichever would have worked.
+  expectPublicKeyError({{"algorithm", std::string("RS256")},
+                        {"public_key", rsa_pem},
+                        {"public_key_file", keys().rsa_public_file}});
+  // Not a key, the wrong kind of key, empty, or beside HS256: refused, and the value not quoted.
+  expectPublicKeyError(
+      {{"algorithm", std::string("RS256")}, {"public_key", std::string("not a key\n")}},
+      "not a key");
+  expectPublicKeyError({{"algorithm", std::string("ES256")}, {"public_key", rsa_pem}},
+                       rsa_pem.substr(30, 40));
+  expectPublicKeyError({{"algorithm", std::string("RS256")}, {"public_key", std::string("")}});
+  expectPublicKeyError(hsConfig({{"public_key", rsa_pem}}));
+}
+
 // --- Config
 // ----------------------------------------------------------------------------------------
 
