@@ -81,6 +81,17 @@ TEST_F(TerminalEndpointTest, ARefusedCredentialGetsItsStatusAndNoPod) {
   EXPECT_EQ(response.getStatus(), 403);
 }
 
+// An auth plugin that answers with an error (not a decision) fails closed: 401, no pod.
+TEST_F(TerminalEndpointTest, AnAuthErrorIsA401AndNoPod) {
+  session_.setPort(front_->port());
+  EXPECT_CALL(auth_, authenticate(_))
+      .WillOnce(Return(sdk::Status{sdk::ErrorCode::Unavailable, "identity service down"}));
+  EXPECT_CALL(runtime_, ensurePod(_, _)).Times(0);
+  Poco::Net::HTTPResponse response;
+  EXPECT_THROW(connect(response), Poco::Net::WebSocketException);
+  EXPECT_EQ(response.getStatus(), 401);
+}
+
 TEST_F(TerminalEndpointTest, TheSocketClosesWith1008WhenTheCredentialExpires) {
   session_.setPort(front_->port());
   sdk::AuthDecision allowed;
