@@ -404,5 +404,25 @@ TEST_F(WarmPoolTest, CleanShutdownDeletesItsPoolAndACrashedHostsPoolIsAdopted) {
   fake_->api("DELETE", std::string(kPods) + "/" + foreign.pod, R"({"gracePeriodSeconds":0})");
 }
 
+// Readiness comes from one label-selector watch per host (issue 4), not from a watch or a poll per
+// session: three sessions brought to Ready by one runtime open exactly one watch.
+TEST_F(WarmPoolTest, OneWatchServesEverySession) {
+  fake_->control("DELETE", "/_fake/requests");
+  auto* rt = make(0);
+  ASSERT_NE(rt, nullptr);
+  const std::vector<std::string> ids = {"One_Watch-a", "One_Watch-b", "One_Watch-c"};
+  for (const auto& id : ids) ASSERT_NO_FATAL_FAILURE(ready(rt, id));
+  int watches = 0;
+  for (const auto& r : requests()) {
+    if (r->optValue<std::string>("method", "") == "GET" &&
+        r->optValue<std::string>("path", "") == kPods &&
+        r->optValue<std::string>("query", "").find("watch=true") != std::string::npos) {
+      ++watches;
+    }
+  }
+  EXPECT_EQ(watches, 1);
+  for (const auto& id : ids) EXPECT_TRUE(rt->deletePod(id));
+}
+
 }  // namespace
 }  // namespace podterm::tests::kubernetes
