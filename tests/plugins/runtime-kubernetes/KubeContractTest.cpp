@@ -12,6 +12,7 @@
 #include "FakeApiServer.h"
 #include "kube_runtime.h"
 #include "kube_settings.h"
+#include "pod_names.h"
 #include "podterm/testing/runtime_contract.h"
 
 namespace podterm::tests::kubernetes {
@@ -24,6 +25,7 @@ using podterm::testing::RecordingStreamObserver;
 using podterm::testing::RuntimeContractParam;
 using podterm::testing::RuntimeContractTest;
 using sdk::PodPhase;
+namespace k8s = podterm::plugins::kubernetes;
 
 std::map<std::string, TestConfigView::Value> baseConfig() {
   return {{"ready_timeout_s", int64_t{30}},
@@ -340,6 +342,43 @@ TEST_F(KubePluginTest, DeleteRemovesThePodAndItsVolume) {
   EXPECT_EQ(state.find("exec-gone-soon"), std::string::npos) << state;
   EXPECT_EQ(state.find("ws-gone-soon"), std::string::npos) << state;
   EXPECT_EQ(rt->podStatus("gone-soon").value().phase, PodPhase::Gone);
+}
+
+// volume = "ephemeral": the workspace lives in the pod (an emptyDir), no claim is made, and the
+// shell's files still work.
+TEST_F(KubePluginTest, AnEphemeralVolumeMakesNoClaim) {
+  auto* rt = runtime({{"volume", std::string("ephemeral")}, {"delete_pvc", false}});
+  auto& o = observers_.emplace_back();
+  ASSERT_TRUE(rt->ensurePod(spec("eph-vol"), &o));
+  ASSERT_EQ(waitSettled(o).phase, PodPhase::Ready);
+  RecordingStreamObserver w;
+  ASSERT_NO_FATAL_FAILURE(run(rt, "eph-vol", {"sh", "-c", "echo kept > f && cat f"}, "", w));
+  EXPECT_EQ(w.out(), "kept\n");
+  const auto names = k8s::podNamesFor("eph-vol");
+  EXPECT_EQ(fake_->api("GET", "/api/v1/namespaces/default/persistentvolumeclaims/" + names.pvc),
+            404);
+  ASSERT_TRUE(rt->deletePod("eph-vol"));
+}
+
+// delete_pvc = false: deleting the session's pod keeps its claim (the files outlive the pod).
+TEST_F(KubePluginTest, DeletePvcFalseKeepsTheClaim) {
+  auto* rt = runtime({{"delete_pvc", false}});
+  auto& o = observers_.emplace_back();
+  ASSERT_TRUE(rt->ensurePod(spec("keep-vol"), &o));
+  ASSERT_EQ(waitSettled(o).phase, PodPhase::Ready);
+  const auto names = k8s::podNamesFor("keep-vol");
+  const std::string claim = "/api/v1/namespaces/default/persistentvolumeclaims/" + names.pvc;
+  EXPECT_EQ(fake_->api("GET", claim), 200);
+  fake_->control("DELETE", "/_fake/requests");
+  ASSERT_TRUE(rt->deletePod("keep-vol"));
+  EXPECT_EQ(rt->podStatus("keep-vol").value().phase, PodPhase::Gone);
+  // Not even asked: no request of the delete names the claim (a late delete would pass a GET).
+  std::string log;
+  fake_->control("GET", "/_fake/requests", {}, &log);
+  EXPECT_NE(log.find("/pods/" + names.pod), std::string::npos) << log;
+  EXPECT_EQ(log.find(names.pvc), std::string::npos) << log;
+  EXPECT_EQ(fake_->api("GET", claim), 200);
+  fake_->api("DELETE", claim);  // leaves the fake as the other tests expect it
 }
 
 }  // namespace
