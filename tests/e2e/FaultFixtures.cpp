@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -399,6 +400,52 @@ void TcpProxy::run() {
     }
   }
   closeAll();
+}
+
+PgDatabase::PgDatabase(const std::string& prefix) {
+  const char* port = std::getenv("PODTERM_PGTEST_PORT");
+  if (port == nullptr || ::access("/usr/bin/psql", X_OK) != 0) return;
+  port_ = port;
+  name_ = prefix + std::to_string(::getpid());
+  auto made =
+      admin("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE); CREATE DATABASE " + name_ + ";");
+  if (made.status != 0) {
+    why_ = "cannot create the database: " + made.output;
+    name_.clear();
+  }
+}
+
+PgDatabase::~PgDatabase() {
+  if (!name_.empty()) admin("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE);");
+}
+
+std::string PgDatabase::why() const {
+  return why_.empty() ? "no PostgreSQL to test against: set PODTERM_PGTEST_PORT "
+                        "(deploy/pg-up.sh starts one)"
+                      : why_;
+}
+
+std::string PgDatabase::connection() const {
+  return "host=127.0.0.1 port=" + port_ + " user=postgres dbname=" + name_;
+}
+
+std::string PgDatabase::value(const std::string& query) const {
+  auto ran = runCommand({"/usr/bin/psql", "-X", "-At", "-h", "127.0.0.1", "-p", port_, "-U",
+                         "postgres", "-d", name_, "-c", query});
+  std::string out = ran.output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+CommandResult PgDatabase::admin(const std::string& sql) const {
+  return runCommand({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                     port_, "-U", "postgres", "-d", "postgres"},
+                    sql);
+}
+
+bool pgRequired() {
+  const char* r = std::getenv("PODTERM_REQUIRE_PG");
+  return r != nullptr && std::string(r) == "1";
 }
 
 }  // namespace podterm::e2e

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -25,6 +26,30 @@ struct CommandResult {
   std::string output;
 };
 CommandResult runCommand(const std::vector<std::string>& argv, const std::string& input = "");
+
+// A database of its own (named prefix + pid) on the throwaway PostgreSQL of deploy/pg-up.sh
+// (PODTERM_PGTEST_PORT), dropped at the end. ok() is false without one; why() says why.
+class PgDatabase {
+ public:
+  explicit PgDatabase(const std::string& prefix);
+  ~PgDatabase();
+  PgDatabase(const PgDatabase&) = delete;
+  PgDatabase& operator=(const PgDatabase&) = delete;
+  bool ok() const { return !name_.empty(); }
+  std::string why() const;
+  const std::string& name() const { return name_; }
+  uint16_t port() const { return static_cast<uint16_t>(std::stoi(port_)); }
+  std::string connection() const;
+  // One value, unaligned (psql -At), without its trailing newline; empty when there is none.
+  std::string value(const std::string& query) const;
+
+ private:
+  CommandResult admin(const std::string& sql) const;  // on the server's "postgres" database
+  std::string port_, name_, why_;
+};
+
+// PODTERM_REQUIRE_PG=1 (make test): a test without PostgreSQL fails instead of skipping.
+bool pgRequired();
 
 // Open descriptors and threads of a live process, from /proc (-1 when it cannot be read).
 int openDescriptors(pid_t pid);

@@ -97,49 +97,8 @@ TEST(FaultsE2E, ABrokenExecStreamIsReopenedTheUserToldNothingLeaks) {
 
 // --- 2. The database goes away mid-session ---
 
-class PgDatabase {
- public:
-  PgDatabase() {
-    const char* port = std::getenv("PODTERM_PGTEST_PORT");
-    if (port == nullptr || ::access("/usr/bin/psql", X_OK) != 0) return;
-    port_ = static_cast<uint16_t>(std::stoi(port));
-    name_ = "podterm_faults_" + std::to_string(::getpid());
-    auto made = psql("postgres", "DROP DATABASE IF EXISTS " + name_ +
-                                     " WITH (FORCE); CREATE DATABASE " + name_ + ";");
-    if (made.status != 0) {
-      why_ = "cannot create the database: " + made.output;
-      name_.clear();
-    }
-  }
-  ~PgDatabase() {
-    if (!name_.empty()) psql("postgres", "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE);");
-  }
-  bool ok() const { return !name_.empty(); }
-  uint16_t port() const { return port_; }
-  const std::string& name() const { return name_; }
-  std::string why() const {
-    return why_.empty() ? "no PostgreSQL to test against: set PODTERM_PGTEST_PORT "
-                          "(deploy/run-tests.sh starts one)"
-                        : why_;
-  }
-
- private:
-  CommandResult psql(const std::string& db, const std::string& sql) const {
-    return runCommand({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                       "-p", std::to_string(port_), "-U", "postgres", "-d", db},
-                      sql);
-  }
-  uint16_t port_ = 0;
-  std::string name_, why_;
-};
-
-bool pgRequired() {
-  const char* r = std::getenv("PODTERM_REQUIRE_PG");
-  return r != nullptr && std::string(r) == "1";
-}
-
 TEST(FaultsE2E, TheDatabaseGoesAwayMidSessionTerminalsWorkSavesRetryAndNothingIsLost) {
-  PgDatabase db;
+  PgDatabase db("podterm_faults_");
   if (!db.ok()) {
     if (pgRequired()) FAIL() << db.why();
     GTEST_SKIP() << db.why();

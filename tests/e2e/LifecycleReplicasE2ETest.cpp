@@ -29,69 +29,22 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A database of its own on the throwaway PostgreSQL of deploy/pg-up.sh.
-class LifecycleDatabase {
- public:
-  LifecycleDatabase() {
-    const char* port = std::getenv("PODTERM_PGTEST_PORT");
-    if (port == nullptr || ::access("/usr/bin/psql", X_OK) != 0) return;
-    port_ = std::string(port);
-    name_ = "podterm_lifecycle_" + std::to_string(::getpid());
-    auto made = psql("postgres", "DROP DATABASE IF EXISTS " + name_ +
-                                     " WITH (FORCE); CREATE DATABASE " + name_ + ";");
-    if (made.status != 0) {
-      why_ = "cannot create the database: " + made.output;
-      name_.clear();
-    }
-  }
-  ~LifecycleDatabase() {
-    if (!name_.empty()) psql("postgres", "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE);");
-  }
-  bool ok() const { return !name_.empty(); }
-  std::string why() const {
-    return why_.empty() ? "no PostgreSQL to test against: set PODTERM_PGTEST_PORT "
-                          "(deploy/pg-up.sh starts one)"
-                        : why_;
-  }
-  std::string connection() const {
-    return "host=127.0.0.1 port=" + port_ + " user=postgres dbname=" + name_;
-  }
-  // One value, unaligned (psql -At); empty when there is none.
-  std::string value(const std::string& query) const {
-    auto ran = runCommand({"/usr/bin/psql", "-X", "-At", "-h", "127.0.0.1", "-p", port_, "-U",
-                           "postgres", "-d", name_, "-c", query});
-    std::string out = ran.output;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
-  }
-  std::string leaseHolder(const std::string& session_id) const {
-    return value("SELECT holder FROM session_leases WHERE session_id = '" + session_id + "'");
-  }
-  // A live stored file's content, its trailing newline left out (empty when there is none).
-  std::string file(const std::string& user, const std::string& workspace,
-                   const std::string& path) const {
-    return value("SELECT convert_from(content, 'UTF8') FROM workspace_items WHERE user_id = '" +
-                 user + "' AND workspace_id = '" + workspace + "' AND path = convert_to('" + path +
-                 "', 'UTF8') AND NOT deleted");
-  }
+// Who holds a session's lease (empty when nobody does).
+std::string leaseHolder(const PgDatabase& db, const std::string& session_id) {
+  return db.value("SELECT holder FROM session_leases WHERE session_id = '" + session_id + "'");
+}
 
- private:
-  CommandResult psql(const std::string& db, const std::string& text) const {
-    return runCommand({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                       "-p", port_, "-U", "postgres", "-d", db},
-                      text);
-  }
-  std::string port_, name_, why_;
-};
-
-bool pgRequired() {
-  const char* r = std::getenv("PODTERM_REQUIRE_PG");
-  return r != nullptr && std::string(r) == "1";
+// A live stored file's content, its trailing newline left out (empty when there is none).
+std::string storedFile(const PgDatabase& db, const std::string& user, const std::string& workspace,
+                       const std::string& path) {
+  return db.value("SELECT convert_from(content, 'UTF8') FROM workspace_items WHERE user_id = '" +
+                  user + "' AND workspace_id = '" + workspace + "' AND path = convert_to('" + path +
+                  "', 'UTF8') AND NOT deleted");
 }
 
 // A replica: leases of lease_ttl_s (renewed every third of it), a reaper that leaves pods alone
 // for an hour (these tests reconnect to them), the sync policy `sync`, and `extra` tables.
-HostOptions replica(const FakeKube& kube, const LifecycleDatabase& db, const std::string& name,
+HostOptions replica(const FakeKube& kube, const PgDatabase& db, const std::string& name,
                     int lease_ttl_s, const std::string& extra = "",
                     const std::string& sync = "always") {
   HostOptions options;
@@ -110,7 +63,7 @@ std::string upgradeRequest(uint16_t port, const std::string& path) {
 }
 
 #define LIFECYCLE_REPLICAS_PRELUDE()      \
-  LifecycleDatabase db;                   \
+  PgDatabase db("podterm_lifecycle_");    \
   if (!db.ok()) {                         \
     if (pgRequired()) FAIL() << db.why(); \
     GTEST_SKIP() << db.why();             \
@@ -130,8 +83,8 @@ TEST(LifecycleReplicasE2E, AUserAtTheLimitOnOneReplicaIsRefusedOnTheOtherUntilAS
   auto on_a = std::make_unique<TerminalClient>(a.port(), "/api/terminal/ws/" + first);
   waitForPrompt(*on_a, 60s);
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(waitUntil([&] { return db.leaseHolder(first) == "replica-a"; }, 10s))
-      << db.leaseHolder(first) << a.log();
+  ASSERT_TRUE(waitUntil([&] { return leaseHolder(db, first) == "replica-a"; }, 10s))
+      << leaseHolder(db, first) << a.log();
 
   // The same refusal on both replicas: before the upgrade, no pod.
   const std::string reason = "too many sessions: user 6 has 1 (limits.sessions_per_user = 1)";
@@ -148,14 +101,14 @@ TEST(LifecycleReplicasE2E, AUserAtTheLimitOnOneReplicaIsRefusedOnTheOtherUntilAS
   // A's session ends with its client (grace period 0): its lease goes, and B admits the user.
   on_a->close();
   on_a.reset();
-  ASSERT_TRUE(waitUntil([&] { return db.leaseHolder(first).empty(); }, 30s))
-      << db.leaseHolder(first) << a.log();
+  ASSERT_TRUE(waitUntil([&] { return leaseHolder(db, first).empty(); }, 30s))
+      << leaseHolder(db, first) << a.log();
   TerminalClient on_b(b.port(), "/api/terminal/ws/" + second);
   waitForPrompt(on_b, 60s);
   if (HasFatalFailure()) return;
   on_b.send("echo admitted=$((6*7))\n");
   EXPECT_TRUE(on_b.waitFor("admitted=42", 20s)) << on_b.text();
-  EXPECT_TRUE(waitUntil([&] { return db.leaseHolder(second) == "replica-b"; }, 10s));
+  EXPECT_TRUE(waitUntil([&] { return leaseHolder(db, second) == "replica-b"; }, 10s));
   // And now A refuses a third one, counting B's session from the database.
   const std::string refused =
       rawRequest(a.port(), upgradeRequest(a.port(), "/api/terminal/ws/user_6_ws_lim_three"));
@@ -200,35 +153,35 @@ TEST(LifecycleReplicasE2E, AReconnectAdoptsAKilledReplicasPodWithItsUnsavedFiles
     ASSERT_TRUE(on_a.waitFor("written\r\n")) << on_a.text();
     // A negative check: no sync in the second after (one would have been asked for at once).
     std::this_thread::sleep_for(1s);
-    EXPECT_EQ(db.file("5", ws, "late.txt"), "");
-    EXPECT_EQ(db.file("5", ws, "notes.txt"), "v1");
+    EXPECT_EQ(storedFile(db, "5", ws, "late.txt"), "");
+    EXPECT_EQ(storedFile(db, "5", ws, "notes.txt"), "v1");
     pods = kube.podsOf(id);
     ASSERT_EQ(pods.size(), 1u);
-    ASSERT_EQ(db.leaseHolder(id), "replica-a");
+    ASSERT_EQ(leaseHolder(db, id), "replica-a");
 
     ASSERT_EQ(::kill(a->pid(), SIGKILL), 0);
     EXPECT_NE(on_a.waitForClose(10s), 1012);
   }
   a.reset();  // reaps the killed process (by its PID)
   // Its lease stays until it expires.
-  EXPECT_EQ(db.leaseHolder(id), "replica-a");
+  EXPECT_EQ(leaseHolder(db, id), "replica-a");
 
   TerminalClient on_b(b.port(), "/api/terminal/ws/" + id);
   // A new shell's prompt; or, where the shell runs under dtach/tmux (session.persistent_shell),
   // the dead host's shell itself, idle at its prompt.
   ASSERT_TRUE(on_b.waitForAny({"$ ", "# ", "reattached to your running shell"}, 60s))
       << on_b.text() << b.log();
-  EXPECT_TRUE(waitUntil([&] { return db.leaseHolder(id) == "replica-b"; }, 10s))
-      << db.leaseHolder(id) << b.log();
+  EXPECT_TRUE(waitUntil([&] { return leaseHolder(db, id) == "replica-b"; }, 10s))
+      << leaseHolder(db, id) << b.log();
   // The same pod, and no second one.
   EXPECT_EQ(kube.podsOf(id), pods);
   // What the dead host had not saved is still in the pod, and in the database: the change as the
   // file, the stored version it replaced kept as a conflict copy.
   on_b.send("cat /app/workspace/late.txt /app/workspace/notes.txt\n");
   EXPECT_TRUE(on_b.waitFor("unsaved\r\nv2\r\n", 20s)) << on_b.text() << b.log();
-  EXPECT_TRUE(waitUntil([&] { return db.file("5", ws, "late.txt") == "unsaved"; }, 20s))
-      << db.file("5", ws, "late.txt") << b.log();
-  EXPECT_EQ(db.file("5", ws, "notes.txt"), "v2");
+  EXPECT_TRUE(waitUntil([&] { return storedFile(db, "5", ws, "late.txt") == "unsaved"; }, 20s))
+      << storedFile(db, "5", ws, "late.txt") << b.log();
+  EXPECT_EQ(storedFile(db, "5", ws, "notes.txt"), "v2");
   EXPECT_EQ(
       db.value("SELECT convert_from(content, 'UTF8') FROM workspace_items WHERE user_id = "
                "'5' AND workspace_id = '" +

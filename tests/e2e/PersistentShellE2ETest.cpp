@@ -272,35 +272,6 @@ TEST(PersistentShellKubeE2E, ABrokenExecStreamReattachesToTheSameShell) {
   EXPECT_TRUE(client.waitFor("[k42 1]")) << client.text();
 }
 
-class PgDatabase {
- public:
-  PgDatabase() {
-    const char* port = std::getenv("PODTERM_PGTEST_PORT");
-    if (port == nullptr || ::access("/usr/bin/psql", X_OK) != 0) return;
-    port_ = port;
-    name_ = "podterm_persist_" + std::to_string(::getpid());
-    if (sql("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE); CREATE DATABASE " + name_ + ";")
-            .status != 0) {
-      name_.clear();
-    }
-  }
-  ~PgDatabase() {
-    if (!name_.empty()) sql("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE);");
-  }
-  bool ok() const { return !name_.empty(); }
-  std::string connection() const {
-    return "host=127.0.0.1 port=" + port_ + " user=postgres dbname=" + name_;
-  }
-
- private:
-  CommandResult sql(const std::string& text) const {
-    return runCommand({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                       "-p", port_, "-U", "postgres", "-d", "postgres"},
-                      text);
-  }
-  std::string port_, name_;
-};
-
 // A host on the fake API server and PostgreSQL. sync-commands without idle syncs: the pod's files
 // are saved only after a command that writes files has ended, so a file saved after a command
 // that ends late is proof that the shell's end marker reached the host.
@@ -317,11 +288,10 @@ HostOptions kubeHost(const FakeKube& kube, const PgDatabase& db, const std::stri
 
 void reattachesAfterTheHostGoes(bool sigkill) {
   if (!dtachInstalled()) GTEST_SKIP() << "dtach is not installed";
-  PgDatabase db;
+  PgDatabase db("podterm_persist_");
   if (!db.ok()) {
-    const char* required = std::getenv("PODTERM_REQUIRE_PG");
-    if (required != nullptr && std::string(required) == "1") FAIL() << "no PostgreSQL";
-    GTEST_SKIP() << "no PostgreSQL to test against: set PODTERM_PGTEST_PORT";
+    if (pgRequired()) FAIL() << db.why();
+    GTEST_SKIP() << db.why();
   }
   FakeKube kube;
   if (!kube.ok()) GTEST_SKIP() << kube.why();

@@ -33,57 +33,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A database of its own on the throwaway PostgreSQL of deploy/run-tests.sh.
-class PgDatabase {
- public:
-  PgDatabase() {
-    const char* port = std::getenv("PODTERM_PGTEST_PORT");
-    if (port == nullptr || ::access("/usr/bin/psql", X_OK) != 0) return;
-    port_ = std::string(port);
-    name_ = "podterm_replicas_" + std::to_string(::getpid());
-    auto made = sql("postgres", "DROP DATABASE IF EXISTS " + name_ +
-                                    " WITH (FORCE); CREATE DATABASE " + name_ + ";");
-    if (made.status != 0) {
-      why_ = "cannot create the database: " + made.output;
-      name_.clear();
-    }
-  }
-  ~PgDatabase() {
-    if (!name_.empty()) sql("postgres", "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE);");
-  }
-  bool ok() const { return !name_.empty(); }
-  std::string why() const {
-    return why_.empty() ? "no PostgreSQL to test against: set PODTERM_PGTEST_PORT "
-                          "(deploy/run-tests.sh starts one)"
-                        : why_;
-  }
-  std::string connection() const {
-    return "host=127.0.0.1 port=" + port_ + " user=postgres dbname=" + name_;
-  }
-  // One value, unaligned (psql -At).
-  std::string value(const std::string& query) const {
-    auto ran = runCommand({"/usr/bin/psql", "-X", "-At", "-h", "127.0.0.1", "-p", port_, "-U",
-                           "postgres", "-d", name_, "-c", query},
-                          "");
-    std::string out = ran.output;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
-  }
-
- private:
-  CommandResult sql(const std::string& db, const std::string& text) const {
-    return runCommand({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                       "-p", port_, "-U", "postgres", "-d", db},
-                      text);
-  }
-  std::string port_, name_, why_;
-};
-
-bool pgRequired() {
-  const char* r = std::getenv("PODTERM_REQUIRE_PG");
-  return r != nullptr && std::string(r) == "1";
-}
-
 // A replica: short leases (renewed every second), and a reaper that looks every second at pods
 // older than 2 s.
 HostOptions replica(const FakeKube& kube, const PgDatabase& db, const std::string& name) {
@@ -100,7 +49,7 @@ HostOptions replica(const FakeKube& kube, const PgDatabase& db, const std::strin
 }
 
 #define REPLICAS_PRELUDE()                \
-  PgDatabase db;                          \
+  PgDatabase db("podterm_replicas_");     \
   if (!db.ok()) {                         \
     if (pgRequired()) FAIL() << db.why(); \
     GTEST_SKIP() << db.why();             \
