@@ -437,8 +437,13 @@ void ExecConnection::handleMessage(wire::WsMessage& msg) {
   if (frame.channel == kExecStdout || frame.channel == kExecStderr) {
     deliver(frame.channel, frame.data.data(), frame.data.size());
   } else if (frame.channel == kExecStatus) {
-    exit_ = execExitFromStatus(frame.data);
-    have_status_ = true;
+    // A status that comes after the runtime failed the stream (its pod deleted) is that
+    // deletion's doing: the stream still ends with the runtime's error, not as an exit.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fail_error_.isOk()) {
+      exit_ = execExitFromStatus(frame.data);
+      have_status_ = true;
+    }
   }
 }
 
