@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "FakeApiServer.h"
+#include "KubePluginFixture.h"
 #include "kube_runtime.h"
 #include "kube_settings.h"
 #include "pod_names.h"
@@ -26,12 +27,6 @@ using podterm::testing::RuntimeContractParam;
 using podterm::testing::RuntimeContractTest;
 using sdk::PodPhase;
 namespace k8s = podterm::plugins::kubernetes;
-
-std::map<std::string, TestConfigView::Value> baseConfig() {
-  return {{"ready_timeout_s", int64_t{30}},
-          {"delete_timeout_s", int64_t{20}},
-          {"retry_budget_s", int64_t{15}}};
-}
 
 // Forwards to the plugin's runtime and says it can inject failures: the fake does that.
 class FaultInjectingRuntime : public sdk::PodRuntime {
@@ -157,67 +152,6 @@ INSTANTIATE_TEST_SUITE_P(Kubernetes, RuntimeContractTest, ::testing::ValuesIn(pa
                          podterm::testing::runtimeContractName);
 
 // --- plugin-specific ---------------------------------------------------------------------------
-
-class KubePluginTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    fake_ = FakeApiServer::instance();
-    if (fake_ == nullptr) {
-      GTEST_SKIP() << FakeApiServer::whyUnavailable();
-    }
-    fake_->control("DELETE", "/_fake/faults");
-  }
-  void TearDown() override { runtimes_.clear(); }
-
-  sdk::PodRuntime* runtime(std::map<std::string, TestConfigView::Value> extra = {}) {
-    auto config = baseConfig();
-    for (auto& kv : extra) config[kv.first] = kv.second;
-    auto created = createKubeRuntime(config);
-    EXPECT_TRUE(created.status) << created.status.message();
-    runtimes_.push_back(created.runtime);
-    return created.runtime.get();
-  }
-  void fault(const std::string& json) {
-    ASSERT_EQ(fake_->control("POST", "/_fake/faults", json), 201) << json;
-  }
-  std::string fired() {
-    std::string body;
-    fake_->control("GET", "/_fake/faults", {}, &body);
-    return body;
-  }
-  sdk::PodSpec spec(const std::string& id) {
-    sdk::PodSpec s;
-    s.session_id = id;
-    s.user = "u";
-    s.workspace = "w";
-    return s;
-  }
-  sdk::PodStatus waitSettled(RecordingPodObserver& o) {
-    sdk::PodStatus st;
-    o.waitFor(
-        [](const sdk::PodStatus& s) {
-          return s.phase == PodPhase::Ready || s.phase == PodPhase::Failed;
-        },
-        40s, &st);
-    return st;
-  }
-  void run(sdk::PodRuntime* rt, const std::string& id, std::vector<std::string> argv,
-           const std::string& input, RecordingStreamObserver& o) {
-    sdk::StreamSpec s;
-    s.argv = std::move(argv);
-    auto stream = rt->openStream(id, s, &o);
-    ASSERT_TRUE(stream) << stream.status().message();
-    if (!input.empty()) {
-      ASSERT_TRUE(stream.value()->write(input.data(), input.size()));
-    }
-    ASSERT_TRUE(stream.value()->closeStdin());
-    ASSERT_TRUE(o.waitForExit(30s)) << o.out();
-  }
-
-  FakeApiServer* fake_ = nullptr;
-  std::deque<RecordingPodObserver> observers_;  // outlive the runtimes
-  std::vector<std::shared_ptr<sdk::PodRuntime>> runtimes_;
-};
 
 TEST_F(KubePluginTest, RetriesCreateOn429And500) {
   fault(

@@ -1,0 +1,86 @@
+#pragma once
+// The fixture of the plugin-specific tests: runtime-kubernetes.so against the shared fake API
+// server, whose faults are cleared before each test. Failure injection goes through fault().
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "FakeApiServer.h"
+#include "podterm/testing/runtime_contract.h"
+
+namespace podterm::tests::kubernetes {
+
+// Short limits so that a test which goes wrong ends in seconds, not minutes.
+inline std::map<std::string, TestConfigView::Value> baseConfig() {
+  return {{"ready_timeout_s", int64_t{30}},
+          {"delete_timeout_s", int64_t{20}},
+          {"retry_budget_s", int64_t{15}}};
+}
+
+class KubePluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fake_ = FakeApiServer::instance();
+    if (fake_ == nullptr) {
+      GTEST_SKIP() << FakeApiServer::whyUnavailable();
+    }
+    fake_->control("DELETE", "/_fake/faults");
+  }
+  void TearDown() override { runtimes_.clear(); }
+
+  sdk::PodRuntime* runtime(std::map<std::string, TestConfigView::Value> extra = {}) {
+    auto config = baseConfig();
+    for (auto& kv : extra) config[kv.first] = kv.second;
+    auto created = createKubeRuntime(config);
+    EXPECT_TRUE(created.status) << created.status.message();
+    runtimes_.push_back(created.runtime);
+    return created.runtime.get();
+  }
+  void fault(const std::string& json) {
+    ASSERT_EQ(fake_->control("POST", "/_fake/faults", json), 201) << json;
+  }
+  std::string fired() {
+    std::string body;
+    fake_->control("GET", "/_fake/faults", {}, &body);
+    return body;
+  }
+  sdk::PodSpec spec(const std::string& id) {
+    sdk::PodSpec s;
+    s.session_id = id;
+    s.user = "u";
+    s.workspace = "w";
+    return s;
+  }
+  sdk::PodStatus waitSettled(podterm::testing::RecordingPodObserver& o) {
+    sdk::PodStatus st;
+    o.waitFor(
+        [](const sdk::PodStatus& s) {
+          return s.phase == sdk::PodPhase::Ready || s.phase == sdk::PodPhase::Failed;
+        },
+        std::chrono::seconds(40), &st);
+    return st;
+  }
+  void run(sdk::PodRuntime* rt, const std::string& id, std::vector<std::string> argv,
+           const std::string& input, podterm::testing::RecordingStreamObserver& o) {
+    sdk::StreamSpec s;
+    s.argv = std::move(argv);
+    auto stream = rt->openStream(id, s, &o);
+    ASSERT_TRUE(stream) << stream.status().message();
+    if (!input.empty()) {
+      ASSERT_TRUE(stream.value()->write(input.data(), input.size()));
+    }
+    ASSERT_TRUE(stream.value()->closeStdin());
+    ASSERT_TRUE(o.waitForExit(std::chrono::seconds(30))) << o.out();
+  }
+
+  FakeApiServer* fake_ = nullptr;
+  std::deque<podterm::testing::RecordingPodObserver> observers_;  // outlive the runtimes
+  std::vector<std::shared_ptr<sdk::PodRuntime>> runtimes_;
+};
+
+}  // namespace podterm::tests::kubernetes
