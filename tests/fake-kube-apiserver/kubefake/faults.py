@@ -13,12 +13,18 @@ TYPES = {
     "crash_loop_backoff": {"count": None},
     # HTTP answers
     "http_error": {"count": 1},
+    # the TCP connection is closed with no answer at all (a dropped connection)
+    "reset": {"count": 1},
     # races: the request's object is force-deleted just before the request is served
     "vanish": {"count": 1},
     # streams
     "watch_drop": {"count": 1},
     "watch_gone": {"count": 1},
     "exec_break": {"count": 1},
+    # the exec upgrade is answered with an HTTP error instead of a 101, after "seconds"
+    "exec_refuse": {"count": 1},
+    # the exec stream is closed once no frame (pings included) came from the client for "seconds"
+    "exec_idle_timeout": {"count": None},
 }
 
 _KEYS = {"type", "count", "name", "namespace", "labelSelector", "method", "path", "verb",
