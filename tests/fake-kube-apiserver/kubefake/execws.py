@@ -1,6 +1,22 @@
 """pods/exec over WebSocket as the apiserver (v5, translated) and kubelet (v4, base64, v1) serve
 it: channel-prefixed frames, an empty first frame, the exit status on channel 3, v5's close
-signal for stdin, resize on channel 4, then close(1000) and a wait for the client's close."""
+signal for stdin, resize on channel 4, then close(1000) and a wait for the client's close.
+
+Faults served here (declared in faults.py):
+- exec_break: the connection is cut mid-command (TCP abort, no status, no close frame).
+- exec_refuse: the upgrade request is held for "seconds", then answered with an HTTP error
+  ("code", default 403, with a Status body; "message" overrides the text) instead of a 101;
+  mode "protocol" answers a 101 that names a subprotocol the client did not offer
+  (v3.channel.k8s.io), mode "no_protocol" a 101 without Sec-WebSocket-Protocol. The bytes the
+  client sent after its request headers and before this answer are counted (CVE-2018-1002105: a
+  client must not send any), as "bytes_before_answer" in the request log entry and the fired
+  fault; after a 101 of the two modes the client's data frames are counted as
+  "frames_after_101" (it must send none: the 101 is not valid for it).
+- exec_idle_timeout: the stream is cut (TCP abort, no status, no close frame; the command's
+  session is killed), as an idle timeout does, once no frame came from the client (pings
+  included) for "seconds". Pings are counted either way ("pings" in the request log entry and the
+  fired fault); mode "no_pong" also leaves the client's pings unanswered (a server that went
+  silent), and then "seconds" is optional."""
 
 import asyncio
 import base64
@@ -62,7 +78,8 @@ def resolve_container(pod, params):
 
 
 class ExecSession:
-    def __init__(self, request, ws, protocol, server, pod, container, argv, opts, fault, log):
+    def __init__(self, request, ws, protocol, server, pod, container, argv, opts, fault, log,
+                 idle=None, idle_fired=None):
         self.request = request
         self.ws = ws
         self.protocol = protocol
@@ -82,6 +99,19 @@ class ExecSession:
         self.master = None
         self.stdin_q = asyncio.Queue()
         self.broken = False
+        # exec_idle_timeout: the fault, its entry in the fired list, the last client frame's time
+        self.idle = idle
+        self.idle_fired = idle_fired
+        self.last_rx = asyncio.get_event_loop().time()
+        self.pings = 0
+        if idle is not None:
+            self._note("pings", 0)
+
+    def _note(self, key, value):
+        """A fact of this exec, in its request log entry and (for a fault) its fired entry."""
+        self.log[key] = value
+        if self.idle_fired is not None:
+            self.idle_fired[key] = value
 
     async def send(self, ch, data):
         if self.broken:
@@ -116,6 +146,27 @@ class ExecSession:
         if transport:
             transport.abort()
 
+    def idle_out(self):
+        """exec_idle_timeout fired: the connection is dropped as an idle timeout drops it."""
+        if self.broken:
+            return
+        self._note("idle_timed_out", True)
+        self.broken = True
+        if self.proc:
+            self.proc.kill()
+        transport = self.request.transport
+        if transport:
+            transport.abort()
+
+    async def watch_idle(self, seconds):
+        loop = asyncio.get_event_loop()
+        while not self.broken:
+            left = self.last_rx + seconds - loop.time()
+            if left <= 0:
+                self.idle_out()
+                return
+            await asyncio.sleep(left)
+
     async def run(self):
         first = STDOUT if (self.stdout or self.tty) else STDERR if self.stderr else ERROR
         await self._send_frame(first, b"")
@@ -139,6 +190,9 @@ class ExecSession:
         reader = asyncio.ensure_future(self.read_client())
         writer = asyncio.ensure_future(self.write_stdin())
         pumps = []
+        idle_task = None
+        if self.idle is not None and self.idle.get("seconds") is not None:
+            idle_task = asyncio.ensure_future(self.watch_idle(float(self.idle["seconds"])))
         try:
             if self.tty:
                 pumps.append(asyncio.ensure_future(self.pump_pty()))
@@ -161,7 +215,7 @@ class ExecSession:
         finally:
             if timer:
                 timer.cancel()
-            for t in pumps + [writer, reader]:
+            for t in pumps + [writer, reader] + ([idle_task] if idle_task else []):
                 t.cancel()
             if self.master is not None:
                 try:
@@ -247,7 +301,20 @@ class ExecSession:
                 return
 
     async def read_client(self):
+        loop = asyncio.get_event_loop()
         async for msg in self.ws:
+            self.last_rx = loop.time()
+            if msg.type == WSMsgType.PING:
+                self.pings += 1
+                self._note("pings", self.pings)
+                if not (self.idle and self.idle.get("mode") == "no_pong"):
+                    try:
+                        await self.ws.pong(msg.data)
+                    except (ConnectionError, RuntimeError):
+                        pass
+                continue
+            if msg.type == WSMsgType.PONG:
+                continue
             if msg.type == WSMsgType.BINARY:
                 raw = msg.data
             elif msg.type == WSMsgType.TEXT:
@@ -286,6 +353,91 @@ class ExecSession:
             self.log.setdefault("resizes", []).append([cols, rows])
 
 
+def bytes_after_head(request):
+    """How many bytes the client has sent on this connection after its request's headers.
+
+    aiohttp's request handler keeps them unparsed while an upgrade request is being handled (they
+    are the upgraded protocol's, fed to the WebSocket reader at prepare()): the bytes of the
+    headers' last TCP segment that follow the blank line, and everything received since."""
+    tail = getattr(request.protocol, "_message_tail", None)
+    if not isinstance(tail, bytes):
+        raise RuntimeError("this aiohttp keeps no _message_tail: the fake cannot count the bytes "
+                           "a client sends before the 101")
+    return len(tail)
+
+
+def refusal(code, message, ns, name):
+    """The Status of an exec the apiserver refuses before the upgrade."""
+    if not message:
+        if code == 403:
+            return api.forbidden("fake-admin", "get", "pods/exec", name, ns).status()
+        if code == 404:
+            return api.not_found("pods", name).status()
+        message = {400: "unable to upgrade connection: fake exec_refuse fault",
+                   500: "Internal error occurred: fake exec_refuse fault"}.get(
+                       code, f"fake exec_refuse fault {code}")
+    reason = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 500: "InternalError",
+              503: "ServiceUnavailable"}.get(code, "Unknown")
+    return api.status_object(code, reason, message)
+
+
+async def refuse_upgrade(request, fault, fired, ns, name, log):
+    """The exec_refuse fault: hold the upgrade for "seconds", count what the client sent in the
+    meantime, then answer an HTTP error (or, by mode, a 101 the client must not accept)."""
+    await asyncio.sleep(float(fault.get("seconds") or 0))
+    early = bytes_after_head(request)
+    log["bytes_before_answer"] = fired["bytes_before_answer"] = early
+    mode = fault.get("mode") or "http"
+    if mode == "http":
+        # The early bytes are not HTTP: dropped (aiohttp would parse them as a next request), and
+        # the connection closes after the answer, as it would after a refused upgrade.
+        request.protocol._message_tail = b""
+        code = int(fault.get("code") or 403)
+        body = refusal(code, fault.get("message"), ns, name)
+        resp = web.Response(status=code, body=json.dumps(body).encode(),
+                            content_type="application/json")
+        resp.force_close()
+        log["status"] = code
+        log["reason"] = body["reason"]
+        return resp
+    if mode not in ("protocol", "no_protocol"):
+        raise api.bad_request(f"exec_refuse: unknown mode {mode!r}")
+    # A 101 with a subprotocol the client did not offer, or none: the server matched no offer
+    # (aiohttp then names none) and the header is set by hand.
+    ws = web.WebSocketResponse(protocols=(), max_msg_size=0, autoping=False, timeout=1.0)
+    if mode == "protocol":
+        ws.headers["Sec-WebSocket-Protocol"] = "v3.channel.k8s.io"
+    await ws.prepare(request)
+    log["status"] = 101
+    log["protocol"] = ws.headers.get("Sec-WebSocket-Protocol", "")
+    # What the client sends now (it should send nothing and hang up), for up to 5 s.
+    frames = 0
+    loop = asyncio.get_event_loop()
+    deadline = loop.time() + 5
+    while True:
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        try:
+            msg = await ws.receive(timeout=left)
+        except asyncio.TimeoutError:
+            break
+        if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT):
+            frames += 1
+            log["frames_after_101"] = fired["frames_after_101"] = frames
+            continue
+        if msg.type in (WSMsgType.PING, WSMsgType.PONG):
+            continue
+        break
+    log["frames_after_101"] = fired["frames_after_101"] = frames
+    if not ws.closed:
+        try:
+            await ws.close(code=1002)
+        except (ConnectionError, RuntimeError, asyncio.TimeoutError):
+            pass
+    return ws
+
+
 async def handle_exec(request, server, ns, name, log):
     q = request.query
     cluster = server.cluster
@@ -316,14 +468,23 @@ async def handle_exec(request, server, ns, name, log):
         raise api.bad_request(f"unable to upgrade connection: requested protocol(s) are not "
                               f"supported: {offered}; supports {SUPPORTED}")
     log["protocol"] = chosen or ""
+    labels = pod["metadata"].get("labels")
+    refuse = server.faults.take("exec_refuse", f"{ns}/{name}", name=name, namespace=ns,
+                                labels=labels)
+    if refuse:
+        return await refuse_upgrade(request, refuse, server.faults.fired[-1], ns, name, log)
     fault = server.faults.take("exec_break", f"{ns}/{name}", name=name, namespace=ns,
-                               labels=pod["metadata"].get("labels"))
+                               labels=labels)
+    idle = server.faults.take("exec_idle_timeout", f"{ns}/{name}", name=name, namespace=ns,
+                              labels=labels)
+    idle_fired = server.faults.fired[-1] if idle else None
+    # Pings are answered (and counted) by the session itself, so that a fault can withhold pongs.
     ws = web.WebSocketResponse(protocols=(chosen,) if chosen else (), max_msg_size=0,
-                               autoping=True, timeout=5.0)
+                               autoping=False, timeout=5.0)
     await ws.prepare(request)
     log["status"] = 101
     session = ExecSession(request, ws, chosen or "channel.k8s.io", server, pod, container, argv,
-                          (stdin, stdout, stderr, tty), fault, log)
+                          (stdin, stdout, stderr, tty), fault, log, idle, idle_fired)
     try:
         await session.run()
     finally:
