@@ -25,10 +25,11 @@ using sdk::Status;
 constexpr const char* kWsGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr size_t kMaxHandshake = 64 * 1024;
 constexpr auto kConnectTimeout = 20s;
-// client-go pings every 5 s; the apiserver idles out after 4 h. Twice a minute is plenty, and a
-// peer silent for three intervals is gone.
-constexpr auto kPingInterval = 20s;
-constexpr auto kDeadAfter = 65s;
+// The ping interval is ExecTarget::ping_interval (setting exec_ping_interval_s, 20 s by default;
+// client-go pings every 5 s, the apiserver idles out after 4 h, the kubelet's streaming idle
+// timeout defaults to 4 h, proxies and load balancers often cut at 60 s). A peer silent for three
+// intervals and this much more is gone.
+constexpr auto kDeadSlack = 5s;
 constexpr int kReadsPerWake = 16;
 constexpr size_t kReadChunk = 64 * 1024;
 
@@ -91,6 +92,7 @@ Status ExecConnection::start(ExecTarget target) {
   unsigned char nonce[16];
   RAND_bytes(nonce, sizeof nonce);
   key_ = base64(nonce, sizeof nonce);
+  if (target.ping_interval <= std::chrono::milliseconds::zero()) target.ping_interval = 20s;
   target_ = std::move(target);
   fd_ = fd;
   auto self = shared_from_this();
@@ -305,9 +307,7 @@ void ExecConnection::readHandshake() {
     if (on_protocol_) on_protocol_(protocol_);
     last_rx_ = EventLoop::Clock::now();
     auto self = shared_from_this();
-    ping_timer_ =
-        loop_.runAfter(std::chrono::duration_cast<std::chrono::milliseconds>(kPingInterval),
-                       [self] { self->ping(); });
+    ping_timer_ = loop_.runAfter(target_.ping_interval, [self] { self->ping(); });
     {
       std::lock_guard<std::mutex> lock(mu_);
       moveInputLocked();
@@ -354,6 +354,14 @@ bool ExecConnection::checkHandshake(const std::string& head, std::string& why) {
     protocol_ = ExecProtocol::V5;
   } else if (protocol == "v4.channel.k8s.io") {
     protocol_ = ExecProtocol::V4;
+  } else if (protocol.empty()) {
+    // RFC 6455: a server that supports none of the offered subprotocols names none. The frames
+    // would then be of no known channel protocol: nothing is sent.
+    why = "the server chose no subprotocol (offered " +
+          std::string(target_.offer_v5 ? "v5.channel.k8s.io, v4.channel.k8s.io"
+                                       : "v4.channel.k8s.io") +
+          ")";
+    return false;
   } else {
     why = "the server chose subprotocol \"" + protocol + "\", which was not offered";
     return false;
@@ -460,7 +468,7 @@ void ExecConnection::deliver(int channel, const char* data, size_t size) {
 void ExecConnection::ping() {
   ping_timer_ = 0;
   if (state_ != State::Open) return;
-  if (EventLoop::Clock::now() - last_rx_ > kDeadAfter) {
+  if (EventLoop::Clock::now() - last_rx_ > 3 * target_.ping_interval + kDeadSlack) {
     finish({ErrorCode::Unavailable, "the exec connection stopped answering pings"});
     return;
   }
@@ -469,8 +477,7 @@ void ExecConnection::ping() {
   if (state_ == State::Done) return;
   updateInterest();
   auto self = shared_from_this();
-  ping_timer_ = loop_.runAfter(std::chrono::duration_cast<std::chrono::milliseconds>(kPingInterval),
-                               [self] { self->ping(); });
+  ping_timer_ = loop_.runAfter(target_.ping_interval, [self] { self->ping(); });
 }
 
 void ExecConnection::finish(const Status& error) {

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,9 @@ struct ExecTarget {
   std::string token;
   std::string path;  // /api/v1/namespaces/.../exec?...
   bool offer_v5 = true;
+  // A ping every interval once open; a connection silent for three intervals and 5 s more (no
+  // pong, no data) is dead.
+  std::chrono::milliseconds ping_interval{20000};
 };
 
 class ExecConnection : public EventLoop::Handler,

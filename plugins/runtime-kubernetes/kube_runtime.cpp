@@ -990,6 +990,7 @@ sdk::Result<sdk::ExecStreamPtr> KubernetesPodRuntime::openStream(const std::stri
   target.token = api_.tokens().token();
   target.path = path;
   target.offer_v5 = !v4_only;
+  target.ping_interval = std::chrono::seconds(settings_.exec_ping_interval_s);
 
   auto conn = std::make_shared<ExecConnection>(
       loop_, observer, spec.tty, chunked,

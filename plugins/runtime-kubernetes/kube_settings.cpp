@@ -217,6 +217,9 @@ Status readSettings(const ConfigView& view, KubeSettings& c) {
   } else {
     return invalid(view, "exec_protocols", "must be \"auto\" or \"v4\"");
   }
+  if (auto st = readInt(view, "exec_ping_interval_s", 1, 3600, c.exec_ping_interval_s); !st) {
+    return st;
+  }
   return {};
 }
 

@@ -52,6 +52,9 @@ struct KubeSettings {
   int64_t retry_budget_s = 30;     // all retries of one call together
   int64_t delete_timeout_s = 30;   // deletePod waits this long for the pod to go
   ExecProtocols exec_protocols = ExecProtocols::Auto;
+  // Seconds between the pings of an exec stream: they keep it alive through idle timeouts on the
+  // way (kubelet, proxies, load balancers) and tell a dead connection from a quiet one.
+  int64_t exec_ping_interval_s = 20;
 };
 
 // Reads and validates every key of the plugin's table; errors carry the key's position.

@@ -193,6 +193,18 @@ TEST(KubeSettingsTest, DefaultsAndPaths) {
   ASSERT_EQ(s.tolerations.size(), 3u);
   EXPECT_EQ(s.tolerations[1].op, "Exists");
   EXPECT_EQ(s.tolerations[2].key, "");
+  EXPECT_EQ(s.exec_ping_interval_s, 20);
+}
+
+TEST(KubeSettingsTest, ExecPingInterval) {
+  KubeSettings s;
+  ASSERT_TRUE(read({{"exec_ping_interval_s", int64_t{1}}}, s));
+  EXPECT_EQ(s.exec_ping_interval_s, 1);
+  ASSERT_TRUE(read({{"exec_ping_interval_s", int64_t{3600}}}, s));
+  EXPECT_EQ(s.exec_ping_interval_s, 3600);
+  auto st = read({{"exec_ping_interval_s", int64_t{0}}}, s);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find("must be between 1 and 3600"), std::string::npos) << st.message();
 }
 
 TEST(KubeSettingsTest, ErrorsNameTheKeyAndPosition) {
@@ -215,6 +227,10 @@ TEST(KubeSettingsTest, ErrorsNameTheKeyAndPosition) {
       {{{"warm_pool", int64_t{-1}}}, "warm_pool"},
       {{{"warm_pool", int64_t{101}}}, "warm_pool"},
       {{{"warm_pool", int64_t{2}}, {"delete_pvc", false}}, "warm_pool"},
+      {{{"exec_ping_interval_s", int64_t{0}}}, "exec_ping_interval_s"},
+      {{{"exec_ping_interval_s", int64_t{-5}}}, "exec_ping_interval_s"},
+      {{{"exec_ping_interval_s", int64_t{3601}}}, "exec_ping_interval_s"},
+      {{{"exec_ping_interval_s", std::string("20s")}}, "exec_ping_interval_s"},
   };
   for (const auto& c : cases) {
     KubeSettings s;
