@@ -1,10 +1,19 @@
 #include "credentials.h"
 
 #include <Poco/Base64Decoder.h>
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,12 +28,38 @@ namespace {
 using sdk::ErrorCode;
 using sdk::Status;
 
-bool readFile(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
+// A whole regular file. On failure why says what went wrong ("No such file or directory", "is a
+// directory", ...), for an error message that names the file and the cause.
+bool readFile(const std::string& path, std::string& out, std::string* why = nullptr) {
+  auto fail = [&](const std::string& reason) {
+    if (why != nullptr) *why = reason;
+    return false;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return fail("is a directory");
+  }
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      text.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return fail(std::strerror(err));
+    }
+    break;
+  }
+  ::close(fd);
+  out = std::move(text);
   return true;
 }
 
@@ -122,11 +157,13 @@ const YamlNode* findNamed(const YamlNode& list, const std::string& name, const c
   return nullptr;
 }
 
-// "-data" (base64 PEM) or a file path relative to the kubeconfig's directory.
+// "-data" (base64 PEM) or a file path relative to the kubeconfig's directory. from says which, for
+// messages ("client-key-data", "client-key /path/key.pem").
 Status pemFrom(const YamlNode& node, const std::string& key, const std::string& dir,
-               const std::string& file, std::string& out) {
+               const std::string& file, std::string& out, std::string& from) {
   std::string data = node[key + "-data"].str();
   if (!data.empty()) {
+    from = key + "-data";
     if (!base64Decode(data, out)) {
       return {ErrorCode::InvalidArgument, file + ": " + key + "-data is not valid base64"};
     }
@@ -136,10 +173,56 @@ Status pemFrom(const YamlNode& node, const std::string& key, const std::string& 
   if (path.empty()) return {};
   std::filesystem::path p(path);
   if (p.is_relative()) p = std::filesystem::path(dir) / p;
-  if (!readFile(p.string(), out)) {
-    return {ErrorCode::InvalidArgument, file + ": cannot read " + key + " " + p.string()};
+  from = key + " " + p.string();
+  std::string why;
+  if (!readFile(p.string(), out, &why)) {
+    return {ErrorCode::InvalidArgument, file + ": cannot read " + from + ": " + why};
   }
   return {};
+}
+
+// How many PEM certificates text holds (0: none, or not PEM at all).
+int pemCertificates(const std::string& text) {
+  BIO* bio = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
+  int n = 0;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    X509_free(cert);
+    ++n;
+  }
+  BIO_free(bio);
+  ERR_clear_error();
+  return n;
+}
+
+// Never asks for a passphrase (OpenSSL's default callback would read the terminal).
+int noPassphrase(char*, int, int, void*) {
+  return -1;
+}
+
+// The client certificate and its key: both PEM, the key unencrypted and the certificate's own.
+Status checkClientPair(const std::string& cert_pem, const std::string& key_pem,
+                       const std::string& cert_from, const std::string& key_from) {
+  BIO* cb = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
+  BIO_free(cb);
+  BIO* kb = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, &noPassphrase, nullptr);
+  BIO_free(kb);
+  Status st;
+  if (cert == nullptr) {
+    st = {ErrorCode::InvalidArgument, cert_from + " holds no PEM certificate"};
+  } else if (key == nullptr) {
+    st = {ErrorCode::InvalidArgument,
+          key_from + " holds no PEM private key (or an encrypted one, which is not supported)"};
+  } else if (X509_check_private_key(cert, key) != 1) {
+    st = {ErrorCode::InvalidArgument, "the client key (" + key_from +
+                                          ") does not match the client certificate (" + cert_from +
+                                          ")"};
+  }
+  if (cert != nullptr) X509_free(cert);
+  if (key != nullptr) EVP_PKEY_free(key);
+  ERR_clear_error();
+  return st;
 }
 
 }  // namespace
@@ -157,12 +240,21 @@ sdk::Result<Credentials> loadInCluster(const std::string& sa_dir) {
   if (h.find(':') != std::string::npos) h = "[" + h + "]";  // IPv6
   c.server = "https://" + h + ":" + port;
   c.token_file = sa_dir + "/token";
-  std::string token;
-  if (!readFile(c.token_file, token)) {
-    return Status(ErrorCode::Unavailable, "cannot read the service account token " + c.token_file);
+  std::string token, why;
+  if (!readFile(c.token_file, token, &why)) {
+    return Status(ErrorCode::Unavailable,
+                  "cannot read the service account token " + c.token_file + ": " + why);
   }
-  if (!readFile(sa_dir + "/ca.crt", c.ca_pem)) {
-    return Status(ErrorCode::Unavailable, "cannot read the cluster CA " + sa_dir + "/ca.crt");
+  if (trim(token).empty()) {
+    return Status(ErrorCode::Unavailable,
+                  "the service account token " + c.token_file + " is empty");
+  }
+  const std::string ca = sa_dir + "/ca.crt";
+  if (!readFile(ca, c.ca_pem, &why)) {
+    return Status(ErrorCode::Unavailable, "cannot read the cluster CA " + ca + ": " + why);
+  }
+  if (pemCertificates(c.ca_pem) == 0) {
+    return Status(ErrorCode::Unavailable, "the cluster CA " + ca + " holds no PEM certificate");
   }
   std::string ns;
   if (readFile(sa_dir + "/namespace", ns)) c.ns = trim(ns);
@@ -187,9 +279,9 @@ sdk::Result<Credentials> loadKubeconfig(const std::string& path_in, const std::s
       path = std::string(home != nullptr ? home : "") + "/.kube/config";
     }
   }
-  std::string text;
-  if (!readFile(path, text)) {
-    return Status(ErrorCode::InvalidArgument, "cannot read the kubeconfig " + path);
+  std::string text, why;
+  if (!readFile(path, text, &why)) {
+    return Status(ErrorCode::InvalidArgument, "cannot read the kubeconfig " + path + ": " + why);
   }
   YamlNode root;
   if (auto st = parseYaml(path, text, root); !st) return st;
@@ -219,7 +311,13 @@ sdk::Result<Credentials> loadKubeconfig(const std::string& path_in, const std::s
     return Status(ErrorCode::InvalidArgument,
                   path + ": cluster server \"" + c.server + "\" is not an http(s) URL");
   }
-  if (auto st = pemFrom(*cluster, "certificate-authority", dir, path, c.ca_pem); !st) return st;
+  std::string ca_from, cert_from, key_from;
+  if (auto st = pemFrom(*cluster, "certificate-authority", dir, path, c.ca_pem, ca_from); !st) {
+    return st;
+  }
+  if (!ca_from.empty() && pemCertificates(c.ca_pem) == 0) {
+    return Status(ErrorCode::InvalidArgument, path + ": " + ca_from + " holds no PEM certificate");
+  }
   c.insecure_skip_verify = (*cluster)["insecure-skip-tls-verify"].str() == "true";
   if (c.insecure_skip_verify && !c.ca_pem.empty()) {
     return Status(
@@ -234,18 +332,39 @@ sdk::Result<Credentials> loadKubeconfig(const std::string& path_in, const std::s
                       "\" uses exec/auth-provider credentials, which this plugin does not support "
                       "(use a token, tokenFile or client certificate)");
   }
-  c.token = (*user)["token"].str();
+  c.token = trim((*user)["token"].str());
   std::string token_file = (*user)["tokenFile"].str();
   if (!token_file.empty()) {
     std::filesystem::path p(token_file);
     if (p.is_relative()) p = std::filesystem::path(dir) / p;
     c.token_file = p.string();
+    std::string token;
+    if (!readFile(c.token_file, token, &why)) {
+      return Status(ErrorCode::InvalidArgument,
+                    path + ": cannot read tokenFile " + c.token_file + ": " + why);
+    }
+    if (trim(token).empty()) {
+      return Status(ErrorCode::InvalidArgument, path + ": tokenFile " + c.token_file + " is empty");
+    }
   }
-  if (auto st = pemFrom(*user, "client-certificate", dir, path, c.client_cert_pem); !st) return st;
-  if (auto st = pemFrom(*user, "client-key", dir, path, c.client_key_pem); !st) return st;
+  if (auto st = pemFrom(*user, "client-certificate", dir, path, c.client_cert_pem, cert_from);
+      !st) {
+    return st;
+  }
+  if (auto st = pemFrom(*user, "client-key", dir, path, c.client_key_pem, key_from); !st) {
+    return st;
+  }
   if (c.client_cert_pem.empty() != c.client_key_pem.empty()) {
     return Status(ErrorCode::InvalidArgument,
-                  path + ": a client certificate needs its key (and the other way round)");
+                  path + ": user \"" + (*ctx)["user"].str() + "\" has " +
+                      (c.client_key_pem.empty() ? "a client certificate but no client key"
+                                                : "a client key but no client certificate") +
+                      " (client-certificate[-data] and client-key[-data] go together)");
+  }
+  if (!c.client_cert_pem.empty()) {
+    if (auto st = checkClientPair(c.client_cert_pem, c.client_key_pem, cert_from, key_from); !st) {
+      return Status(st.code(), path + ": " + st.message());
+    }
   }
   return c;
 }
@@ -268,10 +387,12 @@ bool TokenSource::reloadLocked(bool force) {
   }
   std::string text;
   if (!readFile(file_, text)) return false;
+  text = trim(text);
+  // A writer caught between truncate and write: keep the token we have and look again next time.
+  if (text.empty()) return false;
   inode_ = st.st_ino;
   size_ = st.st_size;
   mtime_ = st.st_mtim;
-  text = trim(text);
   bool changed = text != token_;
   token_ = text;
   return changed;

@@ -25,14 +25,20 @@ struct Credentials {
   std::string ns;  // the context's or service account's namespace; may be empty
 };
 
-// KUBERNETES_SERVICE_HOST/PORT and <sa_dir>/{token,ca.crt,namespace}.
+// KUBERNETES_SERVICE_HOST/PORT and <sa_dir>/{token,ca.crt,namespace}. A missing or empty token, or
+// a CA that is missing or holds no PEM certificate, is an error naming the file and the cause.
 sdk::Result<Credentials> loadInCluster(const std::string& sa_dir);
 // path empty: $KUBECONFIG (first existing file of the list), then ~/.kube/config. context empty:
-// current-context. Errors name the file and, for syntax errors, the line.
+// current-context. Errors name the file and, for syntax errors, the line; files it refers to
+// (certificate-authority, tokenFile, client-certificate, client-key) are read and checked here: a
+// CA with no PEM certificate, a certificate without its key, a key that is not the certificate's.
 sdk::Result<Credentials> loadKubeconfig(const std::string& path, const std::string& context);
 
 // The bearer token to send: a static one, or the token file's content, re-read whenever the file
-// changes (checked at most once a second) and on demand after a 401. Thread-safe.
+// changes (a stat() at most once a second, on the next token() call) and on demand after a 401.
+// The kubelet rotates a projected token by swapping the ..data symlink of the volume to a new
+// timestamped directory; stat() follows the symlinks, so the new file's inode is seen at once. An
+// empty read (a writer between truncate and write) keeps the previous token. Thread-safe.
 class TokenSource {
  public:
   explicit TokenSource(const Credentials& creds);
