@@ -1,5 +1,6 @@
 #include "FakeApiServer.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <curl/curl.h>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <variant>
 
 #include "podterm/plugin.h"
 
@@ -79,6 +81,8 @@ bool FakeApiServer::start(std::string& why) {
                                    data,
                                    "--token",
                                    "test-token",
+                                   "--unprivileged-token",
+                                   "test-unprivileged-token",
                                    "--schedule-delay",
                                    "0.05",
                                    "--start-delay",
@@ -118,6 +122,15 @@ bool FakeApiServer::start(std::string& why) {
     kubeconfig_ = obj->getValue<std::string>("kubeconfig");
     url_ = obj->getValue<std::string>("url");
     ca_ = obj->getValue<std::string>("ca");
+    port_ = obj->getValue<int>("port");
+    token_ = obj->getValue<std::string>("token");
+    auto unprivileged = obj->getArray("unprivileged_tokens");
+    if (unprivileged && unprivileged->size() > 0) {
+      unprivileged_token_ = unprivileged->getElement<std::string>(0);
+    }
+    kubeconfig_client_cert_ = obj->getValue<std::string>("kubeconfig_client_cert");
+    client_cert_ = obj->getValue<std::string>("client_cert");
+    client_key_ = obj->getValue<std::string>("client_key");
     return true;
   } catch (...) {
     std::ifstream in(dir_ + "/fake.log");
@@ -163,7 +176,8 @@ long FakeApiServer::request(const std::string& method, const std::string& path,
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
   const std::string type = "Content-Type: " + content_type;
   curl_slist* headers = curl_slist_append(nullptr, type.c_str());
-  if (authorize) headers = curl_slist_append(headers, "Authorization: Bearer test-token");
+  const std::string auth = "Authorization: Bearer " + token_;
+  if (authorize) headers = curl_slist_append(headers, auth.c_str());
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
   if (!json.empty()) curl_easy_setopt(e, CURLOPT_POSTFIELDS, json.c_str());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &append);
@@ -198,7 +212,11 @@ CreatedRuntime createKubeRuntime(std::map<std::string, TestConfigView::Value> va
     return out;
   }
   if (values.count("credentials") == 0) values["credentials"] = std::string("kubeconfig");
-  if (values.count("kubeconfig") == 0 && FakeApiServer::instance() != nullptr) {
+  const auto mode = values.find("credentials");
+  const bool kubeconfig_mode = mode != values.end() &&
+                               std::holds_alternative<std::string>(mode->second) &&
+                               std::get<std::string>(mode->second) == "kubeconfig";
+  if (kubeconfig_mode && values.count("kubeconfig") == 0 && FakeApiServer::instance() != nullptr) {
     values["kubeconfig"] = FakeApiServer::instance()->kubeconfig();
   }
   TestConfigView view(std::move(values), "/tmp");

@@ -25,6 +25,16 @@ class FakeApiServer {
 
   const std::string& kubeconfig() const { return kubeconfig_; }
   const std::string& url() const { return url_; }
+  int port() const { return port_; }
+  // The fake's credentials: its CA (PEM file), the admin bearer token, a token that authenticates
+  // (as system:serviceaccount:default:unprivileged) but is forbidden everything, and a kubeconfig
+  // with the client certificate CN=admin, O=system:masters (and no token) with its PEM files.
+  const std::string& caFile() const { return ca_; }
+  const std::string& token() const { return token_; }
+  const std::string& unprivilegedToken() const { return unprivileged_token_; }
+  const std::string& clientCertKubeconfig() const { return kubeconfig_client_cert_; }
+  const std::string& clientCertFile() const { return client_cert_; }
+  const std::string& clientKeyFile() const { return client_key_; }
   // A control call (/_fake/...): returns the HTTP status, body in *body.
   long control(const std::string& method, const std::string& path, const std::string& json = {},
                std::string* body = nullptr);
@@ -40,7 +50,9 @@ class FakeApiServer {
 
   pid_t pid_ = -1;
   std::string dir_;
-  std::string kubeconfig_, url_, ca_;
+  int port_ = 0;
+  std::string kubeconfig_, url_, ca_, token_, unprivileged_token_;
+  std::string kubeconfig_client_cert_, client_cert_, client_key_;
 };
 
 struct CreatedRuntime {
@@ -48,7 +60,8 @@ struct CreatedRuntime {
   sdk::Status status;
 };
 
-// values: the [runtime.kubernetes] table (kubeconfig defaults to the fake's).
+// values: the [runtime.kubernetes] table (credentials defaults to "kubeconfig", and then kubeconfig
+// to the fake's).
 CreatedRuntime createKubeRuntime(std::map<std::string, TestConfigView::Value> values);
 
 }  // namespace podterm::tests::kubernetes
