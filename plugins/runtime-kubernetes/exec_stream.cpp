@@ -468,6 +468,9 @@ void ExecConnection::deliver(int channel, const char* data, size_t size) {
 void ExecConnection::ping() {
   ping_timer_ = 0;
   if (state_ != State::Open) return;
+  // While the host has paused the output nothing is read, pongs included: that silence is the
+  // host's own and says nothing about the connection, so it does not count.
+  if (paused_.load()) last_rx_ = EventLoop::Clock::now();
   if (EventLoop::Clock::now() - last_rx_ > 3 * target_.ping_interval + kDeadSlack) {
     finish({ErrorCode::Unavailable, "the exec connection stopped answering pings"});
     return;

@@ -45,7 +45,7 @@ struct ExecTarget {
   std::string path;  // /api/v1/namespaces/.../exec?...
   bool offer_v5 = true;
   // A ping every interval once open; a connection silent for three intervals and 5 s more (no
-  // pong, no data) is dead.
+  // pong, no data; time the output is paused does not count) is dead.
   std::chrono::milliseconds ping_interval{20000};
 };
 

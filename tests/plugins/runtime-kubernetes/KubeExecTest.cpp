@@ -264,5 +264,24 @@ TEST_F(KubeExecTest, AConnectionThatStopsAnsweringPingsEnds) {
   EXPECT_GE(entries[0]->optValue<int>("pings", 0), 3) << str(entries[0]);
 }
 
+// Output the host paused (a slow browser) is not read, pongs included: that silence is the
+// host's, and the stream must outlive it (three intervals and 5 s = 8 s here) and resume.
+TEST_F(KubeExecTest, APausedStreamIsNotTakenForDead) {
+  auto* rt = runtime({{"exec_ping_interval_s", int64_t{1}}});
+  readyPod(rt, "paused");
+  RecordingStreamObserver o;
+  auto shell = openShell(rt, "paused", o);
+  ASSERT_TRUE(shell);
+  shell->pauseOutput();
+  const std::string cmd = "echo pa$((1+1))used\n";
+  ASSERT_TRUE(shell->write(cmd.data(), cmd.size()));
+  EXPECT_FALSE(o.waitForExit(10s)) << o.exit().error.message();
+  EXPECT_EQ(o.out().find("pa2used"), std::string::npos) << "output came while paused";
+  shell->resumeOutput();
+  EXPECT_TRUE(o.waitForStdout("pa2used", 20s)) << o.out();
+  EXPECT_EQ(o.exitCalls(), 0) << o.exit().error.message();
+  shell->close();
+}
+
 }  // namespace
 }  // namespace podterm::tests::kubernetes
