@@ -6,11 +6,13 @@ Exit code 77 (ctest: skipped) when every test of the run was skipped."""
 
 import base64
 import glob
+import http.client
 import json
 import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -383,6 +385,39 @@ class FaultTest(FakeCase):
         self.assertEqual((st, b["reason"]), (403, "Forbidden"))
         self.assertEqual(f.call("DELETE", f"{PODS}/y")[0], 403, "count null: forever")
         self.assertEqual(f.call("GET", PODS)[0], 200)
+
+    def test_reset(self):
+        f = self.fake
+        body = {"metadata": {"name": "rs1"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+
+        def dropped(*args):
+            try:
+                st = f.call(*args)[0]
+            except (ConnectionError, http.client.HTTPException, ssl.SSLError) as e:
+                return type(e).__name__
+            self.fail(f"{args[:2]} was answered ({st}) instead of dropped")
+        f.control("DELETE", "requests")
+        f.control("POST", "faults", {"type": "reset", "verb": "create", "resource": "pods", "count": 2})
+        self.assertEqual(f.call("GET", PODS)[0], 200, "a request the matchers refuse is served")
+        dropped("POST", PODS, body)
+        dropped("POST", PODS, body)
+        self.assertEqual(f.call("GET", f"{PODS}/rs1")[0], 404, "a dropped create stored nothing")
+        self.assertEqual(f.call("POST", PODS, body)[0], 201, "count 2: used up")
+        # mode "after": served (the pod exists), but the answer is lost
+        f.control("POST", "faults", {"type": "reset", "mode": "after", "method": "POST", "name": "rs2"})
+        dropped("POST", PODS, dict(body, metadata={"name": "rs2"}))
+        self.assertEqual(f.call("GET", f"{PODS}/rs2")[0], 200, "the create took effect")
+        # an API error the request met is lost the same way (a 409 here)
+        f.control("POST", "faults", {"type": "reset", "mode": "after", "verb": "create", "name": "rs2"})
+        dropped("POST", PODS, dict(body, metadata={"name": "rs2"}))
+        log = [e for e in f.control("GET", "requests")["requests"] if e.get("reset")]
+        self.assertEqual([(e["method"], e["status"], e.get("served_status")) for e in log],
+                         [("POST", 0, None), ("POST", 0, None), ("POST", 0, 201), ("POST", 0, 409)])
+        fired = [x["type"] for x in f.control("GET", "faults")["fired"]]
+        self.assertEqual(fired.count("reset"), 4)
+        self.assertEqual([a for a in f.control("GET", "faults")["active"] if a["type"] == "reset"], [])
+        # the fake keeps serving new connections
+        self.assertEqual(f.call("GET", f"{PODS}/rs1")[0], 200)
 
     def test_vanish(self):
         f, name = self.fake, self.pod_name()

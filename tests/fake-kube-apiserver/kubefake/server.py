@@ -181,6 +181,36 @@ class Server:
                                  name=info.name or body_name)
         if fault:
             raise self.fault_error(fault, info, user, body_name)
+        # A dropped connection: before the request is served (it has no effect), or with mode
+        # "after" once it was (it took effect, but its answer is lost: the client cannot tell).
+        reset = self.faults.take("reset", f"{request.method} {request.path}",
+                                 method=request.method, path=request.path, verb=info.verb,
+                                 resource=info.full_resource, namespace=info.namespace,
+                                 name=info.name or body_name)
+        if reset and reset.get("mode") != "after":
+            return self.drop(request, entry, None)
+        try:
+            resp = await self.route(request, path, info, raw, body, entry)
+        except api.ApiError as e:
+            if reset:
+                return self.drop(request, entry, e.code)
+            raise
+        if reset:
+            return self.drop(request, entry, resp.status)
+        return resp
+
+    def drop(self, request, entry, served):
+        """Closes the TCP connection with no answer at all (no TLS close_notify, no status line)."""
+        entry["status"] = 0
+        entry["reset"] = True
+        if served is not None:
+            entry["served_status"] = served
+        if request.transport is not None:
+            request.transport.abort()
+        # Never sent: writing to the aborted transport fails, which aiohttp takes as a client gone.
+        return web.Response(status=500)
+
+    async def route(self, request, path, info, raw, body, entry):
         if info.name and info.namespace and info.resource in ("pods", "persistentvolumeclaims"):
             # Another client deleted the object (grace 0) between the caller's read and this
             # request: the request then meets a missing object, as it would on a real cluster.
