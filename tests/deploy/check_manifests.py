@@ -1,19 +1,32 @@
 #!/usr/bin/python3
-"""Static checks of deploy/kubernetes (the Kustomize base) and deploy/docker (the Dockerfiles).
+"""Static checks of deploy/kubernetes (the Kustomize base) and deploy/docker (the Dockerfiles), and
+the base's Role and the restricted profile against what the runtime plugin really does.
 
 Usage: check_manifests.py REPO_ROOT
-       check_manifests.py --restricted POD.json   (a Pod, or its spec: the restricted Pod Security
-                                                    Standard's fields only, e.g. for the pod the
-                                                    runtime plugin generates)
+       check_manifests.py --plugin-requests LOG.json REPO_ROOT
+       check_manifests.py --restricted FILE.json
+       check_manifests.py --session-pod FILE.json
+       check_manifests.py --self-test
 
-Renders the base with the newest kubectl found (`kubectl kustomize`, offline) and checks: the
-objects and their apiVersions; the Role grants exactly what the runtime plugin calls; the host's
-Deployment (restricted Pod Security Standard fields, probes, shutdown, config and secret mounts);
-Service, Ingress and PodDisruptionBudget; the NetworkPolicies, by evaluating them for sample
-connections (exec pods reach DNS and the internet, never private, link-local/metadata or cluster
-addresses, and nothing reaches them; the host is reached only by the ingress controller); the
-ConfigMap carries config/production.toml byte for byte; and the paths, ports and uids the TOML,
-the manifests and the Dockerfiles share agree.
+REPO_ROOT alone renders the base with the newest kubectl found (`kubectl kustomize`, offline) and
+checks: the objects and their apiVersions; the Role's shape (core group, no wildcards, no
+secrets) and its binding; the host's Deployment (restricted Pod Security Standard fields, probes,
+shutdown, config and secret mounts); Service, Ingress and PodDisruptionBudget; the
+NetworkPolicies, by evaluating them for sample connections (exec pods reach DNS and the internet,
+never private, link-local/metadata or cluster addresses, and nothing reaches them; the host is
+reached only by the ingress controller); the ConfigMap carries config/production.toml byte for
+byte; and the paths, ports and uids the TOML, the manifests and the Dockerfiles share agree.
+
+--plugin-requests takes the fake API server's request log (GET /_fake/requests) of a run of the
+plugin through everything it does (kube.KubeDeployConformance.*), derives what a real API server's
+RBAC checks for each of the plugin's requests, and fails when the rendered Role lacks any of it or
+grants anything else that JUSTIFIED_UNUSED_GRANTS does not give a reason for; the pods the plugin
+created must be the ones NetworkPolicy exec-pods-egress selects.
+
+--restricted checks pods against the restricted Pod Security Standard (every control of it and of
+the baseline); --session-pod against what the plugin promises of a session pod (no API token,
+500m/512Mi requests == limits, a writable volume at /app/workspace). FILE is a Pod, a pod spec,
+or a request log (then every pod the plugin POSTed). --self-test proves the checks can fail.
 
 Exit status: 0 all passed, 1 a check failed, 77 skipped (no kubectl).
 """
@@ -73,13 +86,28 @@ EXPECTED_OBJECTS = {
     ("ConfigMap", "podterm", "podterm-config"): "v1",  # plus kustomize's hash suffix
 }
 
-# What the Kubernetes runtime plugin calls (issue 4; docs: kubernetes-protocol.md 3.4 and 4).
-EXPECTED_GRANTS = {
-    "pods": {"create", "get", "list", "watch", "delete", "patch"},
-    "pods/exec": {"get", "create"},
-    "pods/status": {"get"},
-    "persistentvolumeclaims": {"create", "get", "list", "delete"},
+# The Role is checked against what the plugin really calls, not against a list written here:
+# kube.KubeDeployConformance.* (tests/plugins/runtime-kubernetes/KubeDeployConformanceTest.cpp)
+# drives runtime-kubernetes through everything it does against the fake API server and runs
+# `--plugin-requests` on the fake's request log. A Role grant no call needs must be listed here,
+# with its reason; nothing else may be granted.
+JUSTIFIED_UNUSED_GRANTS = {
+    # (apiGroup, resource, verb): why the Role grants it although the plugin never makes the call
+    ("", "pods/status", "get"):
+        "issue 4 names pods/status in the Role: a status-only reader (an operator's tooling "
+        "bound to the same Role) needs it; it is read-only and shows nothing `get pods` "
+        "does not",
 }
+
+# Subresources a client streams over an upgraded connection (kubelet proxying). A WebSocket
+# upgrade is an HTTP GET, so RBAC checks `get`; API servers from 1.35
+# (AuthorizePodWebsocketUpgradeCreatePermission, on by default) also check `create`, which
+# is what the SPDY POST always needed (kubernetes-protocol.md 3.4).
+STREAMING_SUBRESOURCES = {"exec", "attach", "portforward"}
+
+# The plugin's requests carry this User-Agent (api_client.cpp, exec_stream.cpp); the request
+# log's other entries (the test's own API calls) are not the plugin's.
+PLUGIN_USER_AGENT = "podterm-runtime-kubernetes/"
 
 PLUGIN_LABEL = ("app.kubernetes.io/managed-by", "podterm")
 
@@ -121,10 +149,22 @@ def check_namespaces(objs):
               f"namespace {name}: pod-security.kubernetes.io/enforce must be 'restricted'")
 
 
+def role_grants(role):
+    """The Role's rules as a set of (apiGroup, resource, verb)."""
+    grants = set()
+    for rule in role.get("rules", []) or []:
+        for group in rule.get("apiGroups", []) or []:
+            for res in rule.get("resources", []) or []:
+                for verb in rule.get("verbs", []) or []:
+                    grants.add((group, res, verb))
+    return grants
+
+
 def check_rbac(objs):
+    """The Role's shape: core group only, no wildcards, no secrets, in one namespace; its grants
+    against the plugin's calls are --plugin-requests' job (check_role_against_requests)."""
     role = objs.get(("Role", "podterm-exec", "podterm-runtime"))
     if role:
-        grants = {}
         for i, rule in enumerate(role.get("rules", [])):
             where = f"Role podterm-runtime rule {i}"
             check(rule.get("apiGroups") == [""], f"{where}: apiGroups must be [\"\"] (core)")
@@ -136,10 +176,6 @@ def check_rbac(objs):
                       f"{where}: grants access to secrets")
                 for verb in rule.get("verbs", []):
                     check(verb != "*", f"{where}: wildcard verb")
-                    grants.setdefault(res, set()).add(verb)
-        check(grants == EXPECTED_GRANTS,
-              f"Role podterm-runtime grants {sorted((r, sorted(v)) for r, v in grants.items())}, "
-              f"expected exactly {sorted((r, sorted(v)) for r, v in EXPECTED_GRANTS.items())}")
     binding = objs.get(("RoleBinding", "podterm-exec", "podterm-runtime"))
     if binding:
         check(binding.get("roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
@@ -150,16 +186,148 @@ def check_rbac(objs):
               f"RoleBinding subjects {binding.get('subjects')}: expected the host's ServiceAccount")
 
 
+def go_parse_bool(text):
+    """Go's strconv.ParseBool, as the API server parses `watch=`; None when not a bool."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
+
+
+def authorized_grants(entry):
+    """What a real API server's RBAC authorizer checks for one logged request, per its request
+    info rules (k8s.io/apiserver endpoints/request): a set of (apiGroup, resource, verb), or a
+    string saying why no Role can grant it (non-resource URL, cluster-scoped)."""
+    method = entry.get("method", "").upper()
+    parts = [p for p in entry.get("path", "").split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return f"non-resource URL {entry.get('path')} (only a ClusterRole can grant it)"
+    legacy_watch = rest[:1] == ["watch"]
+    if legacy_watch:
+        rest = rest[1:]
+    if len(rest) < 3 or rest[0] != "namespaces":
+        return f"{entry.get('path')} is not namespaced (a Role cannot grant it)"
+    resource = rest[2]
+    name = rest[3] if len(rest) > 3 else None
+    sub = rest[4] if len(rest) > 4 else None
+    if sub:
+        resource += "/" + sub
+    params = entry.get("params") or {}
+    watch = go_parse_bool((params.get("watch") or ["false"])[0]) is True
+    if method in ("GET", "HEAD"):
+        verb = "get" if name else ("watch" if watch or legacy_watch else "list")
+    else:
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch",
+                "DELETE": "delete" if name else "deletecollection"}.get(method, method.lower())
+    verbs = {verb}
+    upgrade = (entry.get("headers") or {}).get("upgrade", "").lower()
+    if sub in STREAMING_SUBRESOURCES and method == "GET" and upgrade == "websocket":
+        verbs.add("create")  # 1.35+: the WebSocket upgrade is also authorized as create
+    return {(group, resource, v) for v in verbs}
+
+
+def plugin_requests(log):
+    """The plugin's entries of a fake API server request log ({"requests": [...]} or a list)."""
+    entries = log.get("requests", []) if isinstance(log, dict) else log
+    return [e for e in entries
+            if (e.get("headers") or {}).get("user-agent", "").startswith(PLUGIN_USER_AGENT)]
+
+
+def check_role_against_requests(objs, log, report=True):
+    """Every grant the plugin's calls need is in the Role, and every Role grant is used by them or
+    justified in JUSTIFIED_UNUSED_GRANTS."""
+    role = objs.get(("Role", "podterm-exec", "podterm-runtime"))
+    if not check(role is not None, "no Role podterm-runtime to compare with the plugin's calls"):
+        return
+    requests = plugin_requests(log)
+    if not check(requests, f"the request log holds no request of the plugin (User-Agent "
+                           f"{PLUGIN_USER_AGENT}...): nothing to compare the Role with"):
+        return
+    used = {}  # grant -> an example request
+    namespaces = set()
+    for e in requests:
+        grants = authorized_grants(e)
+        if isinstance(grants, str):
+            check(False, f"the plugin calls {e.get('method')} {e.get('path')}: {grants}")
+            continue
+        namespaces.add(e.get("namespace"))
+        # The fake derives the verb too; a disagreement means one of the two has the rule wrong.
+        ours = {v for (_, _, v) in grants}
+        check(e.get("verb") in ours,
+              f"{e.get('method')} {e.get('path')}: the fake logged verb {e.get('verb')!r}, an API "
+              f"server authorizes {sorted(ours)}")
+        query = f"?{e['query']}" if e.get("query") else ""
+        example = f"{e.get('method')} {e.get('path')}{query}"[:140]
+        for g in grants:
+            note = (" (a WebSocket upgrade: 1.35+ also authorizes it as create)"
+                    if g[2] == "create" and e.get("method") == "GET" else "")
+            used.setdefault(g, example + note)
+    check(len(namespaces) == 1,
+          f"the plugin's calls span namespaces {sorted(map(str, namespaces))}; the Role covers one")
+    granted = role_grants(role)
+
+    def show(g):
+        return f"{g[1]}: {g[2]}" + (f" (apiGroup {g[0]})" if g[0] else "")
+
+    if report:
+        print(f"the plugin's {len(requests)} requests need:")
+        for g in sorted(used):
+            print(f"  {show(g):32} e.g. {used[g]}")
+    for g in sorted(set(used) - granted):
+        check(False, f"the Role does not grant {show(g)}, which the plugin needs: {used[g]}")
+    for g in sorted(granted - set(used)):
+        check(g in JUSTIFIED_UNUSED_GRANTS,
+              f"the Role grants {show(g)}, which no call of the plugin needs: remove it, or give "
+              f"the reason in JUSTIFIED_UNUSED_GRANTS (least privilege)")
+    for g, why in sorted(JUSTIFIED_UNUSED_GRANTS.items()):
+        check(g in granted, f"JUSTIFIED_UNUSED_GRANTS lists {show(g)}, which the Role does not "
+                            f"grant: drop the entry")
+        check(g not in used, f"JUSTIFIED_UNUSED_GRANTS lists {show(g)}, but the plugin uses it: "
+                             f"drop the entry")
+        if report and g in granted and g not in used:
+            print(f"  {show(g):32} granted unused: {why}")
+
+    # The pods the plugin creates are the ones the exec NetworkPolicy is written for.
+    policy = objs.get(("NetworkPolicy", "podterm-exec", "exec-pods-egress"))
+    pods = [e["body"] for e in requests if e.get("method") == "POST" and
+            isinstance(e.get("body"), dict) and e["body"].get("kind") == "Pod"]
+    check(pods, "the plugin created no pod in the request log")
+    for pod in pods:
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        check(policy is not None and
+              selector_matches(policy["spec"].get("podSelector", {}), labels),
+              f"pod {pod.get('metadata', {}).get('name')} (labels {labels}) is not selected by "
+              f"NetworkPolicy exec-pods-egress: its egress would be the default deny's, and the "
+              f"policy protects nothing the plugin makes")
+
+
 # ---------------------------------------------------------------- pod security
+# The restricted Pod Security Standard (kubernetes/website .../security/pod-security-standards.md,
+# policy version "latest"), every control of it and of the baseline it includes, as
+# pod-security-admission evaluates them for a Linux pod.
 ALLOWED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
                         "persistentVolumeClaim", "projected", "secret"}
+SAFE_SYSCTLS = {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
+                "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies",
+                "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+                "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
+                "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"}
+SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+PROFILE_TYPES = ("RuntimeDefault", "Localhost")  # seccomp and AppArmor
 
 
-def restricted_violations(pod_spec):
-    """The restricted Pod Security Standard's checks (pod-security-admission check_*.go) that
-    apply to a pod spec; returns human-readable violations."""
+def restricted_violations(pod_spec, annotations=None):
+    """The restricted profile's controls for a pod spec (and the pod's annotations, for the
+    AppArmor ones); returns human-readable violations, [] when the pod is admitted."""
     out = []
     psc = pod_spec.get("securityContext", {}) or {}
+    # Baseline: host namespaces, HostProcess, hostPath (restricted: the volume type list),
+    # sysctls, SELinux, AppArmor, seccomp not Unconfined.
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if pod_spec.get(field):
             out.append(f"{field} is true")
@@ -167,35 +335,146 @@ def restricted_violations(pod_spec):
         types = set(vol) - {"name"}
         if not types <= ALLOWED_VOLUME_TYPES:
             out.append(f"volume {vol.get('name')}: type {sorted(types)} not allowed")
+    for sysctl in psc.get("sysctls", []) or []:
+        if sysctl.get("name") not in SAFE_SYSCTLS:
+            out.append(f"sysctl {sysctl.get('name')} is not one of the safe sysctls")
+
+    def common(where, sc):
+        """The controls a pod-level and a container-level securityContext share."""
+        if (sc.get("windowsOptions") or {}).get("hostProcess"):
+            out.append(f"{where}: windowsOptions.hostProcess")
+        if sc.get("runAsUser") == 0:
+            out.append(f"{where}: runAsUser is 0")
+        se = sc.get("seLinuxOptions") or {}
+        if se.get("type", "") not in SELINUX_TYPES:
+            out.append(f"{where}: seLinuxOptions.type {se.get('type')!r} not allowed")
+        if se.get("user") or se.get("role"):
+            out.append(f"{where}: seLinuxOptions.user/role must not be set")
+        apparmor = (sc.get("appArmorProfile") or {}).get("type")
+        if apparmor is not None and apparmor not in PROFILE_TYPES:
+            out.append(f"{where}: appArmorProfile {apparmor} not allowed")
+        seccomp = (sc.get("seccompProfile") or {}).get("type")
+        if seccomp is not None and seccomp not in PROFILE_TYPES:
+            out.append(f"{where}: seccompProfile {seccomp} not allowed")
+
+    common("pod", psc)
+    for key, value in (annotations or {}).items():
+        if key.startswith("container.apparmor.security.beta.kubernetes.io/") and not (
+                value == "runtime/default" or value.startswith("localhost/")):
+            out.append(f"annotation {key}: {value} not allowed")
     pod_seccomp = (psc.get("seccompProfile") or {}).get("type")
-    if psc.get("runAsUser") == 0:
-        out.append("pod runAsUser is 0")
-    containers = (pod_spec.get("containers", []) or []) + (pod_spec.get("initContainers", []) or [])
+    containers = [c for key in ("containers", "initContainers", "ephemeralContainers")
+                  for c in pod_spec.get(key, []) or []]
+    if not containers:
+        out.append("no containers")
     for c in containers:
         name = c.get("name")
+        where = f"container {name}"
         sc = c.get("securityContext", {}) or {}
+        common(where, sc)
         if sc.get("privileged"):
-            out.append(f"container {name}: privileged")
+            out.append(f"{where}: privileged")
+        if sc.get("procMount", "Default") != "Default":
+            out.append(f"{where}: procMount {sc.get('procMount')}")
         if sc.get("allowPrivilegeEscalation") is not False:
-            out.append(f"container {name}: allowPrivilegeEscalation must be false")
+            out.append(f"{where}: allowPrivilegeEscalation must be false")
         if not (sc.get("runAsNonRoot") is True or
                 (psc.get("runAsNonRoot") is True and sc.get("runAsNonRoot") is not False)):
-            out.append(f"container {name}: runAsNonRoot must be true")
-        if sc.get("runAsUser") == 0:
-            out.append(f"container {name}: runAsUser is 0")
+            out.append(f"{where}: runAsNonRoot must be true")
         seccomp = (sc.get("seccompProfile") or {}).get("type") or pod_seccomp
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            out.append(f"container {name}: seccompProfile must be RuntimeDefault or Localhost")
+        if seccomp not in PROFILE_TYPES:
+            out.append(f"{where}: seccompProfile must be RuntimeDefault or Localhost")
         caps = sc.get("capabilities", {}) or {}
         if "ALL" not in (caps.get("drop") or []):
-            out.append(f"container {name}: capabilities must drop ALL")
+            out.append(f"{where}: capabilities must drop ALL")
         extra = set(caps.get("add") or []) - {"NET_BIND_SERVICE"}
         if extra:
-            out.append(f"container {name}: capabilities added {sorted(extra)}")
+            out.append(f"{where}: capabilities added {sorted(extra)}")
         for port in c.get("ports", []) or []:
             if port.get("hostPort"):
-                out.append(f"container {name}: hostPort")
+                out.append(f"{where}: hostPort")
     return out
+
+
+# What the plugin promises of every session pod besides the restricted fields (issue 4, with the
+# plugin's defaults: these tests run it with them).
+SESSION_POD_RESOURCES = {"cpu": "500m", "memory": "512Mi"}
+WORKSPACE_PATH = "/app/workspace"
+
+
+def session_pod_violations(pod):
+    out = []
+    spec = pod.get("spec", {}) or {}
+    if spec.get("automountServiceAccountToken") is not False:
+        out.append("automountServiceAccountToken must be false (sandboxed code gets no API token)")
+    if spec.get("enableServiceLinks") is not False:
+        out.append("enableServiceLinks must be false")
+    if spec.get("restartPolicy") != "Never":
+        out.append("restartPolicy must be Never")
+    if spec.get("serviceAccountName") not in (None, "default"):
+        out.append(f"serviceAccountName {spec.get('serviceAccountName')}: expected none")
+    containers = spec.get("containers", []) or []
+    if len(containers) != 1:
+        out.append(f"{len(containers)} containers: expected one")
+        return out
+    c = containers[0]
+    res = c.get("resources", {}) or {}
+    for part in ("requests", "limits"):
+        got = res.get(part, {}) or {}
+        for key, want in SESSION_POD_RESOURCES.items():
+            if got.get(key) != want:
+                out.append(f"resources.{part}.{key} is {got.get(key)!r}, expected {want!r}")
+    if (res.get("requests") or {}) != (res.get("limits") or {}):
+        out.append("requests must equal limits (Guaranteed QoS)")
+    volumes = {v.get("name"): v for v in spec.get("volumes", []) or []}
+    mounts = [m for m in c.get("volumeMounts", []) or [] if m.get("mountPath") == WORKSPACE_PATH]
+    if len(mounts) != 1:
+        out.append(f"one volume must be mounted at {WORKSPACE_PATH}")
+    else:
+        vol = volumes.get(mounts[0].get("name"), {})
+        if not ((vol.get("persistentVolumeClaim") or {}).get("claimName") or "emptyDir" in vol):
+            out.append(f"the volume at {WORKSPACE_PATH} must be a claim or an emptyDir, got {vol}")
+        if mounts[0].get("readOnly"):
+            out.append(f"the volume at {WORKSPACE_PATH} must be writable")
+    if c.get("workingDir") != WORKSPACE_PATH:
+        out.append(f"workingDir must be {WORKSPACE_PATH}")
+    return out
+
+
+def pods_in(document):
+    """The pods of a file: a Pod, a bare pod spec, or a fake API server request log (the bodies
+    of the plugin's POSTs of pods)."""
+    if isinstance(document, dict) and document.get("kind") == "Pod":
+        return [document]
+    if isinstance(document, dict) and "containers" in document:
+        return [{"kind": "Pod", "metadata": {"name": "(a pod spec)"}, "spec": document}]
+    return [e["body"] for e in plugin_requests(document)
+            if e.get("method") == "POST" and isinstance(e.get("body"), dict) and
+            e["body"].get("kind") == "Pod"]
+
+
+def check_pod_file(path, checks):
+    """--restricted / --session-pod: prints each violation; exit 1 when any (or no pod)."""
+    with open(path, encoding="utf-8") as f:
+        pods = pods_in(json.load(f))
+    if not pods:
+        print(f"FAIL: {path} holds no pod")
+        return 1
+    bad = 0
+    for pod in pods:
+        name = (pod.get("metadata") or {}).get("name")
+        violations = []
+        if "restricted" in checks:
+            violations += restricted_violations(pod.get("spec", {}) or {},
+                                                (pod.get("metadata") or {}).get("annotations"))
+        if "session" in checks:
+            violations += session_pod_violations(pod)
+        for v in violations:
+            print(f"FAIL: pod {name}: {v}")
+        if not violations:
+            print(f"ok: pod {name}")
+        bad += bool(violations)
+    return 1 if bad else 0
 
 
 def dockerfile_instructions(path):
@@ -230,7 +509,7 @@ def check_host_deployment(objs, config, repo):
           "Deployment: serviceAccountName must be podterm-host")
     check(pod.get("automountServiceAccountToken") is True,
           "Deployment: the host needs its token (credentials = \"in-cluster\")")
-    for v in restricted_violations(pod):
+    for v in restricted_violations(pod, spec["template"]["metadata"].get("annotations")):
         check(False, f"Deployment violates the restricted profile: {v}")
     psc = pod.get("securityContext", {})
     check(psc.get("runAsNonRoot") is True and psc.get("runAsUser") == 10001,
@@ -602,18 +881,172 @@ def check_config_matches(objs, config):
     check("password" not in conn, "storage.postgres.connection must not carry the password")
 
 
-def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--restricted":
-        with open(sys.argv[2], encoding="utf-8") as f:
-            pod = json.load(f)
-        violations = restricted_violations(pod.get("spec", pod))
-        for v in violations:
-            print("FAIL:", v)
-        return 1 if violations else 0
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    repo = os.path.abspath(sys.argv[1])
+def self_test():
+    """The checks above fail where they must: each mutation of a compliant pod is a violation,
+    and the RBAC rules of authorized_grants are the API server's (no kubectl needed)."""
+    import copy
+    good = {
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{"name": "c", "securityContext": {
+            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+        "volumes": [{"name": "w", "persistentVolumeClaim": {"claimName": "x"}},
+                    {"name": "e", "emptyDir": {}}],
+    }
+    check(restricted_violations(good) == [], f"a compliant pod: {restricted_violations(good)}")
+
+    def c0(p):
+        return p["containers"][0]["securityContext"]
+
+    mutations = {
+        "hostNetwork": lambda p: p.update(hostNetwork=True),
+        "hostPID": lambda p: p.update(hostPID=True),
+        "hostIPC": lambda p: p.update(hostIPC=True),
+        "hostPath volume": lambda p: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
+        "nfs volume": lambda p: p["volumes"].append({"name": "n", "nfs": {"server": "s"}}),
+        "unsafe sysctl": lambda p: p["securityContext"].update(
+            sysctls=[{"name": "kernel.msgmax", "value": "1"}]),
+        "pod runAsNonRoot unset": lambda p: p["securityContext"].pop("runAsNonRoot"),
+        "container runAsNonRoot false": lambda p: c0(p).update(runAsNonRoot=False),
+        "pod runAsUser 0": lambda p: p["securityContext"].update(runAsUser=0),
+        "container runAsUser 0": lambda p: c0(p).update(runAsUser=0),
+        "seccomp unset": lambda p: p["securityContext"].pop("seccompProfile"),
+        "pod seccomp Unconfined": lambda p: p["securityContext"].update(
+            seccompProfile={"type": "Unconfined"}),
+        "container seccomp Unconfined": lambda p: c0(p).update(
+            seccompProfile={"type": "Unconfined"}),
+        "allowPrivilegeEscalation unset": lambda p: c0(p).pop("allowPrivilegeEscalation"),
+        "allowPrivilegeEscalation true": lambda p: c0(p).update(allowPrivilegeEscalation=True),
+        "privileged": lambda p: c0(p).update(privileged=True),
+        "capabilities not dropped": lambda p: c0(p).pop("capabilities"),
+        "capability added": lambda p: c0(p)["capabilities"].update(add=["SYS_ADMIN"]),
+        "procMount Unmasked": lambda p: c0(p).update(procMount="Unmasked"),
+        "hostProcess": lambda p: c0(p).update(windowsOptions={"hostProcess": True}),
+        "SELinux type": lambda p: c0(p).update(seLinuxOptions={"type": "spc_t"}),
+        "SELinux user": lambda p: p["securityContext"].update(seLinuxOptions={"user": "root"}),
+        "AppArmor Unconfined": lambda p: c0(p).update(appArmorProfile={"type": "Unconfined"}),
+        "hostPort": lambda p: p["containers"][0].update(ports=[{"containerPort": 80,
+                                                                "hostPort": 80}]),
+        "init container": lambda p: p.update(initContainers=[{"name": "i"}]),
+        "ephemeral container": lambda p: p.update(ephemeralContainers=[{"name": "d"}]),
+    }
+    for what, mutate in mutations.items():
+        bad = copy.deepcopy(good)
+        mutate(bad)
+        check(restricted_violations(bad), f"restricted_violations misses: {what}")
+    check(restricted_violations(good, {"container.apparmor.security.beta.kubernetes.io/c":
+                                       "unconfined"}),
+          "restricted_violations misses: an AppArmor annotation 'unconfined'")
+    check(not restricted_violations(good, {"container.apparmor.security.beta.kubernetes.io/c":
+                                           "runtime/default"}),
+          "restricted_violations refuses AppArmor runtime/default")
+    # NET_BIND_SERVICE may be added back; the pod-level runAsNonRoot covers containers.
+    ok = copy.deepcopy(good)
+    c0(ok)["capabilities"]["add"] = ["NET_BIND_SERVICE"]
+    check(not restricted_violations(ok), "restricted_violations refuses NET_BIND_SERVICE")
+
+    session = {"kind": "Pod", "spec": {
+        "automountServiceAccountToken": False, "enableServiceLinks": False,
+        "restartPolicy": "Never",
+        "containers": [{"name": "runtime", "workingDir": WORKSPACE_PATH,
+                        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"},
+                                      "limits": {"cpu": "500m", "memory": "512Mi"}},
+                        "volumeMounts": [{"name": "w", "mountPath": WORKSPACE_PATH}]}],
+        "volumes": [{"name": "w", "persistentVolumeClaim": {"claimName": "ws"}}]}}
+    check(session_pod_violations(session) == [],
+          f"a good session pod: {session_pod_violations(session)}")
+    session_mutations = {
+        "token mounted": lambda s: s.pop("automountServiceAccountToken"),
+        "service links": lambda s: s.update(enableServiceLinks=True),
+        "restartPolicy Always": lambda s: s.update(restartPolicy="Always"),
+        "cpu limit": lambda s: s["containers"][0]["resources"]["limits"].update(cpu="1"),
+        "memory request": lambda s: s["containers"][0]["resources"]["requests"].pop("memory"),
+        "no workspace mount": lambda s: s["containers"][0]["volumeMounts"][0].update(
+            mountPath="/data"),
+        "hostPath workspace": lambda s: s["volumes"][0].update(
+            persistentVolumeClaim=None, hostPath={"path": "/"}),
+        "read-only workspace": lambda s: s["containers"][0]["volumeMounts"][0].update(
+            readOnly=True),
+    }
+    for what, mutate in session_mutations.items():
+        bad = copy.deepcopy(session)
+        mutate(bad["spec"])
+        check(session_pod_violations(bad), f"session_pod_violations misses: {what}")
+
+    def grants(method, path, query=None, upgrade=None):
+        return authorized_grants({"method": method, "path": path, "params": query or {},
+                                  "headers": {"upgrade": upgrade} if upgrade else {}})
+    ns = "/api/v1/namespaces/x"
+    cases = [
+        (grants("GET", ns + "/pods/p"), {("", "pods", "get")}),
+        (grants("GET", ns + "/pods", {"labelSelector": ["a=b"]}), {("", "pods", "list")}),
+        (grants("GET", ns + "/pods", {"watch": ["true"]}), {("", "pods", "watch")}),
+        (grants("GET", ns + "/pods", {"watch": ["1"]}), {("", "pods", "watch")}),
+        (grants("GET", ns + "/pods", {"watch": ["false"]}), {("", "pods", "list")}),
+        (grants("GET", "/api/v1/watch/namespaces/x/pods"), {("", "pods", "watch")}),
+        (grants("POST", ns + "/pods"), {("", "pods", "create")}),
+        (grants("PATCH", ns + "/pods/p"), {("", "pods", "patch")}),
+        (grants("PUT", ns + "/pods/p/status"), {("", "pods/status", "update")}),
+        (grants("DELETE", ns + "/pods/p"), {("", "pods", "delete")}),
+        (grants("DELETE", ns + "/pods"), {("", "pods", "deletecollection")}),
+        (grants("POST", ns + "/pods/p/exec"), {("", "pods/exec", "create")}),
+        (grants("GET", ns + "/pods/p/exec", upgrade="websocket"),
+         {("", "pods/exec", "get"), ("", "pods/exec", "create")}),
+        (grants("GET", ns + "/pods/p/log"), {("", "pods/log", "get")}),
+        (grants("GET", "/apis/apps/v1/namespaces/x/deployments"), {("apps", "deployments",
+                                                                    "list")}),
+    ]
+    for got, want in cases:
+        check(got == want, f"authorized_grants: {got}, expected {want}")
+    check(isinstance(grants("GET", "/api/v1/pods"), str), "a cluster-wide list is no Role's")
+    check(isinstance(grants("GET", "/version"), str), "/version is a non-resource URL")
+
+    # check_role_against_requests on a Role of our own: each way of being wrong is reported.
+    agent = {"user-agent": PLUGIN_USER_AGENT + "test"}
+    pod_body = {"kind": "Pod", "metadata": {"name": "p", "labels": dict([PLUGIN_LABEL])}}
+    log = {"requests": [
+        {"method": "POST", "path": ns + "/pods", "headers": agent, "verb": "create",
+         "namespace": "x", "body": pod_body},
+        {"method": "GET", "path": ns + "/pods/p/exec", "headers": dict(agent, upgrade="websocket"),
+         "verb": "get", "namespace": "x"},
+        {"method": "DELETE", "path": ns + "/pods/p", "headers": {"user-agent": "curl"},
+         "verb": "delete", "namespace": "x"},  # not the plugin's: needs no grant
+    ]}
+    rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]},
+             {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get", "create"]},
+             {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["get"]}]
+    policy = {"spec": {"podSelector": {"matchLabels": dict([PLUGIN_LABEL])}}}
+
+    def role_failures(rules, log, policy=policy):
+        objs = {("Role", "podterm-exec", "podterm-runtime"): {"rules": rules},
+                ("NetworkPolicy", "podterm-exec", "exec-pods-egress"): policy}
+        before = len(failures)
+        check_role_against_requests(objs, log, report=False)
+        found = failures[before:]
+        del failures[before:]
+        return found
+
+    check(role_failures(rules, log) == [], f"a matching Role: {role_failures(rules, log)}")
+    for what, bad_rules in (
+            ("a missing verb", [rules[0], dict(rules[1], verbs=["get"]), rules[2]]),
+            ("an unused verb", [dict(rules[0], verbs=["create", "list"])] + rules[1:]),
+            ("an unused resource", rules + [{"apiGroups": [""], "resources": ["secrets"],
+                                             "verbs": ["get"]}]),
+            ("a stale justification", rules[:2])):
+        check(role_failures(bad_rules, log), f"check_role_against_requests misses {what}")
+    check(role_failures(rules, {"requests": log["requests"][2:]}),
+          "check_role_against_requests passes a log without the plugin's requests")
+    check(role_failures(rules, log, {"spec": {"podSelector": {"matchLabels": {"a": "b"}}}}),
+          "check_role_against_requests misses pods the exec NetworkPolicy does not select")
+
+    for f in failures:
+        print("FAIL:", f)
+    print(f"self-test: {passed} checks passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+def render(repo):
+    """The Kustomize base's objects, or an exit status (SKIP when no kubectl)."""
     try:
         import yaml
     except ImportError:
@@ -626,13 +1059,43 @@ def main():
               "kubectl on PATH); cannot render deploy/kubernetes")
         return SKIP
     base = os.path.join(repo, "deploy/kubernetes")
-    render = subprocess.run([kubectl, "kustomize", base], capture_output=True, text=True,
+    result = subprocess.run([kubectl, "kustomize", base], capture_output=True, text=True,
                             timeout=90)
-    if render.returncode != 0:
-        print(f"{kubectl} kustomize {base} failed:\n{render.stderr}", file=sys.stderr)
+    if result.returncode != 0:
+        print(f"{kubectl} kustomize {base} failed:\n{result.stderr}", file=sys.stderr)
         return 1
-    objects = [o for o in yaml.safe_load_all(render.stdout) if o]
+    objects = [o for o in yaml.safe_load_all(result.stdout) if o]
     print(f"rendered {len(objects)} objects with {kubectl}")
+    return objects
+
+
+def main():
+    args = sys.argv[1:]
+    if args == ["--self-test"]:
+        return self_test()
+    if len(args) == 2 and args[0] in ("--restricted", "--session-pod"):
+        return check_pod_file(args[1], {"restricted"} if args[0] == "--restricted"
+                              else {"session"})
+    if len(args) == 3 and args[0] == "--plugin-requests":
+        with open(args[1], encoding="utf-8") as f:
+            log = json.load(f)
+        objects = render(os.path.abspath(args[2]))
+        if isinstance(objects, int):
+            return objects
+        objs = {object_key(o): o for o in objects}
+        check_rbac(objs)
+        check_role_against_requests(objs, log)
+        for f in failures:
+            print("FAIL:", f)
+        print(f"{passed} checks passed, {len(failures)} failed")
+        return 1 if failures else 0
+    if len(args) != 1 or args[0].startswith("-"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    repo = os.path.abspath(args[0])
+    objects = render(repo)
+    if isinstance(objects, int):
+        return objects
     with open(os.path.join(repo, "config/production.toml"), "rb") as f:
         config = tomllib.load(f)
 
