@@ -24,6 +24,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 
 namespace podterm::e2e {
 
@@ -238,6 +239,24 @@ std::vector<std::string> FakeKube::allPods() {
   return names;
 }
 
+std::vector<pid_t> FakeKube::sandboxPids(const std::string& pod_name) {
+  std::vector<pid_t> pids;
+  const std::string answer = request("GET", "/_fake/state");
+  auto state = parseObject(answer.size() > 4 ? answer.substr(4) : "");
+  if (!state || !state->getArray("pods")) return pids;
+  auto pods = state->getArray("pods");
+  for (size_t i = 0; i < pods->size(); ++i) {
+    auto pod = pods->getObject(static_cast<unsigned>(i));
+    if (!pod || pod->optValue<std::string>("name", "") != pod_name) continue;
+    auto sandboxes = pod->getArray("sandboxes");
+    for (size_t j = 0; sandboxes && j < sandboxes->size(); ++j) {
+      auto sandbox = sandboxes->getObject(static_cast<unsigned>(j));
+      if (sandbox && sandbox->has("pid")) pids.push_back(sandbox->getValue<int>("pid"));
+    }
+  }
+  return pids;
+}
+
 size_t FakeKube::requestsMatching(const std::string& method, const std::string& path_part,
                                   const std::string& query_part) {
   const std::string answer = request("GET", "/_fake/requests");
@@ -254,6 +273,20 @@ size_t FakeKube::requestsMatching(const std::string& method, const std::string& 
     }
   }
   return count;
+}
+
+// --- RuntimeHost -------------------------------------------------------------------------------
+
+RuntimeHost::RuntimeHost(const std::string& runtime, HostOptions options,
+                         const std::string& kube_faults, int kube_ready_timeout_s) {
+  if (runtime == "kubernetes") {
+    kube_ = std::make_unique<FakeKube>(kube_faults);
+    if (!kube_->ok()) return;
+    options.runtime = kube_->runtimeConfig(kube_ready_timeout_s);
+  } else if (runtime != "fakepod") {
+    throw std::invalid_argument("no such runtime in the e2e tests: " + runtime);
+  }
+  host_ = std::make_unique<HostProcess>(options);
 }
 
 // --- TcpProxy ----------------------------------------------------------------------------------

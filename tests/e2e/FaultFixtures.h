@@ -2,7 +2,9 @@
 // Fixtures shared by the e2e tests: a polling wait (all of them); the fake Kubernetes API server
 // with its fault and control API, a TCP proxy on 127.0.0.1 that a test can cut (its database
 // "goes away"), a command runner, and what /proc says about a process (descriptors, threads)
-// (Faults, Kubernetes, Replicas). Every process here is started and stopped by its PID.
+// (Faults, Kubernetes, Replicas); a host on either runtime, fakepod or kubernetes on the fake
+// (the Terminal and Files suites, value-parameterised over the runtime). Every process here is
+// started and stopped by its PID.
 
 #include <sys/types.h>
 
@@ -10,10 +12,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "HostProcess.h"
 
 namespace podterm::e2e {
 
@@ -78,6 +83,8 @@ class FakeKube {
   std::vector<std::string> podsOf(const std::string& session_id);
   // Every pod name the fake holds, terminating ones included.
   std::vector<std::string> allPods();
+  // Host pids of the sandbox agents (each container's pid 1) of this pod, from /_fake/state.
+  std::vector<pid_t> sandboxPids(const std::string& pod_name);
   // Number of requests in the fake's log with this method, a path containing path_part and a
   // query string containing query_part.
   size_t requestsMatching(const std::string& method, const std::string& path_part,
@@ -88,6 +95,35 @@ class FakeKube {
   uint16_t port_ = 0;
   std::string dir_, kubeconfig_, why_;
   std::mutex mutex_;
+};
+
+// The runtimes the general e2e suites run on, as a value-parameterised suite's parameter:
+//   INSTANTIATE_TEST_SUITE_P(Runtimes, Suite, ::testing::Values("fakepod", "kubernetes"),
+//                            RuntimeParamName());
+// names its tests Runtimes/Suite.Test/fakepod and Runtimes/Suite.Test/kubernetes.
+struct RuntimeParamName {
+  template <class Info>
+  std::string operator()(const Info& info) const {
+    return info.param;
+  }
+};
+
+// A host on one runtime: "fakepod" (its [runtime.fakepod] lines from options.fakepod), or
+// "kubernetes" on a FakeKube of its own started with kube_faults (options.runtime from it, with
+// the plugin's ready_timeout_s). ok() is false only when the fake cannot run; why() says why.
+class RuntimeHost {
+ public:
+  RuntimeHost(const std::string& runtime, HostOptions options,
+              const std::string& kube_faults = "[]", int kube_ready_timeout_s = 30);
+  bool ok() const { return host_ != nullptr; }
+  std::string why() const { return kube_ ? kube_->why() : std::string(); }
+  HostProcess& host() { return *host_; }
+  // The fake under a kubernetes host; null on fakepod.
+  FakeKube* kube() { return kube_.get(); }
+
+ private:
+  std::unique_ptr<FakeKube> kube_;
+  std::unique_ptr<HostProcess> host_;
 };
 
 // Forwards 127.0.0.1:port() to 127.0.0.1:target. cut() closes every connection and the listener,
