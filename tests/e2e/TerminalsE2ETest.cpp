@@ -13,7 +13,6 @@
 #include <memory>
 #include <regex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "FaultFixtures.h"
@@ -193,10 +192,16 @@ TEST_F(TerminalsE2E, ThePodLivesWhileATerminalDoesAndGoesAfterTheLast) {
     leaves.send("echo kept-file > \"$HOME/terms-life.txt\"; echo written-$((3*3))\n");
     ASSERT_TRUE(leaves.waitFor("written-9")) << leaves.text();
   }
+  // Its end is done (its shell closed) when the host logs "session=<id> ended" (once: the other
+  // terminal of this session lives on).
   ASSERT_TRUE(waitUntil(
-      [] { return host_->log().find("terminal leaves ending") != std::string::npos; }, 15s))
+      [&] {
+        const std::string log = host_->log();
+        return log.find("terminal leaves ending") != std::string::npos &&
+               log.find("session=" + session + " ended") != std::string::npos;
+      },
+      15s))
       << host_->log();
-  std::this_thread::sleep_for(500ms);  // its end (the shell closed) is done
   // Its grace period is over and it has ended; the pod and the other terminal are still there.
   stays->send("cat \"$HOME/terms-life.txt\"; echo alive-$((4*4))\n");
   ASSERT_TRUE(stays->waitFor("alive-16")) << stays->text();
