@@ -26,6 +26,8 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -232,6 +234,45 @@ class KubeDeployConformance : public KubePluginTest {
   std::vector<std::unique_ptr<k8s::KubernetesPodRuntime>> statics_;
 };
 
+// What the plugin's sources can ask the API for: the HTTP methods of its REST calls (a watch is a
+// GET) and the resources and subresources its paths name. A scenario must have exercised each:
+// a call only an unexercised code path makes would otherwise escape the Role check.
+struct SourceCalls {
+  std::set<std::string> methods;
+  std::set<std::string> resources;     // "pods", "persistentvolumeclaims"
+  std::set<std::string> subresources;  // "exec"
+  std::set<std::string> groups;        // "/apis/<group>" paths: none expected
+};
+
+SourceCalls scanPluginSources() {
+  SourceCalls out;
+  const std::regex call(R"re(api_\.call\(\s*"([A-Z]+)")re");
+  const std::regex stream(R"re(api_\.stream\()re");
+  const std::regex resource(R"re("/api/v1/namespaces/"\s*\+\s*\w+\s*\+\s*"/([a-z]+)")re");
+  const std::regex sub(R"re("/(exec|attach|portforward|log|status|eviction|binding|proxy)[?/"])re");
+  const std::regex group(R"re("/apis/([^"/]*))re");
+  for (const auto& entry :
+       std::filesystem::directory_iterator(repoRoot() + "/plugins/runtime-kubernetes")) {
+    const auto ext = entry.path().extension();
+    if (ext != ".cpp" && ext != ".h") continue;
+    std::ifstream in(entry.path());
+    std::ostringstream text;
+    text << in.rdbuf();
+    const std::string src = text.str();
+    auto each = [&src](const std::regex& re, std::set<std::string>& into) {
+      for (std::sregex_iterator it(src.begin(), src.end(), re), end; it != end; ++it) {
+        into.insert(it->size() > 1 ? (*it)[1].str() : "GET");
+      }
+    };
+    each(call, out.methods);
+    each(stream, out.methods);
+    each(resource, out.resources);
+    each(sub, out.subresources);
+    each(group, out.groups);
+  }
+  return out;
+}
+
 size_t count(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -286,6 +327,40 @@ TEST_F(KubeDeployConformance, TheRoleGrantsWhatThePluginCallsAndNothingElse) {
     resized = resized || (resizes && resizes->size() > 0);
   }
   EXPECT_TRUE(resized) << "no exec carried a resize";
+
+  // Everything the sources can call was called.
+  std::set<std::string> methods, resources;
+  for (const auto& e : requests()) {
+    auto headers = e->getObject("headers");
+    if (!headers ||
+        headers->optValue<std::string>("user-agent", "").rfind("podterm-runtime-kubernetes/", 0)) {
+      continue;
+    }
+    methods.insert(e->optValue<std::string>("method", ""));
+    resources.insert(e->optValue<std::string>("resource", ""));
+  }
+  const SourceCalls source = scanPluginSources();
+  EXPECT_FALSE(source.methods.empty() || source.resources.empty())
+      << "found no API call in plugins/runtime-kubernetes: the scan's patterns are out of date";
+  for (const auto& m : source.methods) {
+    EXPECT_TRUE(methods.count(m)) << "the plugin's sources make " << m
+                                  << " requests, and no scenario here made one";
+  }
+  for (const auto& res : source.resources) {
+    EXPECT_TRUE(resources.count(res))
+        << "the plugin's sources name " << res << ", and no scenario here called it";
+  }
+  for (const auto& sub : source.subresources) {
+    EXPECT_TRUE(std::any_of(resources.begin(), resources.end(),
+                            [&](const std::string& r) {
+                              return r.size() > sub.size() + 1 &&
+                                     r.compare(r.size() - sub.size() - 1, std::string::npos,
+                                               "/" + sub) == 0;
+                            }))
+        << "the plugin's sources name the subresource " << sub << ", and no scenario called it";
+  }
+  EXPECT_TRUE(source.groups.empty()) << "the plugin calls an API group (" << *source.groups.begin()
+                                     << "): the Role's rules allow the core group only";
 
   const std::string log = writeLog("requests");
   auto r = checkManifests(dir_, "rbac", {"--plugin-requests", log, repoRoot()});
