@@ -70,6 +70,15 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
+// A token goes into an HTTP header as it is: a control character (a line break above all) would
+// end the header and start another one.
+bool headerSafe(const std::string& token) {
+  for (unsigned char ch : token) {
+    if (ch < 0x20 || ch == 0x7f) return false;
+  }
+  return true;
+}
+
 bool base64Decode(const std::string& in, std::string& out) {
   try {
     std::istringstream src(in);
@@ -249,6 +258,10 @@ sdk::Result<Credentials> loadInCluster(const std::string& sa_dir) {
     return Status(ErrorCode::Unavailable,
                   "the service account token " + c.token_file + " is empty");
   }
+  if (!headerSafe(trim(token))) {
+    return Status(ErrorCode::Unavailable, "the service account token " + c.token_file +
+                                              " holds a control character (a line break?)");
+  }
   const std::string ca = sa_dir + "/ca.crt";
   if (!readFile(ca, c.ca_pem, &why)) {
     return Status(ErrorCode::Unavailable, "cannot read the cluster CA " + ca + ": " + why);
@@ -333,6 +346,11 @@ sdk::Result<Credentials> loadKubeconfig(const std::string& path_in, const std::s
                       "(use a token, tokenFile or client certificate)");
   }
   c.token = trim((*user)["token"].str());
+  if (!headerSafe(c.token)) {
+    return Status(ErrorCode::InvalidArgument, path + ": the token of user \"" +
+                                                  (*ctx)["user"].str() +
+                                                  "\" holds a control character (a line break?)");
+  }
   std::string token_file = (*user)["tokenFile"].str();
   if (!token_file.empty()) {
     std::filesystem::path p(token_file);
@@ -345,6 +363,10 @@ sdk::Result<Credentials> loadKubeconfig(const std::string& path_in, const std::s
     }
     if (trim(token).empty()) {
       return Status(ErrorCode::InvalidArgument, path + ": tokenFile " + c.token_file + " is empty");
+    }
+    if (!headerSafe(trim(token))) {
+      return Status(ErrorCode::InvalidArgument, path + ": tokenFile " + c.token_file +
+                                                    " holds a control character (a line break?)");
     }
   }
   if (auto st = pemFrom(*user, "client-certificate", dir, path, c.client_cert_pem, cert_from);
@@ -388,8 +410,9 @@ bool TokenSource::reloadLocked(bool force) {
   std::string text;
   if (!readFile(file_, text)) return false;
   text = trim(text);
-  // A writer caught between truncate and write: keep the token we have and look again next time.
-  if (text.empty()) return false;
+  // A writer caught between truncate and write, or a file that would break the header: keep the
+  // token we have and look again next time.
+  if (text.empty() || !headerSafe(text)) return false;
   inode_ = st.st_ino;
   size_ = st.st_size;
   mtime_ = st.st_mtim;

@@ -25,8 +25,9 @@ struct Credentials {
   std::string ns;  // the context's or service account's namespace; may be empty
 };
 
-// KUBERNETES_SERVICE_HOST/PORT and <sa_dir>/{token,ca.crt,namespace}. A missing or empty token, or
-// a CA that is missing or holds no PEM certificate, is an error naming the file and the cause.
+// KUBERNETES_SERVICE_HOST/PORT and <sa_dir>/{token,ca.crt,namespace}. A missing or empty token (or
+// one with a control character), or a CA that is missing or holds no PEM certificate, is an error
+// naming the file and the cause (never the token).
 sdk::Result<Credentials> loadInCluster(const std::string& sa_dir);
 // path empty: $KUBECONFIG (first existing file of the list), then ~/.kube/config. context empty:
 // current-context. Errors name the file and, for syntax errors, the line; files it refers to
@@ -38,7 +39,8 @@ sdk::Result<Credentials> loadKubeconfig(const std::string& path, const std::stri
 // changes (a stat() at most once a second, on the next token() call) and on demand after a 401.
 // The kubelet rotates a projected token by swapping the ..data symlink of the volume to a new
 // timestamped directory; stat() follows the symlinks, so the new file's inode is seen at once. An
-// empty read (a writer between truncate and write) keeps the previous token. Thread-safe.
+// empty read (a writer between truncate and write) or a token with a control character (which
+// would break the Authorization header) keeps the previous token. Thread-safe.
 class TokenSource {
  public:
   explicit TokenSource(const Credentials& creds);

@@ -65,6 +65,7 @@ bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds time
 struct Request {
   long seq = 0;
   std::string method, path, user;  // user: empty when the request was not authenticated
+  std::string user_agent;          // the last User-Agent header the fake received
   long status = 0;
   bool exec() const { return path.size() > 5 && path.compare(path.size() - 5, 5, "/exec") == 0; }
 };
@@ -206,6 +207,9 @@ class KubeCredentialsTest : public KubePluginTest {
       r.path = e->optValue<std::string>("path", "");
       r.user = e->optValue<std::string>("user", "");
       r.status = e->optValue<long>("status", 0);
+      if (auto headers = e->getObject("headers")) {
+        r.user_agent = headers->optValue<std::string>("user-agent", "");
+      }
       out.push_back(r);
     }
     return out;
@@ -457,8 +461,84 @@ TEST_F(KubeCredentialsTest, RotationIsFollowedWithoutA401) {
     if (r.exec() && r.status == 101) admin_exec = admin_exec || r.user == kAdminUser;
   }
   EXPECT_TRUE(admin_exec);
+
+  // A file whose token would break the Authorization header (a line break and a header after it)
+  // is not taken: the plugin keeps the token it has. It looks at the file on the first call of
+  // each new second, so calls until two seconds have begun are sure to have seen the bad file. The
+  // injected header would be a second User-Agent, after the plugin's own: the fake keeps the last.
+  since = lastSeq();
+  sa.rotate(fake_->token() + "\r\nUser-Agent: injected-header");
+  const std::time_t rotated_at = std::time(nullptr);
+  int calls = 0;
+  while (std::time(nullptr) < rotated_at + 2) {
+    auto listed = rt->listPods();
+    ASSERT_TRUE(listed) << listed.status().message();
+    auto exit = echo(rt, "cred-swap", "kept", &out);
+    ASSERT_TRUE(exit.error.isOk()) << exit.error.message();
+    EXPECT_EQ(out, "kept\n");
+    ++calls;
+  }
+  EXPECT_GT(calls, 0);
+  for (const auto& r : requestsSince(since)) {
+    EXPECT_EQ(r.user, kAdminUser) << r.method << " " << r.path << " " << r.status;
+    EXPECT_NE(r.user_agent, "injected-header") << r.method << " " << r.path;
+  }
   EXPECT_TRUE(rt->deletePod("cred-swap"));
   runtimes_.clear();
+}
+
+// kubeconfig credentials with a tokenFile (relative to the kubeconfig) are followed the same way.
+TEST_F(KubeCredentialsTest, KubeconfigTokenFileIsFollowed) {
+  TempDir tmp;
+  const fs::path token = tmp.path() / "token";
+  // Replaced the way an operator's tool would: a new file renamed over the old one.
+  auto writeToken = [&](const std::string& value) {
+    spit(tmp.path() / "token.new", value + "\n");
+    fs::rename(tmp.path() / "token.new", token);
+  };
+  writeToken(fake_->token());
+  spit(tmp.path() / "config",
+       "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n"
+       "    server: " +
+           fake_->url() + "\n    certificate-authority: " + fake_->caFile() +
+           "\nusers:\n- name: u\n  user:\n    tokenFile: token\ncontexts:\n- name: c\n"
+           "  context: {cluster: k, user: u}\n");
+  auto config = baseConfig();
+  config["credentials"] = std::string("kubeconfig");
+  config["kubeconfig"] = (tmp.path() / "config").string();
+  config["retry_budget_s"] = int64_t{2};
+  auto* rt = keep(createKubeRuntime(config));
+  ASSERT_NE(rt, nullptr);
+  auto st = ensure(rt, "cred-tokenfile");
+  ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
+  std::string out;
+  ASSERT_TRUE(echo(rt, "cred-tokenfile", "first", &out).error.isOk());
+  EXPECT_EQ(out, "first\n");
+
+  const long since = lastSeq();
+  writeToken(fake_->unprivilegedToken());
+  bool rest_switched = false, exec_switched = false;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        rt->listPods();
+        echo(rt, "cred-tokenfile", "second", &out);
+        for (const auto& r : requestsSince(since)) {
+          EXPECT_NE(r.status, 401) << r.method << " " << r.path;
+          if (r.user != kUnprivilegedUser) continue;
+          (r.exec() ? exec_switched : rest_switched) = true;
+        }
+        return rest_switched && exec_switched;
+      },
+      10s))
+      << "rest " << rest_switched << ", exec " << exec_switched;
+  writeToken(fake_->token());
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto exit = echo(rt, "cred-tokenfile", "third", &out);
+        return exit.error.isOk() && out == "third\n" && rt->listPods();
+      },
+      10s));
+  EXPECT_TRUE(rt->deletePod("cred-tokenfile"));
 }
 
 // 4. Bad credentials are refused when the runtime is created, with a message that names the file
@@ -513,6 +593,7 @@ TEST_F(KubeCredentialsTest, BadCredentialsAreRefusedWithAClearMessage) {
   const fs::path dir_ca = saDir("sa-dir-ca", secret, std::nullopt);
   fs::create_directory(dir_ca / "ca.crt");
   const fs::path junk_ca = saDir("sa-junk-ca", secret, "not a certificate " + secret + "\n");
+  const fs::path crlf_token = saDir("sa-crlf-token", secret + "\r\nX-Injected: yes\n", ca_pem_);
   const auto inClusterConfig = [&](const fs::path& p) {
     auto c = baseConfig();
     c["credentials"] = std::string("in-cluster");
@@ -538,6 +619,13 @@ TEST_F(KubeCredentialsTest, BadCredentialsAreRefusedWithAClearMessage) {
       {"CA is not PEM",
        inClusterConfig(junk_ca),
        {(junk_ca / "ca.crt").string(), "no PEM certificate"}},
+      {"token with a line break",
+       inClusterConfig(crlf_token),
+       {(crlf_token / "token").string(), "control character"}},
+      {"kubeconfig token with a line break",
+       kubeconfigConfig(kubeconfig("crlf-token", ca_line,
+                                   "    token: \"" + secret + "\\r\\nX-Injected: yes\"\n")),
+       {"crlf-token", "token of user \"u\"", "control character"}},
       {"client certificate without key",
        kubeconfigConfig(
            kubeconfig("cert-no-key", ca_line, "    client-certificate-data: " + cert_b64 + "\n")),
