@@ -433,6 +433,13 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
       std::chrono::steady_clock::now() + std::chrono::seconds(settings_.delete_timeout_s);
   for (;;) {
     if (work_stop_) return;
+    {
+      // Deleted (or started over) while this create waited for an old pod to go: no pod for it
+      // (it would run unowned until a reaper found it).
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = sessions_.find(session_id);
+      if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return;
+    }
     auto r = api_.call("POST", podsPath(), body);
     if (!r) return failCreate(session_id, gen, "CreateFailed", r.status().message());
     Object::Ptr pod;
