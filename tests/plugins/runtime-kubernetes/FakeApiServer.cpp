@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,8 +92,14 @@ bool FakeApiServer::start(std::string& why) {
                                    "0.05",
                                    "--bookmark-interval",
                                    "1"};
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
+    // A test process that dies without its static destructors (an abort, a crash) takes the fake
+    // and, through its SIGTERM handler, the fake's sandboxes with it. (The signal follows the
+    // thread that forks: instance() is first called from a test's own thread, which lives on.)
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);
     ::dup2(out[1], 1);
     // Its diagnostics (tracebacks of connections the tests cut) go to a log beside its data.
     int log = ::open((dir_ + "/fake.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
