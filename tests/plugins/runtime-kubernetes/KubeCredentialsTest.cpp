@@ -487,6 +487,55 @@ TEST_F(KubeCredentialsTest, RotationIsFollowedWithoutA401) {
   runtimes_.clear();
 }
 
+// The config's context picks the kubeconfig's user, cluster and namespace instead of
+// current-context; a context the file lacks is named in the error.
+TEST_F(KubeCredentialsTest, TheConfiguredContextIsUsed) {
+  TempDir tmp;
+  const std::string path = (tmp.path() / "config").string();
+  spit(path,
+       "apiVersion: v1\nkind: Config\ncurrent-context: stale\nclusters:\n- name: k\n"
+       "  cluster:\n    server: " +
+           fake_->url() + "\n    certificate-authority: " + fake_->caFile() +
+           "\nusers:\n- name: old\n  user:\n    token: " + kUnknownToken +
+           "\n- name: cert\n  user:\n    client-certificate: " + fake_->clientCertFile() +
+           "\n    client-key: " + fake_->clientKeyFile() +
+           "\ncontexts:\n- name: stale\n  context: {cluster: k, user: old}\n"
+           "- name: good\n  context: {cluster: k, user: cert, namespace: ctx-space}\n");
+  auto config = baseConfig();
+  config["credentials"] = std::string("kubeconfig");
+  config["kubeconfig"] = path;
+  config["context"] = std::string("good");
+  const long since = lastSeq();
+  auto* rt = keep(createKubeRuntime(config));
+  ASSERT_NE(rt, nullptr);
+  auto st = ensure(rt, "cred-ctx");
+  ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
+  std::string out;
+  auto exit = echo(rt, "cred-ctx", "from-context", &out);
+  EXPECT_TRUE(exit.error.isOk()) << exit.error.message();
+  EXPECT_EQ(out, "from-context\n");
+  const std::string pod = k8s::podNamesFor("cred-ctx").pod;
+  EXPECT_EQ(fake_->api("GET", "/api/v1/namespaces/ctx-space/pods/" + pod), 200);
+  int execs = 0;
+  for (const auto& r : requestsSince(since)) {
+    EXPECT_NE(r.status, 401) << r.method << " " << r.path;
+    if (r.exec() && r.path.find(pod) != std::string::npos) {
+      ++execs;
+      EXPECT_EQ(r.user, "admin");
+    }
+  }
+  EXPECT_EQ(execs, 1);
+  EXPECT_TRUE(rt->deletePod("cred-ctx"));
+
+  config["context"] = std::string("missing");
+  auto created = createKubeRuntime(config);
+  ASSERT_FALSE(created.status);
+  EXPECT_NE(created.status.message().find(path + ": context \"missing\" not found"),
+            std::string::npos)
+      << created.status.message();
+  expectNoSecret(created.status.message());
+}
+
 // kubeconfig credentials with a tokenFile (relative to the kubeconfig) are followed the same way.
 TEST_F(KubeCredentialsTest, KubeconfigTokenFileIsFollowed) {
   TempDir tmp;
