@@ -1086,6 +1086,10 @@ Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
       auto got = api_.call("GET", pod_path);
       if (!got) return got.status();
       if (got.value().status == 404) break;
+      // Not "gone": an error (a 5xx past the retry budget, a 403) says nothing about the pod.
+      if (got.value().status != 200) {
+        return statusFor(got.value(), "kubernetes: wait for pod " + pod_name + " to go");
+      }
       auto pod = parse(got.value().body);
       if (!pod || podString(pod, "metadata.uid") != uid) break;
       if (std::chrono::steady_clock::now() > deadline) {

@@ -116,6 +116,13 @@ class KubeRestRetryTest : public KubePluginTest {
     return out;
   }
 
+  // From the fake's state (a control call, which no fault meets).
+  bool podExists(const std::string& name) {
+    std::string body;
+    fake_->control("GET", "/_fake/state", {}, &body);
+    return body.find("\"name\": \"" + name + "\"") != std::string::npos;
+  }
+
   // Waits until the runtime's watch is up (its first list is done): later lists are the
   // session's own lookups, which a list fault then meets.
   void waitForWatch() {
@@ -373,6 +380,83 @@ TEST_F(KubeRestRetryTest, ACreateWhoseAnswerWasLostAdoptsThePodItMade) {
   EXPECT_EQ(out.out(), names.pod + "\n");
   EXPECT_TRUE(rt->deletePod(id));
   EXPECT_EQ(fake_->api("GET", std::string(kPods) + "/" + names.pod), 404);
+}
+
+// deletePod over a flaky API: the answer to its DELETE is lost after the delete took effect (the
+// resent DELETE, with the same uid precondition, is answered like any repeated delete), and the
+// GETs that wait for the pod to go get 503 twice while a finalizer holds it: deletePod returns
+// only once the pod is gone (a 503 is not a 404), and then the volume goes too.
+TEST_F(KubeRestRetryTest, DeleteGetsThroughALostAnswerAnd5xx) {
+  const std::string id = "flaky-delete";
+  const auto names = k8s::podNamesFor(id);
+  const std::string pod_path = std::string(kPods) + "/" + names.pod;
+  auto* rt = runtime();
+  auto& o = observers_.emplace_back();
+  ASSERT_TRUE(rt->ensurePod(spec(id), &o));
+  ASSERT_EQ(waitSettled(o).phase, PodPhase::Ready);
+  ASSERT_EQ(fake_->api("PATCH", pod_path, R"({"metadata":{"finalizers":["podterm.test/hold"]}})",
+                       nullptr, "application/merge-patch+json"),
+            200);
+  clearRequests();
+  fault(R"({"type":"reset","mode":"after","verb":"delete","resource":"pods","count":1})");
+  fault(R"({"type":"http_error","code":503,"verb":"get","resource":"pods","count":2})");
+  // Lets the pod go once deletePod saw it still there after the 503s.
+  std::thread release([&] {
+    waitUntil(
+        [&] {
+          auto gets = requestsOf("get", "pods", names.pod);
+          return gets.size() >= 3 && gets.back().status == 200;
+        },
+        15s);
+    fake_->api("PATCH", pod_path, R"({"metadata":{"finalizers":null}})", nullptr,
+               "application/merge-patch+json");
+  });
+  auto deleted = rt->deletePod(id);
+  const bool there = podExists(names.pod);
+  release.join();
+  EXPECT_TRUE(deleted) << deleted.message();
+  EXPECT_FALSE(there) << "deletePod returned while the pod was still there";
+  // The claim follows once the API processed its delete (it is protected while the pod was).
+  EXPECT_TRUE(waitUntil(
+      [&] { return fake_->api("GET", std::string(kPvcs) + "/" + names.pvc) == 404; }, 10s));
+  auto deletes = requestsOf("delete", "pods", names.pod);
+  ASSERT_GE(deletes.size(), 2u);
+  EXPECT_TRUE(deletes[0].reset);
+  EXPECT_EQ(deletes[0].served, 200);
+  auto gets = requestsOf("get", "pods", names.pod);
+  ASSERT_GE(gets.size(), 3u);
+  EXPECT_EQ(gets[0].status, 503);
+  EXPECT_EQ(gets[1].status, 503);
+  EXPECT_EQ(fired().find("\"active\": [{"), std::string::npos) << fired();
+}
+
+// The GETs that wait for a deleted pod to go keep getting 503 past the retry budget (2 s): the
+// pod may well still be there, so deletePod says it could not confirm the delete, with the API's
+// words, instead of reporting success (the host then logs it and its reaper tries again).
+TEST_F(KubeRestRetryTest, ADeleteThatCannotSeeThePodGoSaysSo) {
+  const std::string id = "unconfirmed-delete";
+  const auto names = k8s::podNamesFor(id);
+  const std::string pod_path = std::string(kPods) + "/" + names.pod;
+  auto* rt = runtime({{"retry_budget_s", int64_t{2}}});
+  auto& o = observers_.emplace_back();
+  ASSERT_TRUE(rt->ensurePod(spec(id), &o));
+  ASSERT_EQ(waitSettled(o).phase, PodPhase::Ready);
+  ASSERT_EQ(fake_->api("PATCH", pod_path, R"({"metadata":{"finalizers":["podterm.test/hold"]}})",
+                       nullptr, "application/merge-patch+json"),
+            200);
+  fault(R"({"type":"http_error","code":503,"verb":"get","resource":"pods","name":")" + names.pod +
+        R"(","count":null})");
+  auto deleted = rt->deletePod(id);
+  EXPECT_FALSE(deleted) << "deletePod reported success while it could not see the pod go";
+  EXPECT_NE(deleted.message().find("the server is currently unable to handle the request"),
+            std::string::npos)
+      << deleted.message();
+  EXPECT_TRUE(podExists(names.pod));
+  fake_->control("DELETE", "/_fake/faults");
+  fake_->api("PATCH", pod_path, R"({"metadata":{"finalizers":null}})", nullptr,
+             "application/merge-patch+json");
+  EXPECT_TRUE(rt->deletePod(id));  // now it goes, and its volume with it
+  EXPECT_FALSE(podExists(names.pod));
 }
 
 }  // namespace
