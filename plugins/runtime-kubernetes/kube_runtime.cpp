@@ -617,6 +617,12 @@ void KubernetesPodRuntime::poolLoop() {
           deleteOwnPool();
           return;
         }
+        if (!listed_) {
+          // Until the watch's first list is in, pool_ does not show the pool pods that exist
+          // (a crashed host's, another replica's): creating now could overfill the pool.
+          pool_cv_.wait_for(lock, 5s);
+          continue;
+        }
         if (pool_ready_ != ready_seen) {  // the template works: no reason to hold back
           ready_seen = pool_ready_;
           backoff = kPoolBackoffMin;
@@ -812,6 +818,8 @@ bool KubernetesPodRuntime::relist(std::string& rv) {
   } while (!cont.empty());
   // Pods that went away while nobody watched.
   std::lock_guard<std::mutex> lock(mu_);
+  listed_ = true;
+  pool_cv_.notify_all();
   for (auto it = pool_.begin(); it != pool_.end();) {
     // Not in this list, and not added (by the pool thread's create) since it began.
     if (it->second.seen_relist < gen) {

@@ -160,6 +160,7 @@ class KubernetesPodRuntime : public sdk::PodRuntime {
   const std::string instance_;           // this instance's owner token
   std::map<std::string, PoolPod> pool_;  // by pod name
   uint64_t relist_gen_ = 0;
+  bool listed_ = false;  // a relist succeeded: pool_ holds what exists (the pool waits for it)
   uint64_t pool_ready_ = 0;  // pool pods seen becoming Ready (ends the pool thread's backoff)
   std::condition_variable pool_cv_;  // with mu_: the pool changed, or stop
   bool pool_stop_ = false;

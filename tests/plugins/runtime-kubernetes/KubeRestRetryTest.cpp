@@ -19,6 +19,9 @@
 
 #include "FakeApiServer.h"
 #include "KubePluginFixture.h"
+#include "kube_runtime.h"
+#include "kube_settings.h"
+#include "pod_manifest.h"
 #include "pod_names.h"
 #include "podterm/testing/runtime_contract.h"
 
@@ -457,6 +460,48 @@ TEST_F(KubeRestRetryTest, ADeleteThatCannotSeeThePodGoSaysSo) {
              "application/merge-patch+json");
   EXPECT_TRUE(rt->deletePod(id));  // now it goes, and its volume with it
   EXPECT_FALSE(podExists(names.pod));
+}
+
+// The warm pool sizes itself from the watch's first list; when that list is refused for a moment
+// (503, retried), the pool waits for it instead of creating pods it cannot yet count: a crashed
+// host's leftover pool pod fills a pool of one, and no pod is created at all.
+TEST_F(KubeRestRetryTest, APoolWaitsForItsRetriedFirstListBeforeFillingUp) {
+  k8s::KubeSettings s;
+  s.credentials = k8s::CredentialsMode::Kubeconfig;
+  s.kubeconfig = fake_->kubeconfig();
+  s.ready_timeout_s = 30;
+  s.delete_timeout_s = 20;
+  s.retry_budget_s = 15;
+  s.warm_pool = 1;
+  s.image = "example.com/retry-pool:1";  // a template of its own: no other test's pool
+  const auto left = k8s::poolPodNames("retrypoolleft");
+  const std::string hash = k8s::poolTemplateHash(s);
+  ASSERT_EQ(fake_->api("POST", kPvcs, k8s::toJson(k8s::poolPvcManifest(s, left, hash, "deadhost"))),
+            201);
+  ASSERT_EQ(fake_->api("POST", kPods, k8s::toJson(k8s::poolPodManifest(s, left, hash, "deadhost"))),
+            201);
+  clearRequests();
+  fault(R"({"type":"http_error","code":503,"verb":"list","resource":"pods","count":2})");
+  auto created = k8s::KubernetesPodRuntime::create(s);
+  ASSERT_TRUE(created) << created.status().message();
+  auto rt = std::move(created.value());
+  ASSERT_TRUE(waitUntil([&] { return rt->readyPoolPods() >= 1; }, 20s));
+  std::vector<long> lists;
+  for (auto& r : requests()) {
+    if (r.verb == "list" && r.resource == "pods") lists.push_back(r.status);
+  }
+  ASSERT_GE(lists.size(), 3u);
+  EXPECT_EQ(lists[0], 503);
+  EXPECT_EQ(lists[1], 503);
+  int pool_creates = 0;
+  for (auto& r : requests()) {
+    if (r.verb == "create") ++pool_creates;
+  }
+  EXPECT_EQ(pool_creates, 0) << "the pool made a pod before it knew of the leftover";
+  EXPECT_EQ(rt->readyPoolPods(), 1u);
+  rt.reset();  // a clean shutdown deletes only the pool pods it made: the leftover stays
+  fake_->api("DELETE", std::string(kPods) + "/" + left.pod, R"({"gracePeriodSeconds":0})");
+  fake_->api("DELETE", std::string(kPvcs) + "/" + left.pvc);
 }
 
 }  // namespace
