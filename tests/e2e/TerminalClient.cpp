@@ -50,18 +50,31 @@ bool TerminalClient::readFrame(std::chrono::milliseconds timeout) {
     n = socket_->receiveFrame(buffer, flags);
   } catch (const Poco::TimeoutException&) {
     return false;
-  } catch (const Poco::Exception&) {
+  } catch (const Poco::Exception& e) {
     closed_ = true;
+    error_ = e.displayText();
     return false;
   }
   int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
   std::string payload(buffer.begin(), static_cast<size_t>(n));
   if (opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE || (n == 0 && flags == 0)) {
     closed_ = true;
+    if (opcode != Poco::Net::WebSocket::FRAME_OP_CLOSE) error_ = "the connection was closed";
     if (payload.size() >= 2) {
       close_code_ =
           (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
       close_reason_ = payload.substr(2);
+    }
+    return true;
+  }
+  if (opcode == Poco::Net::WebSocket::FRAME_OP_PING && answer_pings_) {
+    try {
+      socket_->sendFrame(
+          payload.data(), static_cast<int>(payload.size()),
+          Poco::Net::WebSocket::FRAME_FLAG_FIN | Poco::Net::WebSocket::FRAME_OP_PONG);
+    } catch (const Poco::Exception& e) {
+      closed_ = true;
+      error_ = e.displayText();
     }
     return true;
   }

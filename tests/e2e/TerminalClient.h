@@ -19,6 +19,9 @@ class TerminalClient {
                  const std::string& protocols = "", const std::string& origin = "");
   ~TerminalClient();
 
+  // Answer the server's pings with pongs, as a browser does (off by default: Poco's client does
+  // not, and HardeningE2E relies on a client that sends no frame at all).
+  void answerPings(bool on) { answer_pings_ = on; }
   void send(const std::string& text);
   void sendBinary(const std::string& bytes);
   // Reads until `needle` appears in the text received since the last consume; returns true then.
@@ -39,6 +42,8 @@ class TerminalClient {
   int waitForClose(std::chrono::milliseconds deadline = std::chrono::seconds(15));
   // The reason of the server's close frame (empty before it, or when it gave none).
   const std::string& closeReason() const { return close_reason_; }
+  // Why reading stopped without a close frame (the socket's error), or empty.
+  const std::string& error() const { return error_; }
   void close();
   std::string protocol() const { return protocol_; }
 
@@ -54,6 +59,8 @@ class TerminalClient {
   bool closed_ = false;
   int close_code_ = -1;
   std::string close_reason_;
+  std::string error_;
+  bool answer_pings_ = false;
 };
 
 // Waits for a fresh shell's first prompt: "$ ", or "# " where the pod's user is root. A fatal

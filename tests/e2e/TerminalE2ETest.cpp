@@ -179,6 +179,9 @@ int64_t rssKiB(pid_t pid) {
 
 TEST_P(TerminalE2E, SlowClientPausesTheShellAndHostMemoryStaysBounded) {
   TerminalClient client(host_->port(), sessionPath("flood_1"));
+  // Draining the flood can take longer than limits.socket_idle_timeout_s (90 s) on a loaded
+  // machine, and the client sends nothing meanwhile: it answers the host's pings.
+  client.answerPings(true);
   waitForPrompt(client, kFirst);
   const int64_t before = rssKiB(host_->pid());
   constexpr int64_t kFlood = 100'000'000;
@@ -202,7 +205,11 @@ TEST_P(TerminalE2E, SlowClientPausesTheShellAndHostMemoryStaysBounded) {
 #endif
   EXPECT_LT(peak - before, kBoundKiB) << "host RSS grew by " << (peak - before) << " KiB";
   int64_t received = client.drainUntil("END-42", 120s);
-  EXPECT_GE(received, kFlood) << "the flood did not arrive whole after the client read again";
+  EXPECT_GE(received, kFlood) << "the flood did not arrive whole after the client read again ("
+                              << (client.error().empty()
+                                      ? "close code " + std::to_string(client.waitForClose(0ms))
+                                      : client.error())
+                              << ")";
 }
 
 TEST_P(TerminalE2E, V2ClientsGetEventsInBinaryFrames) {
@@ -346,6 +353,22 @@ TEST_P(TerminalE2E, HealthUnknownPathsAndPlainHttpOnTheTerminalRoute) {
   EXPECT_EQ(httpGet(host_->port(), "/readyz").substr(0, 3), "200");
   EXPECT_EQ(httpGet(host_->port(), "/nope").substr(0, 3), "404");
   EXPECT_EQ(httpGet(host_->port(), sessionPath("plain_1")).substr(0, 3), "426");
+}
+
+// A client that answers the host's pings (a browser) sends frames while it only reads: its socket
+// is never idle (limits.socket_idle_timeout_s), which the flood test above relies on. Host-level:
+// one runtime (fakepod) covers it.
+TEST(TerminalE2EHttp, AClientThatAnswersPingsIsNeverIdle) {
+  HostOptions options = terminalHostOptions();
+  options.extra_tables = "[limits]\nping_interval_s = 1\nsocket_idle_timeout_s = 2\n";
+  HostProcess host(options);
+  TerminalClient client(host.port(), sessionPath("pongs_1"));
+  client.answerPings(true);
+  waitForPrompt(client);
+  // Reading only, for twice the idle timeout and more: no close comes.
+  EXPECT_EQ(client.waitForClose(5s), -1) << client.closeReason();
+  client.send("echo alive-$((5*5))\n");
+  EXPECT_TRUE(client.waitFor("alive-25")) << client.text();
 }
 
 // Hosts of their own, with a fault in the pod's start: fakepod's options, or the fake API
