@@ -504,5 +504,53 @@ TEST_F(KubeRestRetryTest, APoolWaitsForItsRetriedFirstListBeforeFillingUp) {
   fake_->api("DELETE", std::string(kPvcs) + "/" + left.pvc);
 }
 
+// A warm-pool claim (a JSON patch whose "test" makes it atomic) whose answer was lost after it
+// took effect: the resent patch fails its test (422), and the pod then says it is this session's,
+// so the session keeps it; no cold pod is made and the pod is not left claimed by nobody.
+TEST_F(KubeRestRetryTest, AClaimWhoseAnswerWasLostIsStillTheSessions) {
+  k8s::KubeSettings s;
+  s.credentials = k8s::CredentialsMode::Kubeconfig;
+  s.kubeconfig = fake_->kubeconfig();
+  s.ready_timeout_s = 30;
+  s.delete_timeout_s = 20;
+  s.retry_budget_s = 15;
+  s.warm_pool = 1;
+  s.image = "example.com/retry-claim:1";  // a template of its own: no other test's pool
+  auto created = k8s::KubernetesPodRuntime::create(s);
+  ASSERT_TRUE(created) << created.status().message();
+  auto rt = std::move(created.value());
+  ASSERT_TRUE(waitUntil([&] { return rt->readyPoolPods() >= 1; }, 20s));
+  const std::string id = "lost-claim";
+  const auto names = k8s::podNamesFor(id);
+  clearRequests();
+  fault(R"({"type":"reset","mode":"after","verb":"patch","resource":"pods","count":1})");
+  RecordingPodObserver o;
+  ASSERT_TRUE(rt->ensurePod(spec(id), &o));
+  auto st = waitSettled(o);
+  EXPECT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
+  std::vector<Logged> patches;
+  for (auto& r : requests()) {
+    if (r.verb == "patch" && r.resource == "pods") patches.push_back(r);
+  }
+  ASSERT_GE(patches.size(), 2u);
+  EXPECT_TRUE(patches[0].reset);
+  EXPECT_EQ(patches[0].served, 200);
+  EXPECT_EQ(patches[1].status, 422);
+  EXPECT_TRUE(requestsOf("create", "pods", names.pod).empty()) << "a cold pod was made";
+  auto pods = rt->listPods();
+  ASSERT_TRUE(pods) << pods.status().message();
+  std::string pod;
+  for (auto& p : pods.value()) {
+    if (p.session_id == id) pod = p.pod_name;
+  }
+  EXPECT_EQ(pod, patches[0].name) << "the session is not on the pod it claimed";
+  RecordingStreamObserver out;
+  ASSERT_NO_FATAL_FAILURE(run(rt.get(), id, {"echo", "claimed"}, "", out));
+  EXPECT_EQ(out.out(), "claimed\n");
+  EXPECT_TRUE(rt->deletePod(id));
+  rt->stopObserving(id);
+  rt.reset();  // its refilled pool goes with it
+}
+
 }  // namespace
 }  // namespace podterm::tests::kubernetes
