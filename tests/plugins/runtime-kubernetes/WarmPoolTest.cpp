@@ -3,6 +3,10 @@
 // listPods leaves pool and terminating pods out, clean shutdown deletes the pool and a crashed
 // host's pool is adopted. The runtimes are built from the plugin's static library, so a test can
 // wait for the pool it means (readyPoolPods()) instead of sleeping.
+//
+// The fake is shared by every test (and every --gtest_repeat), so each run's session ids carry the
+// run's number (sessionId()) and TearDown deletes the sessions' pods and volumes: a session of the
+// same name left by an earlier run would be found and adopted instead of claimed.
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
@@ -12,6 +16,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -61,8 +66,46 @@ class WarmPoolTest : public ::testing::Test {
     fake_ = FakeApiServer::instance();
     if (fake_ == nullptr) GTEST_SKIP() << FakeApiServer::whyUnavailable();
     fake_->control("DELETE", "/_fake/faults");
+    run_ = ++runs_;
   }
-  void TearDown() override { runtimes_.clear(); }
+  void TearDown() override {
+    runtimes_.clear();  // a clean shutdown: each runtime deletes its own unclaimed pool pods
+    if (fake_ == nullptr) return;
+    // The sessions' pods (cold or claimed) and volumes go at once, as another client would delete
+    // them (grace 0), so the next test or repeat starts without them.
+    for (const auto& session : sessions_) {
+      std::string body;
+      fake_->api("GET",
+                 std::string(kPods) + "?labelSelector=" + k8s::kSessionHashLabel + "%3D" +
+                     k8s::podNamesFor(session).hash,
+                 {}, &body);
+      auto list = parse(body);
+      auto items = list ? list->getArray("items") : nullptr;
+      for (size_t i = 0; items && i < items->size(); ++i) {
+        auto pod = items->getObject(static_cast<unsigned>(i));
+        const std::string path = std::string(kPods) + "/" + k8s::podString(pod, "metadata.name");
+        // A finalizer a test put on (and did not take off, as it stopped early) would hold it.
+        fake_->api("PATCH", path, R"({"metadata":{"finalizers":null}})", nullptr,
+                   "application/merge-patch+json");
+        fake_->api("DELETE", path, R"({"gracePeriodSeconds":0})");
+        for (const auto& claim : claimsOf(pod)) {
+          fake_->api("DELETE", "/api/v1/namespaces/default/persistentvolumeclaims/" + claim);
+        }
+      }
+    }
+  }
+  // This run's session id for name: unique across tests and repeats.
+  std::string sessionId(const std::string& name) { return name + "-r" + std::to_string(run_); }
+  static std::vector<std::string> claimsOf(const Object::Ptr& pod) {
+    std::vector<std::string> out;
+    auto spec = pod ? pod->getObject("spec") : nullptr;
+    auto volumes = spec ? spec->getArray("volumes") : nullptr;
+    for (size_t i = 0; volumes && i < volumes->size(); ++i) {
+      auto pvc = volumes->getObject(static_cast<unsigned>(i))->getObject("persistentVolumeClaim");
+      if (pvc) out.push_back(pvc->optValue<std::string>("claimName", ""));
+    }
+    return out;
+  }
 
   KubeSettings settings(int64_t warm_pool) {
     KubeSettings s;
@@ -88,6 +131,12 @@ class WarmPoolTest : public ::testing::Test {
         << "the pool never had " << n << " ready pods (has " << rt->readyPoolPods() << ")";
   }
   sdk::PodSpec spec(const std::string& id) {
+    {
+      std::lock_guard<std::mutex> lock(sessions_mu_);  // specs are made on several threads
+      if (std::find(sessions_.begin(), sessions_.end(), id) == sessions_.end()) {
+        sessions_.push_back(id);  // deleted by TearDown
+      }
+    }
     sdk::PodSpec s;
     s.session_id = id;
     s.user = "u";
@@ -119,17 +168,25 @@ class WarmPoolTest : public ::testing::Test {
     if (fake_->api("GET", std::string(kPods) + "/" + name, {}, &body) != 200) return nullptr;
     return parse(body);
   }
-  // Pool pods (claimed ones lose the label), by name.
-  std::vector<std::string> poolPodNames() {
+  // Live pool pods (claimed ones lose the label; terminating ones, e.g. an earlier test's pool
+  // being deleted, are left out), by name; of one template when given.
+  std::vector<std::string> poolPodNames(const std::string& template_hash = "") {
     std::string body;
-    fake_->api("GET", std::string(kPods) + "?labelSelector=podterm.io%2Fpool", {}, &body);
+    std::string selector = "podterm.io%2Fpool";
+    if (!template_hash.empty()) selector += "%3D" + template_hash;
+    fake_->api("GET", std::string(kPods) + "?labelSelector=" + selector, {}, &body);
     std::vector<std::string> out;
     auto list = parse(body);
     auto items = list ? list->getArray("items") : nullptr;
     for (size_t i = 0; items && i < items->size(); ++i) {
-      out.push_back(k8s::podString(items->getObject(static_cast<unsigned>(i)), "metadata.name"));
+      auto pod = items->getObject(static_cast<unsigned>(i));
+      if (!k8s::podTerminating(pod)) out.push_back(k8s::podString(pod, "metadata.name"));
     }
     return out;
+  }
+  // The pool pods of the settings make() uses.
+  std::vector<std::string> ourPoolPodNames() {
+    return poolPodNames(k8s::poolTemplateHash(settings(1)));
   }
   // The fake's request log since the last clear: (method, path, status, content type) lines.
   std::vector<Object::Ptr> requests() {
@@ -154,6 +211,10 @@ class WarmPoolTest : public ::testing::Test {
   }
 
   FakeApiServer* fake_ = nullptr;
+  static inline int runs_ = 0;
+  int run_ = 0;
+  std::mutex sessions_mu_;
+  std::vector<std::string> sessions_;  // every session id a spec was made for (sessions_mu_)
   std::deque<RecordingPodObserver> observers_;  // outlive the runtimes
   std::vector<std::unique_ptr<KubernetesPodRuntime>> runtimes_;
 };
@@ -163,12 +224,12 @@ TEST_F(WarmPoolTest, ClaimIsALabelPatchNotACreateAndThePoolRefills) {
   ASSERT_NE(rt, nullptr);
   EXPECT_TRUE(rt->capabilities().warm_pool);
   ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
-  auto pool = poolPodNames();
+  auto pool = ourPoolPodNames();
   ASSERT_EQ(pool.size(), 1u);
   const std::string warm = pool[0];
   fake_->control("DELETE", "/_fake/requests");
 
-  const std::string id = "Warm_Session-1";
+  const std::string id = sessionId("Warm_Session-1");
   ASSERT_NO_FATAL_FAILURE(ready(rt, id));
   EXPECT_EQ(podName(rt, id), warm);
   const auto names = k8s::podNamesFor(id);
@@ -213,7 +274,7 @@ TEST_F(WarmPoolTest, ClaimIsALabelPatchNotACreateAndThePoolRefills) {
 
   // The pool refills with a new pod.
   ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
-  pool = poolPodNames();
+  pool = ourPoolPodNames();
   ASSERT_EQ(pool.size(), 1u);
   EXPECT_NE(pool[0], warm);
 
@@ -250,8 +311,8 @@ TEST_F(WarmPoolTest, TwoReplicasNeverClaimTheSamePod) {
   for (int round = 0; round < 3; ++round) {
     ASSERT_NO_FATAL_FAILURE(waitPool(a, 2));
     ASSERT_NO_FATAL_FAILURE(waitPool(b, 2));
-    const std::string ida = "race-a-" + std::to_string(round);
-    const std::string idb = "race-b-" + std::to_string(round);
+    const std::string ida = sessionId("race-a-" + std::to_string(round));
+    const std::string idb = sessionId("race-b-" + std::to_string(round));
     auto& oa = observers_.emplace_back();
     auto& ob = observers_.emplace_back();
     // Both replicas see the same pool and try its oldest pod first, at the same time.
@@ -276,53 +337,64 @@ TEST_F(WarmPoolTest, TwoReplicasNeverClaimTheSamePod) {
   }
   // A claim that comes second fails its test (422) and changes nothing.
   ASSERT_NO_FATAL_FAILURE(waitPool(a, 1));
-  auto pool = poolPodNames();
+  auto pool = ourPoolPodNames();
   ASSERT_FALSE(pool.empty());
   auto pod = getPod(pool[0]);
   ASSERT_TRUE(pod);
   const std::string uid = k8s::podString(pod, "metadata.uid");
   const std::string tmpl = k8s::podLabel(pod, k8s::kPoolLabel);
-  auto first = k8s::claimPatch(uid, tmpl, k8s::podNamesFor("first"), spec("first"));
-  auto second = k8s::claimPatch(uid, tmpl, k8s::podNamesFor("second"), spec("second"));
+  const std::string first_id = sessionId("first");
+  const std::string second_id = sessionId("second");
+  auto first = k8s::claimPatch(uid, tmpl, k8s::podNamesFor(first_id), spec(first_id));
+  auto second = k8s::claimPatch(uid, tmpl, k8s::podNamesFor(second_id), spec(second_id));
   const std::string path = std::string(kPods) + "/" + pool[0];
   ASSERT_EQ(fake_->api("PATCH", path, first, nullptr, "application/json-patch+json"), 200);
   EXPECT_EQ(fake_->api("PATCH", path, second, nullptr, "application/json-patch+json"), 422);
-  EXPECT_EQ(k8s::podAnnotation(getPod(pool[0]), k8s::kSessionIdAnnotation), "first");
+  EXPECT_EQ(k8s::podAnnotation(getPod(pool[0]), k8s::kSessionIdAnnotation), first_id);
 }
 
 TEST_F(WarmPoolTest, AClaimWhosePodIsDeletedFallsBackToACold) {
   auto* rt = make(1);
   ASSERT_NE(rt, nullptr);
   ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
-  const std::string warm = poolPodNames().at(0);
+  // The pod the claim goes for: the pool's only one.
+  const auto pool = ourPoolPodNames();
+  ASSERT_EQ(pool.size(), 1u);
+  const std::string warm = pool[0];
   // Another client deletes the warm pod just before the claim's patch reaches the API.
   ASSERT_EQ(fake_->control("POST", "/_fake/faults",
-                           R"({"type":"vanish","verb":"patch","resource":"pods","count":1})"),
+                           R"({"type":"vanish","verb":"patch","resource":"pods","name":")" + warm +
+                               R"(","count":1})"),
             201);
-  const std::string id = "falls-back";
+  const std::string id = sessionId("falls-back");
   ASSERT_NO_FATAL_FAILURE(ready(rt, id));
   EXPECT_EQ(podName(rt, id), k8s::podNamesFor(id).pod);  // cold
   EXPECT_EQ(getPod(warm), nullptr);
+  // The claim was tried, and met the deleted pod.
   std::string fired;
   fake_->control("GET", "/_fake/faults", {}, &fired);
-  EXPECT_NE(fired.find("vanish"), std::string::npos) << fired;
+  EXPECT_NE(fired.find("PATCH " + std::string(kPods) + "/" + warm), std::string::npos) << fired;
   RecordingStreamObserver out;
   ASSERT_NO_FATAL_FAILURE(run(rt, id, {"echo", "cold"}, out));
   EXPECT_EQ(out.out(), "cold\n");
   // The vanished pod is replaced.
   ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
-  EXPECT_NE(poolPodNames().at(0), warm);
+  const auto refilled = ourPoolPodNames();
+  ASSERT_EQ(refilled.size(), 1u);
+  EXPECT_NE(refilled[0], warm);
 }
 
 TEST_F(WarmPoolTest, ListPodsLeavesOutPoolAndTerminatingPods) {
   auto* rt = make(2);
   ASSERT_NE(rt, nullptr);
   ASSERT_NO_FATAL_FAILURE(waitPool(rt, 2));
-  ASSERT_NO_FATAL_FAILURE(ready(rt, "listed"));
-  ASSERT_NO_FATAL_FAILURE(ready(rt, "leaving"));
+  const std::string listed = sessionId("listed");
+  const std::string leaving_id = sessionId("leaving");
+  ASSERT_NO_FATAL_FAILURE(ready(rt, listed));
+  ASSERT_NO_FATAL_FAILURE(ready(rt, leaving_id));
   ASSERT_NO_FATAL_FAILURE(waitPool(rt, 2));
   // "leaving" is being deleted by someone else, held Terminating by a finalizer.
-  const std::string leaving = podName(rt, "leaving");
+  const std::string leaving = podName(rt, leaving_id);
   ASSERT_FALSE(leaving.empty());
   const std::string path = std::string(kPods) + "/" + leaving;
   ASSERT_EQ(fake_->api("PATCH", path, R"({"metadata":{"finalizers":["example.com/hold"]}})",
@@ -338,9 +410,9 @@ TEST_F(WarmPoolTest, ListPodsLeavesOutPoolAndTerminatingPods) {
     ids.insert(p.session_id);
     EXPECT_FALSE(p.session_id.empty()) << p.pod_name;
   }
-  EXPECT_EQ(ids.count("listed"), 1u);
-  EXPECT_EQ(ids.count("leaving"), 0u);
-  auto pool = poolPodNames();
+  EXPECT_EQ(ids.count(listed), 1u);
+  EXPECT_EQ(ids.count(leaving_id), 0u);
+  auto pool = ourPoolPodNames();
   EXPECT_GE(pool.size(), 2u);  // they exist, they are just not sessions
 
   ASSERT_EQ(fake_->api("PATCH", path, R"({"metadata":{"finalizers":null}})", nullptr,
@@ -349,24 +421,27 @@ TEST_F(WarmPoolTest, ListPodsLeavesOutPoolAndTerminatingPods) {
 }
 
 TEST_F(WarmPoolTest, CleanShutdownDeletesItsPoolAndACrashedHostsPoolIsAdopted) {
+  const std::string survivor = sessionId("survivor");
+  const std::string adopter = sessionId("adopter");
   // Clean shutdown: the unclaimed pool pods go; a claimed one stays.
   {
     auto* rt = make(2);
     ASSERT_NE(rt, nullptr);
     ASSERT_NO_FATAL_FAILURE(waitPool(rt, 2));
-    ASSERT_NO_FATAL_FAILURE(ready(rt, "survivor"));
+    ASSERT_NO_FATAL_FAILURE(ready(rt, survivor));
     runtimes_.clear();
   }
-  EXPECT_TRUE(waitUntil([&] { return poolPodNames().empty(); }, 10s));
+  ASSERT_TRUE(waitUntil([&] { return ourPoolPodNames().empty(); }, 10s))
+      << ourPoolPodNames().size();
   {
     auto* rt = make(0);
-    EXPECT_EQ(rt->podStatus("survivor").value().phase, PodPhase::Ready);
-    ASSERT_TRUE(rt->deletePod("survivor"));
+    EXPECT_EQ(rt->podStatus(survivor).value().phase, PodPhase::Ready);
+    ASSERT_TRUE(rt->deletePod(survivor));
     runtimes_.clear();
   }
   // A host that crashed leaves its pool pods behind (made here as it would have made them).
   const KubeSettings s = settings(1);
-  const auto names = k8s::poolPodNames("crashedhost1");
+  const auto names = k8s::poolPodNames("crashedhost" + std::to_string(run_));
   ASSERT_EQ(
       fake_->api("POST", "/api/v1/namespaces/default/persistentvolumeclaims",
                  k8s::toJson(k8s::poolPvcManifest(s, names, k8s::poolTemplateHash(s), "deadhost"))),
@@ -378,29 +453,36 @@ TEST_F(WarmPoolTest, CleanShutdownDeletesItsPoolAndACrashedHostsPoolIsAdopted) {
   // A pool pod of other settings is not ours to claim.
   KubeSettings other = s;
   other.image = "example.com/other:1";
-  const auto foreign = k8s::poolPodNames("otherconfig1");
+  const auto foreign = k8s::poolPodNames("otherconfig" + std::to_string(run_));
   ASSERT_EQ(fake_->api("POST", kPods,
                        k8s::toJson(k8s::poolPodManifest(other, foreign,
                                                         k8s::poolTemplateHash(other), "x"))),
             201);
   // The next host adopts the leftover into its pool (no second pod for a pool of one) and
   // claims it first.
+  fake_->control("DELETE", "/_fake/requests");
   auto* rt = make(s);
   ASSERT_NE(rt, nullptr);
   ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
   EXPECT_EQ(rt->readyPoolPods(), 1u);
-  ASSERT_NO_FATAL_FAILURE(ready(rt, "adopter"));
-  EXPECT_EQ(podName(rt, "adopter"), names.pod);
+  ASSERT_NO_FATAL_FAILURE(ready(rt, adopter));
+  EXPECT_EQ(podName(rt, adopter), names.pod);
+  // Nothing was created before the claim: the pool thread waited for the watch's first list to
+  // show the leftover (a create at start, before the list, overfilled the pool).
+  for (const auto& r : requests()) {
+    const std::string method = r->optValue<std::string>("method", "");
+    const std::string path = r->optValue<std::string>("path", "");
+    if (method == "PATCH" && path == std::string(kPods) + "/" + names.pod) break;  // the claim
+    EXPECT_NE(method, "POST") << path << ": created before the pool was listed";
+  }
   // At shutdown the pool this host made goes; the foreign template's pod is left alone.
   ASSERT_NO_FATAL_FAILURE(waitPool(rt, 1));
-  ASSERT_TRUE(rt->deletePod("adopter"));
+  ASSERT_TRUE(rt->deletePod(adopter));
   runtimes_.clear();
-  EXPECT_TRUE(waitUntil(
-      [&] {
-        auto left = poolPodNames();
-        return left == std::vector<std::string>{foreign.pod};
-      },
-      10s));
+  EXPECT_TRUE(waitUntil([&] { return ourPoolPodNames().empty(); }, 10s));
+  const auto left = getPod(foreign.pod);
+  ASSERT_TRUE(left);
+  EXPECT_FALSE(k8s::podTerminating(left));
   fake_->api("DELETE", std::string(kPods) + "/" + foreign.pod, R"({"gracePeriodSeconds":0})");
 }
 
@@ -410,7 +492,8 @@ TEST_F(WarmPoolTest, OneWatchServesEverySession) {
   fake_->control("DELETE", "/_fake/requests");
   auto* rt = make(0);
   ASSERT_NE(rt, nullptr);
-  const std::vector<std::string> ids = {"One_Watch-a", "One_Watch-b", "One_Watch-c"};
+  const std::vector<std::string> ids = {sessionId("One_Watch-a"), sessionId("One_Watch-b"),
+                                        sessionId("One_Watch-c")};
   for (const auto& id : ids) ASSERT_NO_FATAL_FAILURE(ready(rt, id));
   int watches = 0;
   for (const auto& r : requests()) {
