@@ -3,7 +3,9 @@
 // Retry-After, and not at all when that is beyond the retry budget; persistent 5xx answers are
 // retried with a growing backoff and given up within the budget; a 4xx that will not change is
 // tried once; dropped connections (the fake's reset fault) are retried, and a create whose answer
-// was lost after it took effect finds its own pod through the retry's 409 (idempotent create).
+// was lost after it took effect finds its own pod through the retry's 409 (idempotent create),
+// as a lost warm-pool claim does through its 422. deletePod gets through a lost answer and 5xx,
+// and says so when it cannot see the pod go; a warm pool waits for its (retried) first list.
 // KubeContractTest's RetriesCreateOn429And500 checks only that a session survives a few faults.
 
 #include <Poco/JSON/Array.h>
