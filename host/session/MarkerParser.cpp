@@ -82,6 +82,24 @@ bool parseExitCode(const char* p, size_t n, int* code) {
 MarkerParser::MarkerParser(std::string nonce, Options options)
     : nonce_(std::move(nonce)), options_(std::move(options)) {}
 
+std::string_view MarkerParser::feedView(const char* data, size_t n, std::string& scratch,
+                                        std::vector<ShellEvent>& events) {
+  bool unchanged = nonce_.empty() || (state_ == State::Ground && !skip_dtach_clear_);
+  for (const char* p = data; unchanged && p < data + n;) {
+    const void* found = std::memchr(p, kEsc, static_cast<size_t>(data + n - p));
+    if (found == nullptr) break;
+    const char* esc = static_cast<const char*>(found);
+    const size_t available = static_cast<size_t>(data + n - esc);
+    const size_t matched = matchPrefix(esc, available);
+    unchanged = matched != kPrefixLength && matched != available;  // no marker starts here
+    p = esc + 1;
+  }
+  if (unchanged) return {data, n};
+  scratch.clear();
+  feed(data, n, scratch, events);
+  return scratch;
+}
+
 void MarkerParser::feed(const char* data, size_t n, std::string& out,
                         std::vector<ShellEvent>& events) {
   if (nonce_.empty()) {

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -83,6 +84,10 @@ class MarkerParser {
   // Appends the output without markers to `out` and the markers' events to `events` (neither is
   // cleared). Bytes of a possible marker that is not complete yet are held back.
   void feed(const char* data, size_t n, std::string& out, std::vector<ShellEvent>& events);
+  // As feed(), into `scratch` (cleared first), but output that passes unchanged (no marker, nothing
+  // held) is returned as data itself, with no copy: the common case of a flood.
+  std::string_view feedView(const char* data, size_t n, std::string& scratch,
+                            std::vector<ShellEvent>& events);
   // End of stream: appends whatever is held back, as output.
   void flush(std::string& out);
 

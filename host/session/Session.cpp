@@ -699,8 +699,8 @@ void Session::deliverOutput(const char* data, size_t size) {
     if (state_ != SessionState::Opening && state_ != SessionState::Ready) return;
     // Shell-integration markers leave the stream first: clients never see them, and a marker
     // split across reads is held by the parser, not by the UTF-8 repair.
-    std::string plain;
-    markers_.feed(data, size, plain, events);
+    std::string plain_scratch;
+    const std::string_view plain = markers_.feedView(data, size, plain_scratch, events);
     for (auto& event : events) {
       if (std::holds_alternative<CommandFinished>(event)) noteActivityLocked();
       // Our bash reports where commands end, not their text: that is the line typed at Enter.
@@ -714,7 +714,8 @@ void Session::deliverOutput(const char* data, size_t size) {
         sanitizer_.feedInto(early_output_, plain.data(), plain.size());
     } else {
       if (sync_) sync_->noteActivity();
-      std::string text = sanitizer_.feed(plain.data(), plain.size());
+      std::string text_scratch;
+      const std::string_view text = sanitizer_.feedView(plain.data(), plain.size(), text_scratch);
       if (!text.empty()) sendOutputLocked(text);
     }
   }
@@ -744,7 +745,7 @@ void Session::deliverOutput(const char* data, size_t size) {
   }
 }
 
-void Session::sendOutputLocked(const std::string& text) {
+void Session::sendOutputLocked(std::string_view text) {
   history_.append(text);
   noteActivityLocked();
   bool congested = false;

@@ -200,7 +200,7 @@ class Session : public PodUser,
   void broadcastEvent(std::string_view json);
   void broadcastNotice(std::string_view text);
   void deliverOutput(const char* data, size_t size);
-  void sendOutputLocked(const std::string& text);
+  void sendOutputLocked(std::string_view text);
   void catchUpLocked(TerminalClient& client, std::optional<uint64_t> since);
   // delay: a broken stream is reopened after a backoff, an exited shell at once.
   void restartShell(Lock& lock, std::chrono::milliseconds delay = std::chrono::milliseconds(0));

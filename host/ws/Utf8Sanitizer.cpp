@@ -46,6 +46,15 @@ size_t skipAscii(const unsigned char* p, size_t i, size_t n) {
 
 }  // namespace
 
+std::string_view Utf8Sanitizer::feedView(const char* data, size_t n, std::string& scratch) {
+  if (held_len_ == 0 && skipAscii(reinterpret_cast<const unsigned char*>(data), 0, n) == n) {
+    return {data, n};
+  }
+  scratch.clear();
+  feedInto(scratch, data, n);
+  return scratch;
+}
+
 void Utf8Sanitizer::feedInto(std::string& out, const char* data, size_t n) {
   const auto* p = reinterpret_cast<const unsigned char*>(data);
   size_t i = 0;

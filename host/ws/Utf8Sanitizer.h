@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace podterm::host {
 
@@ -24,6 +25,9 @@ class Utf8Sanitizer {
     feedInto(out, data, n);
     return out;
   }
+  // As feedInto(), into `scratch` (cleared first), but ASCII with nothing held is returned as data
+  // itself, with no copy: the common case of a flood.
+  std::string_view feedView(const char* data, size_t n, std::string& scratch);
   // End of stream: a held incomplete character becomes U+FFFD. Returns "" when nothing is held.
   std::string flush();
   void flushInto(std::string& out);

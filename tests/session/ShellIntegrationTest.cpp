@@ -135,6 +135,36 @@ TEST(MarkerParserTest, SplitAtEveryByteGivesTheSameResult) {
   EXPECT_EQ(describe(byte_by_byte.events), describe(whole.events));
 }
 
+// The hot path's feedView: the same output and events as feed, however the input is split, and
+// output with no marker in it is handed back as the input itself, not copied.
+TEST(MarkerParserTest, FeedViewGivesWhatFeedGivesAndCopiesNoPlainOutput) {
+  const std::string input =
+      "\x1b[31mred\x1b[0m $ " + command("ls", 0, "\x1b]0;t\a") + "x\x1b[?2004h$ ";
+  const Parsed whole = parse(input);
+  for (size_t i = 0; i <= input.size(); ++i) {
+    for (size_t j = i; j <= input.size(); j += 5) {
+      MarkerParser parser(kNonce);
+      Parsed viewed;
+      std::string scratch;
+      for (const std::string& chunk :
+           {input.substr(0, i), input.substr(i, j - i), input.substr(j)}) {
+        viewed.out += parser.feedView(chunk.data(), chunk.size(), scratch, viewed.events);
+      }
+      parser.flush(viewed.out);
+      ASSERT_EQ(viewed.out, whole.out) << "split at " << i << " and " << j;
+      ASSERT_EQ(describe(viewed.events), describe(whole.events)) << "split at " << i;
+    }
+  }
+  MarkerParser parser(kNonce);
+  std::vector<ShellEvent> events;
+  std::string scratch;
+  const std::string plain = "\x1b[1mbold\x1b[0m and \x1b]0;a title\a text\r\n";
+  EXPECT_EQ(parser.feedView(plain.data(), plain.size(), scratch, events).data(), plain.data());
+  const std::string marker = command("true", 0);
+  EXPECT_NE(parser.feedView(marker.data(), marker.size(), scratch, events).data(), marker.data());
+  EXPECT_EQ(describe(events), "start[true] end[true,0] ");
+}
+
 TEST(MarkerParserTest, WrongNonceIsStrippedButIgnored) {
   std::string forged = commandStartMarkers("rm -rf x", "ffffffffffffffff") +
                        commandEndMarker(0, "ffffffffffffffff") + "\x1b]133;D;0\a";

@@ -164,6 +164,35 @@ TEST(Utf8SanitizerTest, RandomBytesAlwaysGiveValidUtf8) {
   }
 }
 
+// The hot path's feedView: what feedInto gives, however the input is split, and ASCII with nothing
+// held is handed back as the input itself, not copied.
+TEST(Utf8SanitizerTest, FeedViewGivesWhatFeedIntoGivesAndCopiesNoAscii) {
+  std::mt19937 rng(777);
+  for (int round = 0; round < 300; ++round) {
+    std::string in(rng() % 2000, '\0');
+    // Mostly ASCII with a few high bytes, so both paths and their switches are taken.
+    for (char& c : in) c = static_cast<char>(rng() % 16 == 0 ? rng() | 0x80 : rng() & 0x7f);
+    Utf8Sanitizer s;
+    std::string out, scratch;
+    size_t pos = 0;
+    while (pos < in.size()) {
+      const size_t n = std::min<size_t>(in.size() - pos, rng() % 64);
+      out += s.feedView(in.data() + pos, n, scratch);
+      pos += n;
+    }
+    s.flushInto(out);
+    ASSERT_EQ(out, sanitize(in)) << "round " << round;
+  }
+  Utf8Sanitizer s;
+  std::string scratch;
+  const std::string ascii = "plain text\r\n";
+  EXPECT_EQ(s.feedView(ascii.data(), ascii.size(), scratch).data(), ascii.data());
+  const std::string split = "\xC3";  // the first half of a character is held...
+  EXPECT_TRUE(s.feedView(split.data(), split.size(), scratch).empty());
+  // ...so the next ASCII is not passed through as it is: the held byte is replaced first.
+  EXPECT_EQ(s.feedView(ascii.data(), ascii.size(), scratch), "\xEF\xBF\xBD" + ascii);
+}
+
 TEST(Utf8SanitizerTest, ValidatorAgreesWithIndependentDecoder) {
   std::mt19937 rng(99);
   for (int round = 0; round < 20000; ++round) {
