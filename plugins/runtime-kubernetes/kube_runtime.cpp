@@ -427,6 +427,19 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
     if (r.value().status != 201 && r.value().status != 200 && r.value().status != 409) {
       return refused(r.value());
     }
+    if (r.value().status == 409) {
+      // Only the session's own claim: a hash collision's is another session's files.
+      auto got = api_.call("GET", pvcsPath() + "/" + names.pvc);
+      if (!got) return failCreate(session_id, gen, "CreateFailed", got.status().message());
+      if (got.value().status == 200) {
+        auto pvc = parse(got.value().body);
+        if (!pvc || podAnnotation(pvc, kSessionIdAnnotation) != session_id ||
+            podLabel(pvc, kSessionHashLabel) != names.hash) {
+          return failCreate(session_id, gen, "CreateFailed",
+                            "volume " + names.pvc + " exists but belongs to another session");
+        }
+      }
+    }
   }
   const std::string body = toJson(podManifest(settings_, names, spec));
   const auto deadline =
@@ -1033,6 +1046,8 @@ Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
   std::string uid;
   std::string pod_name = names.pod;
   std::string pvc_name = settings_.volume == VolumeMode::Pvc ? names.pvc : "";
+  // The claim of the session's own pod is the session's; one known only by its name is checked.
+  bool pvc_of_pod = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(session_id);
@@ -1042,6 +1057,7 @@ Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
       if (!uid.empty()) {
         pod_name = s.pod;
         pvc_name = s.pvc;
+        pvc_of_pod = true;
       }
       s.deleted = true;
       ++s.create_gen;  // a create in flight gives up
@@ -1068,6 +1084,7 @@ Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
       uid = podString(pod, "metadata.uid");
       pod_name = podString(pod, "metadata.name");
       pvc_name = claimNameOf(pod);
+      pvc_of_pod = true;
     }
   }
   const std::string pod_path = podsPath() + "/" + pod_name;
@@ -1108,12 +1125,38 @@ Status KubernetesPodRuntime::deletePod(const std::string& session_id) {
     }
   }
   if (!pvc_name.empty() && settings_.delete_pvc) {
-    auto r = api_.call("DELETE", pvcsPath() + "/" + pvc_name,
-                       "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":"
-                       "\"Background\"}");
+    // No pod named it (the create was refused, or the pod is gone): the claim with the session's
+    // name is deleted only when its annotation and hash label say it is this session's (a hash
+    // collision's claim is another session's files), and only that claim (its uid).
+    std::string pvc_uid;
+    if (!pvc_of_pod) {
+      auto got = api_.call("GET", pvcsPath() + "/" + pvc_name);
+      if (!got) return finishDelete(got.status());
+      if (got.value().status == 404) return finishDelete({});
+      if (got.value().status != 200) {
+        return finishDelete(statusFor(got.value(), "kubernetes: get volume " + pvc_name));
+      }
+      auto pvc = parse(got.value().body);
+      if (!pvc || podAnnotation(pvc, kSessionIdAnnotation) != session_id ||
+          podLabel(pvc, kSessionHashLabel) != names.hash) {
+        return finishDelete({});
+      }
+      pvc_uid = podString(pvc, "metadata.uid");
+    }
+    Object::Ptr options(new Object());
+    options->set("apiVersion", std::string("v1"));
+    options->set("kind", std::string("DeleteOptions"));
+    options->set("propagationPolicy", std::string("Background"));
+    if (!pvc_uid.empty()) {
+      Object::Ptr pre(new Object());
+      pre->set("uid", pvc_uid);
+      options->set("preconditions", pre);
+    }
+    auto r = api_.call("DELETE", pvcsPath() + "/" + pvc_name, toJson(options));
     if (!r) return finishDelete(r.status());
     long code = r.value().status;
-    if (code != 200 && code != 202 && code != 404) {
+    // 409: the uid differs, so the claim was replaced since it was checked: not ours to delete.
+    if (code != 200 && code != 202 && code != 404 && !(code == 409 && !pvc_uid.empty())) {
       return finishDelete(statusFor(r.value(), "kubernetes: delete volume " + pvc_name));
     }
   }
