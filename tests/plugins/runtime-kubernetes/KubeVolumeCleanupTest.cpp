@@ -166,7 +166,11 @@ TEST_F(KubeVolumeCleanupTest, AnotherSessionsClaimWithTheSessionsNameIsNeverDele
         << "a pod was made on another session's volume";
     EXPECT_TRUE(rt->deletePod(id));
     EXPECT_TRUE(runtime()->deletePod(id));
-    EXPECT_EQ(claimUid(id), foreign) << "another session's claim was deleted";
+    std::string claim;
+    EXPECT_EQ(fake_->api("GET", claimPath(id), {}, &claim), 200);
+    EXPECT_EQ(uidIn(claim), foreign) << "another session's claim was replaced";
+    EXPECT_EQ(claim.find("deletionTimestamp"), std::string::npos)
+        << "another session's claim is being deleted: " << claim;
     EXPECT_EQ(requestLog().find("\"DELETE\", \"path\": \"" + claimPath(id) + "\""),
               std::string::npos)
         << requestLog();
