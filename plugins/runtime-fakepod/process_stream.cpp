@@ -92,7 +92,7 @@ void ProcessStream::pump(int channel) {
   char buf[kReadChunk];
   size_t filled = 0;
   auto flush = [&] {
-    if (filled > 0) emit(channel, buf, filled);
+    if (filled > 0) deliver(channel, buf, filled);
     filled = 0;
   };
   for (int i = 0; i < kReadsPerPump; ++i) {
@@ -107,7 +107,6 @@ void ProcessStream::pump(int channel) {
     if (error == EINTR) continue;
     flush();
     if (error == EAGAIN) return;
-    flushHeld(channel);
     closeChannel(channel);  // EOF, or EIO: the normal end of a PTY whose slave side is closed
     maybeFinish();
     return;
@@ -120,29 +119,6 @@ void ProcessStream::pump(int channel) {
     self->pump(channel);
     self->maybeFinish();
   });
-}
-
-void ProcessStream::emit(int channel, const char* data, size_t size) {
-  auto& coalescer = coalescers_[channel];
-  const std::string_view now = coalescer.offer({data, size}, OutputCoalescer::Clock::now());
-  if (!now.empty()) deliver(channel, now.data(), now.size());
-  if (coalescer.holding() && hold_timers_[channel] == 0) {
-    auto self = shared_from_this();
-    hold_timers_[channel] = loop_.runAfter(OutputCoalescer::kHoldLimit, [self, channel] {
-      self->hold_timers_[channel] = 0;
-      self->flushHeld(channel);
-      self->coalescers_[channel].release();
-    });
-  }
-}
-
-void ProcessStream::flushHeld(int channel) {
-  if (hold_timers_[channel] != 0) {
-    loop_.cancel(hold_timers_[channel]);
-    hold_timers_[channel] = 0;
-  }
-  const std::string_view held = coalescers_[channel].drain();
-  if (!held.empty()) deliver(channel, held.data(), held.size());
 }
 
 void ProcessStream::deliver(int channel, const char* data, size_t size) {
@@ -373,8 +349,6 @@ void ProcessStream::maybeFinish() {
   }
   exit_reported_ = true;
   if (drain_timer_ != 0) loop_.cancel(drain_timer_);
-  flushHeld(kOut);
-  flushHeld(kErr);
   closeChannel(kOut);
   closeChannel(kErr);
   sdk::StreamExit exit = exit_;

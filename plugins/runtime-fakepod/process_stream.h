@@ -16,7 +16,6 @@
 #include <string>
 
 #include "io_loop.h"
-#include "output_coalescer.h"
 #include "podterm/runtime.h"
 
 namespace podterm::plugins::fakepod {
@@ -59,10 +58,6 @@ class ProcessStream : public IoLoop::Handler, public std::enable_shared_from_thi
   void maybeFinish();
   void killGroup(int sig);
   void deliver(int channel, const char* data, size_t size);
-  // Output read from a channel: handed to the host now or held by the channel's coalescer.
-  void emit(int channel, const char* data, size_t size);
-  // Hands over what the coalescer holds (its timer fired, or the channel ends).
-  void flushHeld(int channel);
 
   IoLoop& loop_;
   sdk::StreamObserver* observer_;
@@ -79,8 +74,6 @@ class ProcessStream : public IoLoop::Handler, public std::enable_shared_from_thi
   uint64_t drain_timer_ = 0;
   uint64_t kill_timer_ = 0;
   bool pump_scheduled_[2] = {false, false};
-  OutputCoalescer coalescers_[2];
-  uint64_t hold_timers_[2] = {0, 0};
   sdk::StreamExit exit_;
 
   mutable std::mutex mu_;  // input side, error, reaped state
