@@ -421,24 +421,39 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
   }
   if (settings_.warm_pool > 0 && claimWarm(session_id, gen, names, spec)) return;
   if (settings_.volume == VolumeMode::Pvc) {
-    auto r = api_.call("POST", pvcsPath(), toJson(pvcManifest(settings_, names, spec)));
-    if (!r) return failCreate(session_id, gen, "CreateFailed", r.status().message());
-    // 409: the session's claim survived an earlier pod (delete_pvc = false): keep its files.
-    if (r.value().status != 201 && r.value().status != 200 && r.value().status != 409) {
-      return refused(r.value());
-    }
-    if (r.value().status == 409) {
+    const auto claim_deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(settings_.delete_timeout_s);
+    for (;;) {
+      if (work_stop_) return;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return;
+      }
+      auto r = api_.call("POST", pvcsPath(), toJson(pvcManifest(settings_, names, spec)));
+      if (!r) return failCreate(session_id, gen, "CreateFailed", r.status().message());
+      if (r.value().status == 201 || r.value().status == 200) break;
+      if (r.value().status != 409) return refused(r.value());
+      // 409: the session's claim survived an earlier pod (delete_pvc = false): keep its files.
       // Only the session's own claim: a hash collision's is another session's files.
       auto got = api_.call("GET", pvcsPath() + "/" + names.pvc);
       if (!got) return failCreate(session_id, gen, "CreateFailed", got.status().message());
-      if (got.value().status == 200) {
-        auto pvc = parse(got.value().body);
-        if (!pvc || podAnnotation(pvc, kSessionIdAnnotation) != session_id ||
-            podLabel(pvc, kSessionHashLabel) != names.hash) {
-          return failCreate(session_id, gen, "CreateFailed",
-                            "volume " + names.pvc + " exists but belongs to another session");
-        }
+      if (got.value().status == 404) continue;  // deleted in between: create again
+      if (got.value().status != 200) return refused(got.value());
+      auto pvc = parse(got.value().body);
+      if (!pvc || podAnnotation(pvc, kSessionIdAnnotation) != session_id ||
+          podLabel(pvc, kSessionHashLabel) != names.hash) {
+        return failCreate(session_id, gen, "CreateFailed",
+                          "volume " + names.pvc + " exists but belongs to another session");
       }
+      if (!podTerminating(pvc)) break;
+      // The session's previous claim is being deleted (a session ended just now): a pod on it
+      // would never schedule once it is gone, and its files are meant to go. Wait it out.
+      if (std::chrono::steady_clock::now() > claim_deadline) {
+        return failCreate(session_id, gen, "CreateFailed",
+                          "the session's previous volume " + names.pvc + " is still terminating");
+      }
+      std::this_thread::sleep_for(250ms);
     }
   }
   const std::string body = toJson(podManifest(settings_, names, spec));

@@ -200,5 +200,50 @@ TEST_F(KubeVolumeCleanupTest, DeletePvcFalseKeepsTheClaimOfARefusedCreate) {
   ASSERT_TRUE(claimGone(id));
 }
 
+// A session started again while its previous claim is still being deleted (a pod of someone else
+// still mounts it, so the claim stays Terminating) waits for that claim to go and makes a fresh
+// one: a pod on the terminating claim would never schedule once it is gone, and the old files are
+// meant to go with it (the contract's DeleteIsIdempotent re-creates at once and can meet this).
+TEST_F(KubeVolumeCleanupTest, ARestartedSessionWaitsOutItsTerminatingClaim) {
+  const std::string id = "vol-Again";
+  auto* rt = runtime();
+  auto& first = observers_.emplace_back();
+  ASSERT_TRUE(rt->ensurePod(spec(id), &first));
+  ASSERT_EQ(waitSettled(first).phase, PodPhase::Ready);
+  const std::string old_uid = claimUid(id);
+  ASSERT_FALSE(old_uid.empty());
+  const std::string holder = "holder-vol-again";
+  const std::string pod =
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + holder +
+      R"("},"spec":{"containers":[{"name":"c","image":"busybox","command":["sleep","600"]}],)"
+      R"("volumes":[{"name":"w","persistentVolumeClaim":{"claimName":")" +
+      names(id).pvc + R"("}}]}})";
+  std::string answer;
+  ASSERT_EQ(fake_->api("POST", kPods, pod, &answer), 201) << answer;
+  ASSERT_TRUE(rt->deletePod(id));
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        std::string body;
+        return fake_->api("GET", claimPath(id), {}, &body) == 200 &&
+               body.find("deletionTimestamp") != std::string::npos;
+      },
+      10s))
+      << "the claim is not held terminating by the other pod";
+
+  auto& again = observers_.emplace_back();
+  ASSERT_TRUE(rt->ensurePod(spec(id), &again));
+  // While the old claim terminates, no pod is made on it.
+  const bool pod_made = waitUntil(
+      [&] { return fake_->api("GET", std::string(kPods) + "/" + names(id).pod) == 200; }, 1500ms);
+  EXPECT_FALSE(pod_made) << "a pod was created on the terminating claim";
+  removePod(holder);
+  const auto st = waitSettled(again);
+  EXPECT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
+  const std::string new_uid = claimUid(id);
+  EXPECT_FALSE(new_uid.empty());
+  EXPECT_NE(new_uid, old_uid) << "the session got its old, deleted claim back";
+  EXPECT_TRUE(rt->deletePod(id));
+}
+
 }  // namespace
 }  // namespace podterm::tests::kubernetes
