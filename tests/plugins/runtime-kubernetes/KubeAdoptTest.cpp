@@ -38,24 +38,6 @@ constexpr const char* kPods = "/api/v1/namespaces/default/pods";
 constexpr const char* kPvcs = "/api/v1/namespaces/default/persistentvolumeclaims";
 constexpr const char* kMergePatch = "application/merge-patch+json";
 
-Object::Ptr parseObject(const std::string& body) {
-  try {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Object::Ptr>();
-  } catch (...) {
-    return nullptr;
-  }
-}
-
-bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 std::string jsonMap(const std::map<std::string, std::string>& m) {
   Object o;
   for (auto& kv : m) o.set(kv.first, kv.second);

@@ -52,15 +52,6 @@ void spit(const fs::path& path, const std::string& text) {
   out << text;
 }
 
-bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-}
-
 // One entry of the fake's request log.
 struct Request {
   long seq = 0;

@@ -49,15 +49,6 @@ using podterm::testing::RecordingStreamObserver;
 using sdk::PodPhase;
 namespace k8s = podterm::plugins::kubernetes;
 
-Object::Ptr parse(const std::string& body) {
-  try {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Object::Ptr>();
-  } catch (...) {
-    return nullptr;
-  }
-}
-
 // FAKE_APISERVER is <repo>/tests/fake-kube-apiserver/fake_apiserver.py.
 std::string repoRoot() {
   const std::string fake = FAKE_APISERVER;
@@ -107,15 +98,6 @@ ScriptResult checkManifests(const std::string& dir, const std::string& name,
   return result;
 }
 
-bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 class KubeDeployConformance : public KubePluginTest {
  protected:
   void SetUp() override {
@@ -128,7 +110,7 @@ class KubeDeployConformance : public KubePluginTest {
     dir_ = tmpl;
     std::string body;
     ASSERT_EQ(fake_->control("GET", "/_fake/requests?since=0", {}, &body), 200);
-    auto log = parse(body);
+    auto log = parseObject(body);
     ASSERT_TRUE(log);
     since_ = log->optValue<int64_t>("last", 0);
   }
@@ -148,7 +130,7 @@ class KubeDeployConformance : public KubePluginTest {
   }
   std::vector<Object::Ptr> requests() {
     std::vector<Object::Ptr> out;
-    auto log = parse(requestLog());
+    auto log = parseObject(requestLog());
     auto items = log ? log->getArray("requests") : nullptr;
     for (size_t i = 0; items && i < items->size(); ++i) {
       out.push_back(items->getObject(static_cast<unsigned>(i)));

@@ -59,16 +59,6 @@ class KubeExecTest : public KubePluginTest {
     return out;
   }
 
-  // Polls cond until it holds or the deadline passes.
-  static bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      if (cond()) return true;
-      if (Clock::now() > deadline) return false;
-      std::this_thread::sleep_for(50ms);
-    }
-  }
-
   static std::string str(const Poco::JSON::Object::Ptr& o) {
     std::ostringstream s;
     o->stringify(s);
@@ -173,7 +163,7 @@ TEST_F(KubeExecTest, A101WithoutAnOfferedSubprotocolIsRefused) {
     }
     // The fake records the frame count once the client hung up (it waits for that, up to 5 s).
     std::vector<Poco::JSON::Object::Ptr> entries;
-    ASSERT_TRUE(eventually(
+    ASSERT_TRUE(waitUntil(
         [&] {
           entries = execEntries();
           return entries.size() == 2 && entries[0]->has("frames_after_101") &&
@@ -202,7 +192,7 @@ TEST_F(KubeExecTest, PingsKeepAnIdleShellAlive) {
   // Idle until the fake has counted 6 pings (6 s at one a second), and at least 6 s (or the
   // stream ended, which fails below).
   int pings = 0;
-  EXPECT_TRUE(eventually(
+  EXPECT_TRUE(waitUntil(
       [&] {
         auto entries = execEntries();
         pings = entries.empty() ? 0 : entries.back()->optValue<int>("pings", 0);

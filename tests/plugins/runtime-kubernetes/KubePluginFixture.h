@@ -2,12 +2,17 @@
 // The fixture of the plugin-specific tests: runtime-kubernetes.so against the shared fake API
 // server, whose faults are cleared before each test. Failure injection goes through fault().
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "FakeApiServer.h"
@@ -20,6 +25,26 @@ inline std::map<std::string, TestConfigView::Value> baseConfig() {
   return {{"ready_timeout_s", int64_t{30}},
           {"delete_timeout_s", int64_t{20}},
           {"retry_budget_s", int64_t{15}}};
+}
+
+// Polls cond until it holds or timeout passes: what the tests wait on instead of sleeping.
+inline bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// A JSON object (an API answer, the fake's request log); null when the body is not one.
+inline Poco::JSON::Object::Ptr parseObject(const std::string& body) {
+  try {
+    Poco::JSON::Parser parser;
+    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
+  } catch (...) {
+    return nullptr;
+  }
 }
 
 class KubePluginTest : public ::testing::Test {

@@ -49,30 +49,12 @@ struct Logged {
   long served = 0;  // a reset with mode "after": what the request had been answered
 };
 
-Object::Ptr parseObject(const std::string& body) {
-  try {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Object::Ptr>();
-  } catch (...) {
-    return nullptr;
-  }
-}
-
 std::string text(const Object::Ptr& o, const std::string& key) {
   return o && o->has(key) && !o->isNull(key) ? o->getValue<std::string>(key) : std::string();
 }
 
 long number(const Object::Ptr& o, const std::string& key) {
   return o && o->has(key) && !o->isNull(key) ? o->getValue<long>(key) : 0;
-}
-
-bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
 }
 
 class KubeRestRetryTest : public KubePluginTest {

@@ -31,15 +31,6 @@ namespace k8s = podterm::plugins::kubernetes;
 constexpr const char* kPods = "/api/v1/namespaces/default/pods";
 constexpr const char* kPvcs = "/api/v1/namespaces/default/persistentvolumeclaims";
 
-bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 std::string uidIn(const std::string& body) {
   try {
     Poco::JSON::Parser parser;

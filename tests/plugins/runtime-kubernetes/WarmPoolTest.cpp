@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "FakeApiServer.h"
+#include "KubePluginFixture.h"
 #include "kube_runtime.h"
 #include "pod_manifest.h"
 #include "pod_names.h"
@@ -41,25 +42,7 @@ namespace k8s = podterm::plugins::kubernetes;
 
 constexpr const char* kPods = "/api/v1/namespaces/default/pods";
 
-Object::Ptr parse(const std::string& body) {
-  try {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Object::Ptr>();
-  } catch (...) {
-    return nullptr;
-  }
-}
-
 // Polls cond until it holds or the deadline passes (a bounded wait on a condition).
-bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 class WarmPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -79,7 +62,7 @@ class WarmPoolTest : public ::testing::Test {
                  std::string(kPods) + "?labelSelector=" + k8s::kSessionHashLabel + "%3D" +
                      k8s::podNamesFor(session).hash,
                  {}, &body);
-      auto list = parse(body);
+      auto list = parseObject(body);
       auto items = list ? list->getArray("items") : nullptr;
       for (size_t i = 0; items && i < items->size(); ++i) {
         auto pod = items->getObject(static_cast<unsigned>(i));
@@ -166,7 +149,7 @@ class WarmPoolTest : public ::testing::Test {
   Object::Ptr getPod(const std::string& name) {
     std::string body;
     if (fake_->api("GET", std::string(kPods) + "/" + name, {}, &body) != 200) return nullptr;
-    return parse(body);
+    return parseObject(body);
   }
   // Live pool pods (claimed ones lose the label; terminating ones, e.g. an earlier test's pool
   // being deleted, are left out), by name; of one template when given.
@@ -176,7 +159,7 @@ class WarmPoolTest : public ::testing::Test {
     if (!template_hash.empty()) selector += "%3D" + template_hash;
     fake_->api("GET", std::string(kPods) + "?labelSelector=" + selector, {}, &body);
     std::vector<std::string> out;
-    auto list = parse(body);
+    auto list = parseObject(body);
     auto items = list ? list->getArray("items") : nullptr;
     for (size_t i = 0; items && i < items->size(); ++i) {
       auto pod = items->getObject(static_cast<unsigned>(i));
@@ -193,7 +176,7 @@ class WarmPoolTest : public ::testing::Test {
     std::string body;
     fake_->control("GET", "/_fake/requests", {}, &body);
     std::vector<Object::Ptr> out;
-    auto log = parse(body);
+    auto log = parseObject(body);
     auto items = log ? log->getArray("requests") : nullptr;
     for (size_t i = 0; items && i < items->size(); ++i) {
       out.push_back(items->getObject(static_cast<unsigned>(i)));
