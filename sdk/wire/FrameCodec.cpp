@@ -42,9 +42,31 @@ size_t headerLength(const unsigned char* h) {
 // ---------------------------------------------------------------------------------------------
 // UTF-8
 
+// Terminal output is mostly ASCII: between characters, 16 bytes with no high bit set are 16
+// valid characters, skipped in two loads instead of 16 branches (a load tool or a browser-side
+// check reading a 100 MB flood spends most of its time here otherwise).
+namespace {
+size_t asciiRun(const unsigned char* p, size_t n) noexcept {
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    uint64_t a;
+    uint64_t b;
+    std::memcpy(&a, p + i, 8);
+    std::memcpy(&b, p + i + 8, 8);
+    if (((a | b) & kHighs) != 0) break;
+  }
+  return i;
+}
+}  // namespace
+
 bool Utf8Validator::feed(const char* data, size_t n) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(data);
   for (size_t i = 0; i < n && !invalid_; ++i) {
+    if (need_ == 0 && n - i >= 16) {
+      i += asciiRun(p + i, n - i);
+      if (i == n) break;
+    }
     const unsigned char b = p[i];
     if (need_ > 0) {
       if (b < lo_ || b > hi_) invalid_ = true;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ws/FrameCodec.h"
@@ -208,6 +209,27 @@ TEST(Utf8ValidatorTest, RefusesOverlongSurrogatesAndOutOfRange) {
         "\xc2"
         "a"}) {
     EXPECT_FALSE(isValidUtf8(bad)) << testing::PrintToString(std::string(bad));
+  }
+}
+
+// Long ASCII runs are skipped 16 bytes at a time: a character or a bad byte anywhere inside or
+// at the edge of such a run, with the input split anywhere, is judged as on its own.
+TEST(Utf8ValidatorTest, TheAsciiFastPathMissesNothingAtAnyOffsetOrSplit) {
+  const std::pair<std::string, bool> samples[] = {
+      {"\xc2\x80", true},  {"\xe2\x82\xac", true},  {"\xf0\x9f\x98\x80", true},  {"\x80", false},
+      {"\xc0\xaf", false}, {"\xed\xa0\x80", false}, {"\xf4\x90\x80\x80", false}, {"\xff", false},
+      {"\xe2\x82", false}};
+  for (const auto& [sample, valid] : samples) {
+    for (size_t before = 0; before <= 35; ++before) {
+      const std::string text = std::string(before, 'a') + sample + std::string(40 - before, 'b');
+      for (size_t cut = 0; cut <= text.size(); ++cut) {
+        Utf8Validator v;
+        v.feed(text.data(), cut);
+        v.feed(text.data() + cut, text.size() - cut);
+        ASSERT_EQ(v.complete(), valid)
+            << testing::PrintToString(sample) << " after " << before << " bytes, split at " << cut;
+      }
+    }
   }
 }
 
