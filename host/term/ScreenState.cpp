@@ -55,28 +55,53 @@ size_t skipToTokenizerByte(const char* p, size_t i, size_t n) {
   return i;
 }
 
-// Word-at-a-time tests (eight bytes): is any byte below 0x20, and is every byte printable ASCII.
-constexpr uint64_t kOnes = 0x0101010101010101ULL;
-constexpr uint64_t kHighs = 0x8080808080808080ULL;
-
-// Exact as a yes/no answer (a borrow only spreads above a byte that is itself below 0x20).
-bool hasByteBelow0x20(uint64_t w) {
-  return ((w - kOnes * 0x20) & ~w & kHighs) != 0;
-}
-
-bool allPrintableAscii(uint64_t w) {
-  const uint64_t del = w ^ (kOnes * 0x7f);  // a zero byte where w has DEL
-  return (w & kHighs) == 0 && !hasByteBelow0x20(w) && ((del - kOnes) & ~del & kHighs) == 0;
-}
-
-uint64_t loadWord(const char* p) {
-  uint64_t w;
-  std::memcpy(&w, p, sizeof w);
-  return w;
+// Length of the run of printable ASCII (0x20..0x7e) at p: a flood of plain text is skimmed
+// through this, 16 bytes per step where SSE2 is there (as signed bytes, printable ASCII is
+// exactly what lies above 0x1f and below 0x7f).
+size_t printableAsciiRun(const char* p, size_t n) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i below = _mm_set1_epi8(0x1f);
+  const __m128i del = _mm_set1_epi8(0x7f);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, del));
+    const unsigned bad = ~static_cast<unsigned>(_mm_movemask_epi8(ok)) & 0xFFFFu;
+    if (bad != 0) return i + static_cast<size_t>(__builtin_ctz(bad));
+  }
+#endif
+  for (; i < n; ++i) {
+    const auto b = static_cast<unsigned char>(p[i]);
+    if (b < 0x20 || b >= 0x7f) break;
+  }
+  return i;
 }
 
 bool isLineBreak(char c) {
   return c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// Index just past the last line break in [0, n), 0 when there is none. Scanned from the end,
+// 16 bytes per step where SSE2 is there: only a block with a C0 byte can hold a line break.
+size_t afterLastLineBreak(const char* p, size_t n) {
+  size_t end = n;
+#if defined(__SSE2__)
+  const __m128i top = _mm_set1_epi8(0x1f);
+  while (end >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + end - 16));
+    // Unsigned v <= 0x1f exactly where min(v, 0x1f) == v.
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, top), v)) != 0) {
+      for (size_t i = end; i > end - 16; --i) {
+        if (isLineBreak(p[i - 1])) return i;
+      }
+    }
+    end -= 16;
+  }
+#endif
+  for (; end > 0; --end) {
+    if (isLineBreak(p[end - 1])) return end;
+  }
+  return 0;
 }
 
 void appendUtf8(std::string& out, uint32_t c) {
@@ -750,17 +775,21 @@ void ScreenState::skimText(const char* data, size_t n) {
     // After a character in the last column (a pending wrap) the next one starts a new row.
     line.col0 = phantom_ && pos.col + 1 >= cols_ ? cols_ : pos.col;
   }
-  // Only the text after the last line break can still be on the cursor's row.
-  size_t start = n;
-  while (start > 0) {
-    if (start >= 8 && !hasByteBelow0x20(loadWord(data + start - 8))) {
-      start -= 8;
-      continue;
-    }
-    if (isLineBreak(data[start - 1])) break;
-    --start;
-  }
-  if (start > 0) {
+  // Only the text after the last line break can still be on the cursor's row. That row starts
+  // at column 0 when the break ends in a CR ("\r\n"): the text before it needs no count. A bare
+  // LF, VT or FF keeps the column (a raw `\n` with the PTY's onlcr off), which depends on the
+  // text since the CR before it: then the whole piece is counted.
+  const size_t start = afterLastLineBreak(data, n);
+  size_t lf_run = start;
+  while (lf_run > 0 && data[lf_run - 1] != '\r' && isLineBreak(data[lf_run - 1])) --lf_run;
+  const bool column0 =
+      lf_run > 0 ? data[lf_run - 1] == '\r' : static_cast<uint64_t>(line.col0) + line.cells == 0;
+  if (start == 0) {
+    countSkimmed(data, n);
+  } else if (!column0) {
+    countSkimmed(data, n);
+    line.tail.clear();
+  } else {
     line.broke = line.broke || std::memchr(data, '\n', start) != nullptr ||
                  std::memchr(data, '\v', start) != nullptr ||
                  std::memchr(data, '\f', start) != nullptr;
@@ -768,25 +797,10 @@ void ScreenState::skimText(const char* data, size_t n) {
     line.col0 = 0;
     line.cells = 0;
     line.tail.clear();
+    countSkimmed(data + start, n - start);
   }
   const char* seg = data + start;
   const size_t len = n - start;
-  for (size_t i = 0; i < len; ++i) {
-    if (i + 8 <= len && allPrintableAscii(loadWord(seg + i))) {
-      line.cells += 8;
-      i += 7;
-      continue;
-    }
-    const auto b = static_cast<unsigned char>(seg[i]);
-    if (b >= 0x20 && b != 0x7f) {
-      if ((b & 0xC0) != 0x80) ++line.cells;
-    } else if (b == '\t') {
-      const uint64_t col = static_cast<uint64_t>(line.col0) + line.cells;
-      line.cells += 8 - col % 8;
-    } else if (b == '\b' && line.cells > 0) {
-      --line.cells;
-    }
-  }
   // Keep the last characters, enough for a row: at most 4 bytes each.
   const size_t keep = 4 * static_cast<size_t>(cols_);
   size_t from = len > keep ? len - keep : 0;
@@ -796,6 +810,44 @@ void ScreenState::skimText(const char* data, size_t n) {
     if (b >= 0x20 && b != 0x7f) line.tail += static_cast<char>(b);
   }
   if (line.tail.size() > 2 * keep) line.tail.erase(0, line.tail.size() - keep);
+}
+
+void ScreenState::countSkimmed(const char* data, size_t n) {
+  SkimLine& line = skim_line_;
+  const auto cols = static_cast<uint64_t>(cols_);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t run = printableAsciiRun(data + i, n - i);
+    line.cells += run;
+    i += run;
+    if (i == n) break;
+    const auto b = static_cast<unsigned char>(data[i]);
+    if (b == '\r') {
+      line.restarted = true;
+      line.col0 = 0;
+      line.cells = 0;
+    } else if (isLineBreak(data[i])) {
+      // Down a row in the same column; a full row (wrap pending) stays pending.
+      const uint64_t total = static_cast<uint64_t>(line.col0) + line.cells;
+      line.col0 = static_cast<int>(total == 0 ? 0 : total % cols == 0 ? cols : total % cols);
+      line.cells = 0;
+      line.broke = true;
+      line.restarted = true;
+    } else if (b >= 0x20 && b != 0x7f) {
+      if ((b & 0xC0) != 0x80) ++line.cells;
+    } else if (b == '\t') {
+      // To the next tab stop, but never past the last column (a tab does not wrap).
+      // With a wrap pending (the row full) the cursor stays.
+      const uint64_t total = static_cast<uint64_t>(line.col0) + line.cells;
+      const uint64_t col = total % cols;
+      if (total == 0 || col != 0) line.cells += std::min(col + 8 - col % 8, cols - 1) - col;
+    } else if (b == '\b') {
+      if (line.cells > 0) {
+        --line.cells;
+      } else if (line.col0 > 0) {
+        line.col0 = std::min(line.col0, cols_ - 1) - 1;  // a pending wrap is dropped first
+      }
+    }
+  }
 }
 
 void ScreenState::settleSkimmedLine() {

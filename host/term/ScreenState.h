@@ -205,12 +205,14 @@ class ScreenState {
   struct SkimLine {
     bool active = false;     // text was skimmed and not yet written
     bool broke = false;      // a line feed (or a wrap) took the text below its first row
-    bool restarted = false;  // a carriage return or line feed restarted the line at column 0
-    int col0 = 0;            // the column the line started at
+    bool restarted = false;  // a carriage return or line feed restarted the line
+    int col0 = 0;            // the column the line started at (cols: a wrap is pending)
     uint64_t cells = 0;      // characters since then
     std::string tail;        // the line's last bytes (printable only)
   } skim_line_;
   void skimText(const char* data, size_t n);
+  // Counts skimmed text into skim_line_: its cells, and where a line break leaves the row.
+  void countSkimmed(const char* data, size_t n);
   void settleSkimmedLine();
   bool phantom_ = false;
   int phantom_row_ = 0, phantom_col_ = 0;

@@ -164,8 +164,8 @@ TEST(TerminalHistory, AFloodWithoutLineFeedsEndsOnTheRightColumn) {
 }
 
 TEST(TerminalHistory, AFloodOfMixedTextEndsOnTheRightColumn) {
-  // The skim counts the cursor line's cells eight bytes at a time where it can: narrow UTF-8,
-  // DEL (which libvterm ignores), SO/SI and a CAN that cuts a run sit at every offset modulo 8
+  // The skim counts the cursor line's cells 16 bytes at a time where it can: narrow UTF-8,
+  // DEL (which libvterm ignores), SO/SI and a CAN that cuts a run sit at every offset modulo 16
   // and across read boundaries, and the end must still match an eager feed.
   FakeClock clock;
   const std::string unit =
@@ -190,6 +190,60 @@ TEST(TerminalHistory, AFloodOfMixedTextEndsOnTheRightColumn) {
   }
   EXPECT_GT(history.skimmedBytes(), 0u);
   expectSameScreen(history.screen(), direct);
+}
+
+TEST(TerminalHistory, AFloodWithEveryKindOfLineBreakAtEveryOffsetEndsOnTheRightColumn) {
+  // The skim finds the last line break scanning back 16 bytes at a time: CR, LF, VT and FF sit
+  // at every offset modulo 16 (the units are 37 bytes) and the lines end at each of them. A long
+  // run without a break follows, so where the END lands depends on the skim having counted the
+  // last skimmed line from the right byte (an exact tail with a break in it would hide that).
+  FakeClock clock;
+  const std::string unit =
+      "line one\r\n"
+      "tab\there\x0b"
+      "form\x0c"
+      "cr only\rovers";
+  std::string lines;
+  while (lines.size() < 200'000) lines += unit;
+  for (size_t cut = 0; cut < unit.size(); ++cut) {
+    const std::string text =
+        lines.substr(0, lines.size() - cut) + std::string(100'003, 'a') + "END\r\n$ ";
+    SCOPED_TRACE("the lines cut " + std::to_string(cut) + " bytes short of a whole unit");
+    TerminalHistory history(24, 80, 10, 1 << 20, clock.fn());
+    ScreenState direct(24, 80, 10);
+    for (size_t at = 0; at < text.size(); at += 4093) {
+      history.append(std::string_view(text).substr(at, 4093));
+      direct.feed(std::string_view(text).substr(at, 4093));
+    }
+    EXPECT_GT(history.skimmedBytes(), 0u);
+    expectSameScreen(history.screen(), direct);
+    if (HasFailure()) return;
+  }
+}
+
+TEST(TerminalHistory, ABareLineFeedFloodKeepsTheColumnItLeftOff) {
+  // With the PTY's onlcr off a `\n` moves down and keeps the column, so the row the cursor ends
+  // on starts where the text since the last CR left it: a staircase, and rows filled exactly
+  // (a wrap pending when the LF comes).
+  FakeClock clock;
+  const std::string full(80, 'f');
+  for (const std::string& unit :
+       {std::string("abc\n"), std::string("ab\tc\x0b"), full + "\n", full + "\n\r" + full + "\f",
+        std::string("x\b\n"), full + "gh\n", full + "\t\n", std::string("abcd\n\b\b"),
+        std::string("\tab\b\b\b\n")}) {
+    std::string lines;
+    while (lines.size() < 200'000) lines += unit;
+    const std::string text = lines + std::string(100'003, 'a') + "END\r\n$ ";
+    SCOPED_TRACE(testing::PrintToString(unit.substr(unit.size() > 8 ? unit.size() - 8 : 0)));
+    TerminalHistory history(24, 80, 10, 1 << 20, clock.fn());
+    ScreenState direct(24, 80, 10);
+    for (size_t at = 0; at < text.size(); at += 4093) {
+      history.append(std::string_view(text).substr(at, 4093));
+      direct.feed(std::string_view(text).substr(at, 4093));
+    }
+    EXPECT_GT(history.skimmedBytes(), 0u);
+    expectSameScreen(history.screen(), direct);
+  }
 }
 
 TEST(TerminalHistory, AProgressBarFloodEndsOnItsLastState) {
