@@ -8,7 +8,7 @@
 # Each build's own podterm and plugins run a host (fakepod, network "none", persistent_shell off,
 # as run.sh) on 127.0.0.1:18193 (A) and :18194 (B); both are killed by PID on exit. Per round:
 # the bare PTY's 200 MB throughput, then A's and B's (podterm-load of BUILD_A), then a 2,000-key
-# echo on A and on B. Bounded: every step has a timeout, ROUNDS <= 30.
+# echo on A and on B, A and B in a random order. Bounded: every step has a timeout, ROUNDS <= 30.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,7 +78,12 @@ printf '%-6s %10s %10s %10s %12s %12s %8s\n' round bare_MB/s A_MB/s B_MB/s A_ech
 for r in $(seq 1 "$ROUNDS"); do
   bare=$(timeout 60 "$A/bin/pty-baseline" --iterations 1 --commands 1 --mb 200 2>&1 |
     awk '/output throughput/ {print $3}')
-  ta=$(mbs 18193); tb=$(mbs 18194); ea=$(echo_p50 18193); eb=$(echo_p50 18194)
+  # A and B in a random order each round, so that an order effect cannot pass for a difference.
+  if ((RANDOM % 2)); then
+    ta=$(mbs 18193); tb=$(mbs 18194); ea=$(echo_p50 18193); eb=$(echo_p50 18194)
+  else
+    tb=$(mbs 18194); ta=$(mbs 18193); eb=$(echo_p50 18194); ea=$(echo_p50 18193)
+  fi
   printf '%-6s %10s %10s %10s %12s %12s %8s\n' "$r" "${bare:--}" "${ta:--}" "${tb:--}" "${ea:--}" \
     "${eb:--}" "$(cut -d' ' -f1 /proc/loadavg)"
 done

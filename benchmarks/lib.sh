@@ -61,3 +61,48 @@ no_shell_outlives() {
   done
   echo "processes left under the host after '$label' closed its sessions: $left"
 }
+
+# median VALUES...: the median of the numbers given ("-" for none).
+median() {
+  printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g | awk '
+    { a[NR] = $1 }
+    END {
+      if (NR == 0) print "-"
+      else if (NR % 2) print a[(NR + 1) / 2]
+      else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2
+    }'
+}
+
+# throughput_vs_bare TARGET LOAD PTY ROUNDS: the bare PTY loop's and the host's 200 MB throughput,
+# ROUNDS times each, in a random order within each round, then their medians and the ratio of the
+# medians. Why rounds: on a shared 2-core VM one run of either moves by 20-30% (which CPUs the
+# writer, the kernel's PTY worker and the reader land on), so a single pair decides nothing.
+# Bounded: each run has a timeout, ROUNDS <= 30.
+throughput_vs_bare() {
+  local target=$1 load=$2 pty=$3 rounds=$4 r k bare host
+  local bares=() hosts=()
+  ((rounds >= 1 && rounds <= 30)) || { echo "throughput_vs_bare: ROUNDS must be 1..30" >&2; return 2; }
+  printf '%-6s %10s %10s %8s\n' round bare_MB/s host_MB/s ratio
+  for ((r = 1; r <= rounds; r++)); do
+    bare="" host=""
+    for k in $(printf 'bare\nhost\n' | shuf); do
+      if [[ $k == bare ]]; then
+        bare=$(timeout 60 "$pty" --iterations 1 --commands 1 --mb 200 2>&1 |
+          awk '/output throughput/ {print $3}')
+      else
+        host=$(timeout 60 "$load" --target "$target" --scenario throughput --mb 200 --timeout 15 \
+          --duration 40 2>&1 | awk '/output per session/ {print $5}')
+      fi
+    done
+    printf '%-6s %10s %10s %8s\n' "$r" "${bare:--}" "${host:--}" \
+      "$(awk -v b="$bare" -v h="$host" 'BEGIN { if (b > 0 && h > 0) printf "%.2f", h / b; else print "-" }')"
+    bares+=("$bare")
+    hosts+=("$host")
+  done
+  local mb mh
+  mb=$(median "${bares[@]}")
+  mh=$(median "${hosts[@]}")
+  printf 'throughput over %d alternating rounds: bare PTY median %s MB/s, host median %s MB/s, ratio of medians %s\n' \
+    "$rounds" "$mb" "$mh" \
+    "$(awk -v b="$mb" -v h="$mh" 'BEGIN { if (b > 0 && h > 0) printf "%.2f", h / b; else print "-" }')"
+}

@@ -4,6 +4,7 @@
 # them to benchmarks/results/<date>_<time>.txt.
 #
 #   benchmarks/run.sh [BUILD_DIR]     (default build/release; nothing is built here)
+#   PODTERM_BENCH_ROUNDS=N (default 9): alternating bare/host throughput rounds
 #
 # Every step is bounded (--duration and `timeout`), the whole run takes a few minutes. The host
 # is started by PID and killed by PID on exit. Only 127.0.0.1 is used.
@@ -154,6 +155,10 @@ load 60 --scenario echo --sessions 1 --iterations 2000 --timeout 10
 load 60 --scenario command --sessions 1 --iterations 1000 --timeout 10
 load 120 --scenario command --sessions 100 --concurrency 20 --iterations 20 --timeout 15
 load 120 --scenario throughput --sessions 1 --mb 200 --timeout 15
+# The throughput target (>= 0.95x the bare PTY) is read from alternating rounds, not from the
+# single pair above.
+throughput_vs_bare "$TARGET" "$LOAD" "$PTY" "${PODTERM_BENCH_ROUNDS:-9}" 2>&1 | tee -a "$RESULT"
+out ""
 load 120 --scenario hold --label 100 --sessions 100 --concurrency 20 --timeout 15
 out "$(no_shell_outlives "$HOST_PID" 100)"
 load 300 --scenario hold --label 1000 --sessions 1000 --concurrency 20 --timeout 15
