@@ -35,28 +35,7 @@ trap cleanup EXIT
 start_host() { # NAME BUILD PORT -> prints the PID
   local dir=$WORK/$1
   mkdir -p "$dir"
-  cat >"$dir/host.toml" <<TOML
-[server]
-listen = "127.0.0.1:$3"
-event_loops = 2
-[session]
-grace_period_s = 0
-persistent_shell = "off"
-[plugins]
-path = ["$2/plugins"]
-[runtime]
-plugin = "fakepod"
-[runtime.fakepod]
-data_dir = "$dir/fakepod"
-network = "none"
-warm_pool = 0
-limits = "off"
-$(limits_table)
-[auth]
-plugin = "none"
-[log]
-level = "warning"
-TOML
+  bench_host_toml "127.0.0.1:$3" "$2/plugins" "$dir/fakepod" >"$dir/host.toml"
   "$2/bin/podterm" --config "$dir/host.toml" --plugins "$2/plugins" >"$dir/host.log" 2>&1 &
   echo $!
 }

@@ -14,6 +14,45 @@ max_connections = 100000
 TOML
 }
 
+# bench_host_toml LISTEN PLUGINS DATA_DIR [WARM_POOL [LIMITS [PERSISTENT]]]: the config of every
+# benchmarked host: fakepod with no network, no auth, grace 0, two event loops, the limits above.
+# LIMITS is fakepod's `limits`, "off" by default: the sandbox's shell is not held to the spec's
+# 500m CPU (a pod property, not the terminal server's: `head | tr` under 500m makes about half of
+# what the bare PTY loop, which has no limit, makes). PERSISTENT is session.persistent_shell, "off"
+# by default (fakepod's sandboxes end with the host, so a shell kept under dtach survives nothing).
+bench_host_toml() {
+  local listen=$1 plugins=$2 data_dir=$3 warm=${4:-0} limits=${5:-off} persistent=${6:-off}
+  cat <<TOML
+[server]
+listen = "$listen"
+event_loops = 2
+
+[session]
+grace_period_s = 0
+persistent_shell = "$persistent"
+
+[plugins]
+path = ["$plugins"]
+
+[runtime]
+plugin = "fakepod"
+
+[runtime.fakepod]
+data_dir = "$data_dir"
+network = "none"
+warm_pool = $warm
+limits = "$limits"
+
+$(limits_table)
+
+[auth]
+plugin = "none"
+
+[log]
+level = "warning"
+TOML
+}
+
 # stop_pid PID LABEL: SIGTERM, wait up to 20 s, then SIGKILL; reaps it. No-op for an empty PID.
 stop_pid() {
   local pid=$1 label=$2

@@ -96,36 +96,8 @@ wait_port() { # wait_port NAME HOSTPORT: until something listens (bounded: 30 s)
 start_podterm() {
   local dir=$WORK/podterm
   mkdir -p "$dir"
-  cat >"$dir/host.toml" <<TOML
-[server]
-listen = "$TARGET"
-event_loops = 2
-
-[session]
-grace_period_s = 0
-# The peers keep no shell across a restart either: compare like with like (run.sh measures dtach).
-persistent_shell = "off"
-
-[plugins]
-path = ["$PLUGINS"]
-
-[runtime]
-plugin = "fakepod"
-
-[runtime.fakepod]
-data_dir = "$dir/fakepod"
-network = "none"
-warm_pool = 0
-limits = "off"
-
-$(limits_table)
-
-[auth]
-plugin = "none"
-
-[log]
-level = "warning"
-TOML
+  # The peers keep no shell across a restart either: compare like with like (run.sh measures dtach).
+  bench_host_toml "$TARGET" "$PLUGINS" "$dir/fakepod" >"$dir/host.toml"
   "$HOST_BIN" --config "$dir/host.toml" --plugins "$PLUGINS" >"$WORK/podterm.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do

@@ -62,44 +62,14 @@ fi
 
 out() { echo "$@" | tee -a "$RESULT"; }
 
-# start_host NAME WARM_POOL [LIMITS [PERSISTENT]]: a fresh config and data directory, then wait for
-# /readyz. PERSISTENT is session.persistent_shell ("off" by default, see the dtach host below).
-# LIMITS is fakepod's `limits`: "off" by default, so the sandbox's shell is not held to the spec's
-# 500m CPU (a pod property, not the terminal server's: `head | tr` under 500m makes about half of
-# what the bare PTY loop, which has no limit, makes); one throughput run with "auto" shows it.
+# start_host NAME WARM_POOL [LIMITS [PERSISTENT]]: a fresh config (bench_host_toml) and data
+# directory, then wait for /readyz. One throughput run with LIMITS "auto" shows the spec's 500m CPU;
+# the dtach host below has PERSISTENT "auto".
 start_host() {
   local name=$1 warm=$2 limits=${3:-off} persistent=${4:-off}
   local dir=$WORK/$name
   mkdir -p "$dir"
-  cat >"$dir/host.toml" <<TOML
-[server]
-listen = "$TARGET"
-event_loops = 2
-
-[session]
-grace_period_s = 0
-persistent_shell = "$persistent"
-
-[plugins]
-path = ["$PLUGINS"]
-
-[runtime]
-plugin = "fakepod"
-
-[runtime.fakepod]
-data_dir = "$dir/fakepod"
-network = "none"
-warm_pool = $warm
-limits = "$limits"
-
-$(limits_table)
-
-[auth]
-plugin = "none"
-
-[log]
-level = "warning"
-TOML
+  bench_host_toml "$TARGET" "$PLUGINS" "$dir/fakepod" "$warm" "$limits" "$persistent" >"$dir/host.toml"
   "$HOST_BIN" --config "$dir/host.toml" --plugins "$PLUGINS" >"$dir/host.log" 2>&1 &
   HOST_PID=$!
   for _ in $(seq 1 300); do
