@@ -43,6 +43,9 @@ class IoLoop {
   // Watches fd edge-triggered for `events` (EPOLLET is added). The loop keeps the handler alive
   // until remove(). Returns 0 on failure (errno set).
   Token add(int fd, uint32_t events, std::shared_ptr<Handler> handler, int tag);
+  // Watches fd for `events` from now on (edge-triggered); an event already due (a writable fd
+  // when EPOLLOUT is added) is reported at once. False when fd is not watched (any more).
+  bool modify(int fd, Token token, uint32_t events);
   // Stops watching; the fd is not closed. Events already fetched for the token are dropped.
   void remove(int fd, Token token);
 

@@ -43,9 +43,7 @@ ProcessStream::~ProcessStream() {
 
 sdk::Status ProcessStream::attach() {
   auto self = shared_from_this();
-  uint32_t out_events = EPOLLIN | EPOLLRDHUP;
-  if (tty_) out_events |= EPOLLOUT;
-  if ((tokens_[kOut] = loop_.add(fds_[kOut], out_events, self, kOut)) == 0 ||
+  if ((tokens_[kOut] = loop_.add(fds_[kOut], EPOLLIN | EPOLLRDHUP, self, kOut)) == 0 ||
       (fds_[kErr] >= 0 && (tokens_[kErr] = loop_.add(fds_[kErr], EPOLLIN, self, kErr)) == 0) ||
       (fds_[kIn] >= 0 && (tokens_[kIn] = loop_.add(fds_[kIn], EPOLLOUT, self, kIn)) == 0) ||
       (tokens_[kPid] = loop_.add(pidfd_, EPOLLIN, self, kPid)) == 0) {
@@ -159,6 +157,7 @@ void ProcessStream::flushInputLocked() {
     return;
   }
   input_queued_.store(false);
+  if (tty_) watchWritableLocked(false);
   if (eof_requested_) {
     if (tty_) {
       eof_requested_ = false;
@@ -168,6 +167,13 @@ void ProcessStream::flushInputLocked() {
       closeInputLocked();
     }
   }
+}
+
+void ProcessStream::watchWritableLocked(bool on) {
+  if (in_fd_ < 0 || writable_watched_ == on) return;
+  // Failure means the channel is being closed (removed from the loop), and input with it.
+  loop_.modify(in_fd_, tokens_[kOut], EPOLLIN | EPOLLRDHUP | (on ? uint32_t{EPOLLOUT} : 0u));
+  writable_watched_ = on;
 }
 
 void ProcessStream::closeInputLocked() {
@@ -209,6 +215,7 @@ sdk::Status ProcessStream::write(const char* data, size_t size) {
   // once more: an EPOLLOUT between the EAGAIN above and the flag would otherwise be missed.
   input_.append(data + done, size - done);
   input_queued_.store(true);
+  if (tty_) watchWritableLocked(true);
   flushInputLocked();
   return {};
 }

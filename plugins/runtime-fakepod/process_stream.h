@@ -53,6 +53,9 @@ class ProcessStream : public IoLoop::Handler, public std::enable_shared_from_thi
   void pump(int channel);
   void flushInputLocked();
   void closeInputLocked();
+  // A PTY's master is watched for EPOLLOUT only while input waits: the tty wakes its writers
+  // whenever the shell reads, and each such event would wake the loop (twice per keystroke).
+  void watchWritableLocked(bool on);
   void closeChannel(int channel);
   void reap();
   void maybeFinish();
@@ -78,10 +81,11 @@ class ProcessStream : public IoLoop::Handler, public std::enable_shared_from_thi
 
   mutable std::mutex mu_;  // input side, error, reaped state
   std::string input_;
-  // !input_.empty(), readable without mu_: every PTY event carries EPOLLOUT (the master is
-  // writable), and taking mu_ for each would make the echo wait for a keystroke's write that
-  // still holds it. Set before the last write attempt, so an EPOLLOUT after it sees it.
+  // !input_.empty(), readable without mu_: a PTY event that comes with output carries EPOLLOUT
+  // too while input waits, and taking mu_ for each would make the echo wait for a keystroke's
+  // write that still holds it. Set before the last write attempt, so an EPOLLOUT after it sees it.
   std::atomic<bool> input_queued_{false};
+  bool writable_watched_ = false;  // EPOLLOUT in the PTY master's events; guarded by mu_
   bool stdin_closed_ = false;
   bool eof_requested_ = false;
   int in_fd_ = -1;  // the writable fd, guarded by mu_

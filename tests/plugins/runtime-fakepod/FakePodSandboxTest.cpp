@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -344,6 +345,62 @@ TEST_F(FakePodSandboxTest, InputLargerThanThePtyBufferArrivesWholeAndInOrder) {
   EXPECT_NE(shell.out().find("01234567890123456789"), std::string::npos) << shell.out();
   ASSERT_TRUE(shell.waitForExit(kTimeout));
   EXPECT_EQ(shell.exit().exit_code, 0);
+}
+
+// This process's threads with the given name.
+std::set<std::string> threadsNamed(const std::string& name) {
+  std::set<std::string> tids;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) tids.insert(task.path().filename().string());
+  }
+  return tids;
+}
+
+// Times the thread has gone to sleep so far (voluntary context switches: one per wake-up; being
+// preempted on a busy machine does not count).
+uint64_t threadSleeps(const std::string& tid) {
+  std::ifstream status("/proc/self/task/" + tid + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) {
+      return std::stoull(line.substr(line.find(':') + 1));
+    }
+  }
+  return 0;
+}
+
+TEST_F(FakePodSandboxTest, TypingWakesTheIoThreadOncePerEcho) {
+  // The shell reading a keystroke wakes the tty's writers; with the PTY master watched for
+  // EPOLLOUT all the time each of those woke the I/O thread too, on top of the echo itself.
+  const std::set<std::string> others = threadsNamed("fakepod-io");
+  auto* rt = make({});
+  ASSERT_NE(rt, nullptr);
+  ASSERT_FALSE(ready("typing").empty());
+  std::string io_thread;  // this runtime's loop (other suites' runtimes may still run theirs)
+  for (const auto& tid : threadsNamed("fakepod-io")) {
+    if (!others.count(tid)) io_thread = tid;
+  }
+  ASSERT_FALSE(io_thread.empty()) << "no new thread named fakepod-io";
+  RecordingStreamObserver shell;
+  sdk::StreamSpec tty;
+  tty.argv = {"bash", "-c", "stty raw -echo; echo ready; exec cat"};
+  tty.tty = true;
+  auto stream = rt->openStream("typing", tty, &shell);
+  ASSERT_TRUE(stream) << stream.status().message();
+  ASSERT_TRUE(shell.waitForStdout("ready\n", kTimeout)) << shell.out();
+  constexpr int kKeys = 300;
+  const size_t before_size = shell.out().size();
+  const uint64_t before = threadSleeps(io_thread);
+  for (int i = 0; i < kKeys; ++i) {
+    ASSERT_TRUE(stream.value()->write("k", 1));
+    ASSERT_TRUE(shell.waitForStdoutSize(before_size + i + 1, kTimeout)) << i;
+  }
+  // One for the echo (about 1.0 here); 2.1-2.8 while EPOLLOUT was always watched.
+  const double per_key = static_cast<double>(threadSleeps(io_thread) - before) / kKeys;
+  EXPECT_LT(per_key, 1.5) << "wake-ups of the I/O thread per echoed keystroke";
 }
 
 TEST_F(FakePodSandboxTest, WarmPoolHandsOutAReadyPod) {
