@@ -10,39 +10,19 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import socket
 import ssl
 import struct
 import sys
-import tempfile
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-try:
-    import aiohttp  # noqa: F401  (the fake needs it)
-    HAVE_AIOHTTP = True
-except ImportError:
-    HAVE_AIOHTTP = False
-
-from fakeclient import Fake, exec_path  # noqa: E402
+from fakecase import FakeCase, run, wait_until  # noqa: E402
+from fakeclient import exec_path  # noqa: E402
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def wait_until(cond, timeout=10, what="condition"):
-    """Polls cond() until it returns something true; fails the test at the deadline."""
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def masked(payload, opcode=2):
@@ -163,19 +143,13 @@ class WsExec:
         self.raw.close()
 
 
-@unittest.skipUnless(HAVE_AIOHTTP, "the fake needs the Python module aiohttp: apt-get install python3-aiohttp")
-class ExecFaultCase(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="kubefake-execws-")
-        os.chmod(cls.tmp, 0o755)
-        cls.fake = Fake(data_dir=os.path.join(cls.tmp, "data"))
-        cls.fake.make_pod("xf")
+class ExecFaultCase(FakeCase):
+    tmp_prefix = "kubefake-execws-"
 
     @classmethod
-    def tearDownClass(cls):
-        cls.fake.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fake.make_pod("xf")
 
     def setUp(self):
         self.fake.control("DELETE", "faults")
@@ -340,19 +314,5 @@ class ExecIdleTest(ExecFaultCase):
         self.assertEqual(self.exec_entry("exit_code")["pings"], 1)
 
 
-def main():
-    suites = sys.argv[1:] or None
-    loader = unittest.TestLoader()
-    module = sys.modules[__name__]
-    suite = loader.loadTestsFromNames(suites, module) if suites else loader.loadTestsFromModule(module)
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    if not result.wasSuccessful():
-        sys.exit(1)
-    if result.testsRun and len(result.skipped) == result.testsRun:
-        for _, why in result.skipped[:1]:
-            print(f"SKIPPED: {why}")
-        sys.exit(77)
-
-
 if __name__ == "__main__":
-    main()
+    run(__name__)

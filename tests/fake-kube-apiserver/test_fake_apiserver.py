@@ -23,15 +23,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-try:
-    import aiohttp  # noqa: F401  (the fake needs it)
-    HAVE_AIOHTTP = True
-except ImportError:
-    HAVE_AIOHTTP = False
-
+from fakecase import FakeCase, run, wait_until  # noqa: E402
 from fakeclient import Fake, WebSocket, exec_path  # noqa: E402
-
-NEED_AIOHTTP = "the fake needs the Python module aiohttp: apt-get install python3-aiohttp"
 PODS = "/api/v1/namespaces/default/pods"
 PVCS = "/api/v1/namespaces/default/persistentvolumeclaims"
 
@@ -46,29 +39,12 @@ def newest_kubectl():
     return max(found)[1] if found else None
 
 
-@unittest.skipUnless(HAVE_AIOHTTP, NEED_AIOHTTP)
-class FakeCase(unittest.TestCase):
-    extra_args = ()
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="kubefake-test-")
-        os.chmod(cls.tmp, 0o755)
-        cls.fake = Fake(*cls.extra_args, data_dir=os.path.join(cls.tmp, "data"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fake.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def tearDown(self):
-        self.fake.control("DELETE", "faults")
-
+class NamedPodCase(FakeCase):
     def pod_name(self):
         return re.sub(r"[^a-z0-9-]", "-", self.id().split(".")[-1].lower())[:50].strip("-")
 
 
-class RestTest(FakeCase):
+class RestTest(NamedPodCase):
     def test_auth(self):
         f = self.fake
         st, body, _ = f.call("GET", PODS, token=False)
@@ -324,7 +300,7 @@ class RestTest(FakeCase):
         self.assertEqual([e["type"] for e in events], ["DELETED"])
 
 
-class FaultTest(FakeCase):
+class FaultTest(NamedPodCase):
     extra_args = ("--faults", json.dumps([{"type": "unschedulable", "name": "cli-*"}]))
 
     def test_cli_faults_option(self):
@@ -462,7 +438,7 @@ class FaultTest(FakeCase):
         self.assertIn("exec_break", [x["type"] for x in fired])
 
 
-class ExecTest(FakeCase):
+class ExecTest(NamedPodCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -555,18 +531,6 @@ class ExecTest(FakeCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def wait_until(cond, timeout=10, what="condition"):
-    """Polls cond() until it returns something true; fails the test at the deadline."""
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
-
-
 def proc_status(pid):
     """{field: value} of /proc/PID/status, or None once the process is gone (reaped)."""
     try:
@@ -609,7 +573,7 @@ def zombie_children(pid):
     return out
 
 
-class PodTest(FakeCase):
+class PodTest(NamedPodCase):
     """A pod is one long-lived sandbox per container that every exec joins."""
 
     def run_exec(self, pod, script, **kw):
@@ -819,7 +783,7 @@ KUBECTL = newest_kubectl()
 
 @unittest.skipUnless(KUBECTL, "no kubectl 1.30+ under /usr/lib/google-cloud-sdk/bin/ (kubectl.1.3N); "
                               "install Google's kubectl package to run the real-client checks")
-class KubectlTest(FakeCase):
+class KubectlTest(NamedPodCase):
     def k(self, *args, stdin=None, timeout=20, check=True):
         env = dict(os.environ, KUBECONFIG=self.fake.info["kubeconfig"], HOME=self.tmp,
                    KUBECTL_REMOTE_COMMAND_WEBSOCKETS="true")
@@ -958,7 +922,7 @@ except ImportError:
 
 @unittest.skipUnless(HAVE_PYK8S, "the Python module kubernetes is missing: apt-get install python3-kubernetes "
                                  "(and run with /usr/bin/python3)")
-class PythonClientTest(FakeCase):
+class PythonClientTest(NamedPodCase):
     def api(self):
         from kubernetes import client, config
         cfg = client.Configuration()
@@ -1020,18 +984,5 @@ class PythonClientTest(FakeCase):
         self.assertEqual(log[-1]["params"]["stdin"], ["True"])
 
 
-def main():
-    suites = sys.argv[1:] or None
-    loader = unittest.TestLoader()
-    suite = loader.loadTestsFromNames(suites, sys.modules[__name__]) if suites else loader.loadTestsFromModule(sys.modules[__name__])
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    if not result.wasSuccessful():
-        sys.exit(1)
-    if result.testsRun and len(result.skipped) == result.testsRun:
-        for _, why in result.skipped[:1]:
-            print(f"SKIPPED: {why}")
-        sys.exit(77)
-
-
 if __name__ == "__main__":
-    main()
+    run(__name__)
