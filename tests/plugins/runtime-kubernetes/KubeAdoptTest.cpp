@@ -75,12 +75,6 @@ class KubeAdoptTest : public KubePluginTest {
         << name << " never ran";
     return uidOf(name);
   }
-  void removePod(const std::string& name) {
-    fake_->api("PATCH", std::string(kPods) + "/" + name, R"({"metadata":{"finalizers":null}})",
-               nullptr, kMergePatch);
-    fake_->api("DELETE", std::string(kPods) + "/" + name, R"({"gracePeriodSeconds":0})");
-    EXPECT_TRUE(waitUntil([&] { return getPod(name) == nullptr; }, 10s)) << name << " stayed";
-  }
   // Holds the session's pod in Terminating: a finalizer, then a graceful delete.
   void holdTerminating(const std::string& name) {
     ASSERT_EQ(
@@ -93,21 +87,10 @@ class KubeAdoptTest : public KubePluginTest {
     ASSERT_TRUE(pod);
     ASSERT_TRUE(k8s::podTerminating(pod));
   }
-  std::vector<Object::Ptr> requests() {
-    std::string body;
-    fake_->control("GET", "/_fake/requests", {}, &body);
-    std::vector<Object::Ptr> out;
-    auto log = parseObject(body);
-    auto items = log ? log->getArray("requests") : nullptr;
-    for (size_t i = 0; items && i < items->size(); ++i) {
-      out.push_back(items->getObject(static_cast<unsigned>(i)));
-    }
-    return out;
-  }
   // Requests since the log was cleared whose path names the pod (exec, get, delete, patch).
   std::vector<std::string> touching(const std::string& pod) {
     std::vector<std::string> out;
-    for (auto& r : requests()) {
+    for (auto& r : fakeRequests(*fake_)) {
       const std::string path = r->getValue<std::string>("path");
       const std::string method = r->getValue<std::string>("method");
       if (path.find("/pods/" + pod) != std::string::npos && method != "GET") {
@@ -120,7 +103,7 @@ class KubeAdoptTest : public KubePluginTest {
   // The session's pod creates answered 409 so far.
   int conflicts(const std::string& pod) {
     int n = 0;
-    for (auto& r : requests()) {
+    for (auto& r : fakeRequests(*fake_)) {
       if (r->getValue<std::string>("method") != "POST" ||
           r->getValue<std::string>("path") != kPods || !r->isObject("body")) {
         continue;
@@ -190,7 +173,7 @@ TEST_F(KubeAdoptTest, AForeignPodWithTheSessionsNameIsNeverAdopted) {
         << "the plugin ran in, changed or deleted a pod that is not the session's";
 
     runtimes_.clear();
-    removePod(names.pod);
+    removePodNow(*fake_, names.pod);
     fake_->api("DELETE", std::string(kPvcs) + "/" + names.pvc);
   }
 }
@@ -280,7 +263,7 @@ TEST_F(KubeAdoptTest, ItsOwnPodStuckTerminatingFailsTheSessionClearly) {
   EXPECT_EQ(uidOf(names.pod), old_uid);
   EXPECT_EQ(touching(names.pod), std::vector<std::string>{});
   runtimes_.clear();
-  removePod(names.pod);
+  removePodNow(*fake_, names.pod);
   fake_->api("DELETE", std::string(kPvcs) + "/" + names.pvc);
 }
 

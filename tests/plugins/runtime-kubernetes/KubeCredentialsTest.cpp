@@ -178,20 +178,12 @@ class KubeCredentialsTest : public KubePluginTest {
 
   // The log's newest sequence number: requests after it are this test's.
   long lastSeq() {
-    std::string body;
-    fake_->control("GET", "/_fake/requests?since=999999999", {}, &body);
-    auto obj = parse(body);
+    auto obj = parseObject(fakeRequestLog(*fake_, 999999999));
     return obj ? obj->getValue<long>("last") : 0;
   }
   std::vector<Request> requestsSince(long seq) {
-    std::string body;
-    fake_->control("GET", "/_fake/requests?since=" + std::to_string(seq), {}, &body);
     std::vector<Request> out;
-    auto obj = parse(body);
-    if (!obj) return out;
-    auto list = obj->getArray("requests");
-    for (size_t i = 0; list && i < list->size(); ++i) {
-      auto e = list->getObject(static_cast<unsigned>(i));
+    for (const auto& e : fakeRequests(*fake_, seq)) {
       Request r;
       r.seq = e->getValue<long>("seq");
       r.method = e->optValue<std::string>("method", "");
@@ -204,14 +196,6 @@ class KubeCredentialsTest : public KubePluginTest {
       out.push_back(r);
     }
     return out;
-  }
-  static Object::Ptr parse(const std::string& body) {
-    try {
-      Poco::JSON::Parser parser;
-      return parser.parse(body).extract<Object::Ptr>();
-    } catch (...) {
-      return nullptr;
-    }
   }
 
   CreatedRuntime inCluster(const fs::path& sa_dir,
@@ -251,6 +235,34 @@ class KubeCredentialsTest : public KubePluginTest {
     *out = o.out();
     return o.exit();
   }
+  // The session's pod made ready, then `echo word` run in it over an exec stream: REST and exec
+  // both authenticated through rt.
+  void expectReadyAndEchoing(sdk::PodRuntime* rt, const std::string& id, const std::string& word) {
+    auto st = ensure(rt, id);
+    ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
+    std::string out;
+    auto exit = echo(rt, id, word, &out);
+    EXPECT_TRUE(exit.error.isOk()) << exit.error.message();
+    EXPECT_EQ(exit.exit_code, 0);
+    EXPECT_EQ(out, word + "\n");
+  }
+  // The exec upgrades into the session's pod since seq, each expected to be `user`'s and to have
+  // been answered 101 (path: the exact path expected, when given); how many there were.
+  int execsAs(long since, const std::string& id, const std::string& user,
+              const std::string& path = {}) {
+    const std::string pod = k8s::podNamesFor(id).pod;
+    int execs = 0;
+    for (const auto& r : requestsSince(since)) {
+      if (!r.exec() || r.path.find(pod) == std::string::npos) continue;
+      ++execs;
+      if (!path.empty()) {
+        EXPECT_EQ(r.path, path);
+      }
+      EXPECT_EQ(r.user, user) << r.path;
+      EXPECT_EQ(r.status, 101) << r.path;
+    }
+    return execs;
+  }
   void expectNoSecret(const std::string& text) {
     for (const std::string& secret : {fake_->token(), fake_->unprivilegedToken(),
                                       std::string(kUnknownToken), std::string(kSecretInConfig)}) {
@@ -279,30 +291,18 @@ TEST_F(KubeCredentialsTest, ClientCertificateKubeconfigAuthenticatesRestAndExec)
   config["kubeconfig"] = fake_->clientCertKubeconfig();
   auto* rt = keep(createKubeRuntime(config));
   ASSERT_NE(rt, nullptr);
-  auto st = ensure(rt, "cred-cert");
-  ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
-  std::string out;
-  auto exit = echo(rt, "cred-cert", "presented-a-certificate", &out);
-  EXPECT_TRUE(exit.error.isOk()) << exit.error.message();
-  EXPECT_EQ(exit.exit_code, 0);
-  EXPECT_EQ(out, "presented-a-certificate\n");
-
-  const std::string pod = k8s::podNamesFor("cred-cert").pod;
-  int creates = 0, execs = 0;
+  ASSERT_NO_FATAL_FAILURE(expectReadyAndEchoing(rt, "cred-cert", "presented-a-certificate"));
+  int creates = 0;
   for (const auto& r : requestsSince(since)) {
     EXPECT_NE(r.status, 401) << r.method << " " << r.path << " was not authenticated";
     if (r.method == "POST" && r.path == "/api/v1/namespaces/default/pods") {
       ++creates;
       EXPECT_EQ(r.user, "admin") << r.method << " " << r.path;
     }
-    if (r.exec() && r.path.find(pod) != std::string::npos) {
-      ++execs;
-      EXPECT_EQ(r.user, "admin") << "the exec upgrade did not present the certificate";
-      EXPECT_EQ(r.status, 101);
-    }
   }
   EXPECT_EQ(creates, 1);
-  EXPECT_EQ(execs, 1);
+  // The exec upgrade has its own TLS connection: it presented the certificate too.
+  EXPECT_EQ(execsAs(since, "cred-cert", "admin"), 1);
   EXPECT_TRUE(rt->deletePod("cred-cert"));
 }
 
@@ -314,30 +314,18 @@ TEST_F(KubeCredentialsTest, InClusterServiceAccountAuthenticatesAndGivesTheNames
   const long since = lastSeq();
   auto* rt = keep(inCluster(sa.path()));
   ASSERT_NE(rt, nullptr);
-  auto st = ensure(rt, "cred-sa");
-  ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
-  std::string out;
-  auto exit = echo(rt, "cred-sa", "in-cluster", &out);
-  EXPECT_TRUE(exit.error.isOk()) << exit.error.message();
-  EXPECT_EQ(out, "in-cluster\n");
+  ASSERT_NO_FATAL_FAILURE(expectReadyAndEchoing(rt, "cred-sa", "in-cluster"));
   const std::string pod = k8s::podNamesFor("cred-sa").pod;
   EXPECT_EQ(fake_->api("GET", "/api/v1/namespaces/sa-space/pods/" + pod), 200);
-  int execs = 0;
-  for (const auto& r : requestsSince(since)) {
-    if (r.exec() && r.path.find(pod) != std::string::npos) {
-      ++execs;
-      EXPECT_EQ(r.path, "/api/v1/namespaces/sa-space/pods/" + pod + "/exec");
-      EXPECT_EQ(r.user, kAdminUser);
-      EXPECT_EQ(r.status, 101);
-    }
-  }
-  EXPECT_EQ(execs, 1);
+  EXPECT_EQ(
+      execsAs(since, "cred-sa", kAdminUser, "/api/v1/namespaces/sa-space/pods/" + pod + "/exec"),
+      1);
   EXPECT_TRUE(rt->deletePod("cred-sa"));
 
   // The config's namespace overrides the service account's.
   auto* named = keep(inCluster(sa.path(), {{"namespace", std::string("cfg-space")}}));
   ASSERT_NE(named, nullptr);
-  st = ensure(named, "cred-sa-named");
+  auto st = ensure(named, "cred-sa-named");
   ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
   EXPECT_EQ(fake_->api("GET", "/api/v1/namespaces/cfg-space/pods/" +
                                   k8s::podNamesFor("cred-sa-named").pod),
@@ -376,23 +364,9 @@ TEST_F(KubeCredentialsTest, RejectedTokenRecoversWhenTheFileRotates) {
   sa.rotate(fake_->token());
   // REST: the next call carries the new token (no restart, no new runtime, no waiting).
   EXPECT_TRUE(listed = rt->listPods()) << listed.status().message();
-  st = ensure(rt, "cred-rot-after");
-  ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
   // Exec: a new stream's upgrade carries it too.
-  std::string out;
-  auto exit = echo(rt, "cred-rot-after", "rotated", &out);
-  EXPECT_TRUE(exit.error.isOk()) << exit.error.message();
-  EXPECT_EQ(out, "rotated\n");
-  const std::string pod = k8s::podNamesFor("cred-rot-after").pod;
-  int execs = 0;
-  for (const auto& r : requestsSince(rotated)) {
-    if (r.exec() && r.path.find(pod) != std::string::npos) {
-      ++execs;
-      EXPECT_EQ(r.user, kAdminUser);
-      EXPECT_EQ(r.status, 101);
-    }
-  }
-  EXPECT_EQ(execs, 1);
+  ASSERT_NO_FATAL_FAILURE(expectReadyAndEchoing(rt, "cred-rot-after", "rotated"));
+  EXPECT_EQ(execsAs(rotated, "cred-rot-after", kAdminUser), 1);
   EXPECT_TRUE(rt->deletePod("cred-rot-after"));
   EXPECT_TRUE(rt->deletePod("cred-rot-before"));
   runtimes_.clear();
@@ -409,11 +383,8 @@ TEST_F(KubeCredentialsTest, RotationIsFollowedWithoutA401) {
   ServiceAccountVolume sa(fake_->token(), ca_pem_, "default");
   auto* rt = keep(inCluster(sa.path(), {{"retry_budget_s", int64_t{2}}}));
   ASSERT_NE(rt, nullptr);
-  auto st = ensure(rt, "cred-swap");
-  ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
+  ASSERT_NO_FATAL_FAILURE(expectReadyAndEchoing(rt, "cred-swap", "first"));
   std::string out;
-  ASSERT_TRUE(echo(rt, "cred-swap", "first", &out).error.isOk());
-  EXPECT_EQ(out, "first\n");
 
   long since = lastSeq();
   sa.rotate(fake_->unprivilegedToken());
@@ -499,23 +470,13 @@ TEST_F(KubeCredentialsTest, TheConfiguredContextIsUsed) {
   const long since = lastSeq();
   auto* rt = keep(createKubeRuntime(config));
   ASSERT_NE(rt, nullptr);
-  auto st = ensure(rt, "cred-ctx");
-  ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
-  std::string out;
-  auto exit = echo(rt, "cred-ctx", "from-context", &out);
-  EXPECT_TRUE(exit.error.isOk()) << exit.error.message();
-  EXPECT_EQ(out, "from-context\n");
+  ASSERT_NO_FATAL_FAILURE(expectReadyAndEchoing(rt, "cred-ctx", "from-context"));
   const std::string pod = k8s::podNamesFor("cred-ctx").pod;
   EXPECT_EQ(fake_->api("GET", "/api/v1/namespaces/ctx-space/pods/" + pod), 200);
-  int execs = 0;
   for (const auto& r : requestsSince(since)) {
     EXPECT_NE(r.status, 401) << r.method << " " << r.path;
-    if (r.exec() && r.path.find(pod) != std::string::npos) {
-      ++execs;
-      EXPECT_EQ(r.user, "admin");
-    }
   }
-  EXPECT_EQ(execs, 1);
+  EXPECT_EQ(execsAs(since, "cred-ctx", "admin"), 1);
   EXPECT_TRUE(rt->deletePod("cred-ctx"));
 
   config["context"] = std::string("missing");
@@ -549,11 +510,8 @@ TEST_F(KubeCredentialsTest, KubeconfigTokenFileIsFollowed) {
   config["retry_budget_s"] = int64_t{2};
   auto* rt = keep(createKubeRuntime(config));
   ASSERT_NE(rt, nullptr);
-  auto st = ensure(rt, "cred-tokenfile");
-  ASSERT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
+  ASSERT_NO_FATAL_FAILURE(expectReadyAndEchoing(rt, "cred-tokenfile", "first"));
   std::string out;
-  ASSERT_TRUE(echo(rt, "cred-tokenfile", "first", &out).error.isOk());
-  EXPECT_EQ(out, "first\n");
 
   const long since = lastSeq();
   writeToken(fake_->unprivilegedToken());
@@ -595,7 +553,7 @@ TEST_F(KubeCredentialsTest, BadCredentialsAreRefusedWithAClearMessage) {
   const fs::path d = tmp.path();
   const std::string cert_b64 = [&] {
     // The fake's client-cert kubeconfig is JSON: take its base64 fields from there.
-    auto obj = parse(slurp(fake_->clientCertKubeconfig()));
+    auto obj = parseObject(slurp(fake_->clientCertKubeconfig()));
     return obj->getArray("users")->getObject(0)->getObject("user")->getValue<std::string>(
         "client-certificate-data");
   }();

@@ -122,21 +122,8 @@ class KubeDeployConformance : public KubePluginTest {
   }
 
   // The fake's request log since SetUp.
-  std::string requestLog() {
-    std::string body;
-    EXPECT_EQ(fake_->control("GET", "/_fake/requests?since=" + std::to_string(since_), {}, &body),
-              200);
-    return body;
-  }
-  std::vector<Object::Ptr> requests() {
-    std::vector<Object::Ptr> out;
-    auto log = parseObject(requestLog());
-    auto items = log ? log->getArray("requests") : nullptr;
-    for (size_t i = 0; items && i < items->size(); ++i) {
-      out.push_back(items->getObject(static_cast<unsigned>(i)));
-    }
-    return out;
-  }
+  std::string requestLog() { return fakeRequestLog(*fake_, since_); }
+  std::vector<Object::Ptr> requests() { return fakeRequests(*fake_, since_); }
   // Requests of the plugin (its User-Agent) matching method and the fake's resource.
   std::vector<Object::Ptr> calls(const std::string& method, const std::string& resource) {
     std::vector<Object::Ptr> out;

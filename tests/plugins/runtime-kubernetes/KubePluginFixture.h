@@ -47,6 +47,37 @@ inline Poco::JSON::Object::Ptr parseObject(const std::string& body) {
   }
 }
 
+// The fake's request log as it answers it (JSON: "requests", "last"); since: only the entries after
+// that sequence number.
+inline std::string fakeRequestLog(FakeApiServer& fake, int64_t since = 0) {
+  std::string body;
+  const std::string query = since > 0 ? "?since=" + std::to_string(since) : "";
+  EXPECT_EQ(fake.control("GET", "/_fake/requests" + query, {}, &body), 200);
+  return body;
+}
+
+// The same, one object per request (method, path, status, verb, resource, name, body, ...).
+inline std::vector<Poco::JSON::Object::Ptr> fakeRequests(FakeApiServer& fake, int64_t since = 0) {
+  std::vector<Poco::JSON::Object::Ptr> out;
+  auto log = parseObject(fakeRequestLog(fake, since));
+  auto items = log ? log->getArray("requests") : nullptr;
+  for (size_t i = 0; items && i < items->size(); ++i) {
+    out.push_back(items->getObject(static_cast<unsigned>(i)));
+  }
+  return out;
+}
+
+// A pod of the default namespace gone for good, whoever holds it: its finalizers dropped, deleted
+// without grace, and waited out.
+inline void removePodNow(FakeApiServer& fake, const std::string& name) {
+  const std::string path = "/api/v1/namespaces/default/pods/" + name;
+  fake.api("PATCH", path, R"({"metadata":{"finalizers":null}})", nullptr,
+           "application/merge-patch+json");
+  fake.api("DELETE", path, R"({"gracePeriodSeconds":0})");
+  EXPECT_TRUE(waitUntil([&] { return fake.api("GET", path) == 404; }, std::chrono::seconds(10)))
+      << name << " stayed";
+}
+
 class KubePluginTest : public ::testing::Test {
  protected:
   void SetUp() override {

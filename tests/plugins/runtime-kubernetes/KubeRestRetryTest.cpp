@@ -62,13 +62,8 @@ class KubeRestRetryTest : public KubePluginTest {
   void clearRequests() { fake_->control("DELETE", "/_fake/requests"); }
 
   std::vector<Logged> requests() {
-    std::string body;
-    fake_->control("GET", "/_fake/requests", {}, &body);
     std::vector<Logged> out;
-    auto log = parseObject(body);
-    auto items = log ? log->getArray("requests") : nullptr;
-    for (size_t i = 0; items && i < items->size(); ++i) {
-      auto e = items->getObject(static_cast<unsigned>(i));
+    for (const auto& e : fakeRequests(*fake_)) {
       Logged l;
       l.time = e->getValue<double>("time");
       l.method = text(e, "method");

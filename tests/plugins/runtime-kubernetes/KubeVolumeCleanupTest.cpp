@@ -68,17 +68,7 @@ class KubeVolumeCleanupTest : public KubePluginTest {
     EXPECT_EQ(fake_->api("POST", kPvcs, body, &answer), 201) << answer;
     return uidIn(answer);
   }
-  // The pod, gone for good (no grace).
-  void removePod(const std::string& name) {
-    fake_->api("DELETE", std::string(kPods) + "/" + name, R"({"gracePeriodSeconds":0})");
-    EXPECT_TRUE(
-        waitUntil([&] { return fake_->api("GET", std::string(kPods) + "/" + name) == 404; }, 10s));
-  }
-  std::string requestLog() {
-    std::string log;
-    fake_->control("GET", "/_fake/requests", {}, &log);
-    return log;
-  }
+  std::string requestLog() { return fakeRequestLog(*fake_); }
 };
 
 // The pod create is refused (403 forbidden, 422 invalid) after the session's claim was made: the
@@ -118,7 +108,7 @@ TEST_F(KubeVolumeCleanupTest, DeletingASessionWhosePodIsGoneDeletesItsClaim) {
     ASSERT_TRUE(rt->ensurePod(spec(id), &o));
     ASSERT_EQ(waitSettled(o).phase, PodPhase::Ready);
     ASSERT_FALSE(claimUid(id).empty());
-    removePod(names(id).pod);
+    removePodNow(*fake_, names(id).pod);
     auto* deleter = same_runtime ? rt : runtime();
     ASSERT_TRUE(deleter->deletePod(id));
     EXPECT_TRUE(claimGone(id)) << "the session's claim " << names(id).pvc << " leaked";
@@ -227,7 +217,7 @@ TEST_F(KubeVolumeCleanupTest, ARestartedSessionWaitsOutItsTerminatingClaim) {
   const bool pod_made = waitUntil(
       [&] { return fake_->api("GET", std::string(kPods) + "/" + names(id).pod) == 200; }, 1500ms);
   EXPECT_FALSE(pod_made) << "a pod was created on the terminating claim";
-  removePod(holder);
+  removePodNow(*fake_, holder);
   const auto st = waitSettled(again);
   EXPECT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
   const std::string new_uid = claimUid(id);

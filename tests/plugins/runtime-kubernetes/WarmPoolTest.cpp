@@ -171,18 +171,8 @@ class WarmPoolTest : public ::testing::Test {
   std::vector<std::string> ourPoolPodNames() {
     return poolPodNames(k8s::poolTemplateHash(settings(1)));
   }
-  // The fake's request log since the last clear: (method, path, status, content type) lines.
-  std::vector<Object::Ptr> requests() {
-    std::string body;
-    fake_->control("GET", "/_fake/requests", {}, &body);
-    std::vector<Object::Ptr> out;
-    auto log = parseObject(body);
-    auto items = log ? log->getArray("requests") : nullptr;
-    for (size_t i = 0; items && i < items->size(); ++i) {
-      out.push_back(items->getObject(static_cast<unsigned>(i)));
-    }
-    return out;
-  }
+  // The fake's request log since the last clear.
+  std::vector<Object::Ptr> requests() { return fakeRequests(*fake_); }
   void run(sdk::PodRuntime* rt, const std::string& id, std::vector<std::string> argv,
            RecordingStreamObserver& o) {
     sdk::StreamSpec s;
