@@ -167,12 +167,60 @@ Status statusFor(const HttpResponse& response, const std::string& what) {
   return {code, what + ": " + apiMessage(response)};
 }
 
+void ApiClient::SlistDeleter::operator()(curl_slist* list) const {
+  curl_slist_free_all(list);
+}
+
+namespace {
+
+// server with its host replaced by name, and the CURLOPT_CONNECT_TO entry that sends a connection
+// for name to the server's own host and port; false when server is no URL curl can take apart.
+bool routeByName(const std::string& server, const std::string& name, std::string& url,
+                 std::string& connect_to, std::string& host_header) {
+  CURLU* u = curl_url();
+  if (u == nullptr) return false;
+  char* host = nullptr;
+  char* port = nullptr;
+  bool ok = curl_url_set(u, CURLUPART_URL, server.c_str(), 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+  if (ok) {
+    connect_to = name + ":" + port + ":" + host + ":" + port;
+    char* explicit_port = nullptr;
+    const bool has_port = curl_url_get(u, CURLUPART_PORT, &explicit_port, 0) == CURLUE_OK;
+    host_header = "Host: " + std::string(host) + (has_port ? ":" + std::string(explicit_port) : "");
+    curl_free(explicit_port);
+    char* rewritten = nullptr;
+    ok = curl_url_set(u, CURLUPART_HOST, name.c_str(), 0) == CURLUE_OK &&
+         curl_url_get(u, CURLUPART_URL, &rewritten, 0) == CURLUE_OK;
+    if (ok) {
+      url = rewritten;
+      while (!url.empty() && url.back() == '/') url.pop_back();
+    }
+    curl_free(rewritten);
+  }
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return ok;
+}
+
+}  // namespace
+
 ApiClient::ApiClient(Credentials creds, const KubeSettings& settings)
     : creds_(std::move(creds)),
+      base_url_(creds_.server),
       tokens_(creds_),
       request_timeout_s_(static_cast<long>(settings.request_timeout_s)),
       retry_budget_(settings.retry_budget_s) {
   globalInit();
+  std::string url, connect_to, host_header;
+  if (!creds_.tls_server_name.empty() &&
+      routeByName(creds_.server, creds_.tls_server_name, url, connect_to, host_header)) {
+    base_url_ = url;
+    host_header_ = host_header;
+    connect_to_.reset(curl_slist_append(nullptr, connect_to.c_str()));
+  }
 }
 
 ApiClient::~ApiClient() = default;
@@ -201,8 +249,9 @@ void ApiClient::configure(Handle& h, const std::string& method, const std::strin
                           const std::string& content_type) {
   CURL* e = h.easy;
   curl_easy_reset(e);  // keeps the connection cache
-  std::string url = creds_.server + path;
+  std::string url = base_url_ + path;
   curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  if (connect_to_) curl_easy_setopt(e, CURLOPT_CONNECT_TO, connect_to_.get());
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
@@ -232,6 +281,7 @@ void ApiClient::configure(Handle& h, const std::string& method, const std::strin
     h.headers = nullptr;
   }
   h.headers = curl_slist_append(h.headers, "Accept: application/json");
+  if (!host_header_.empty()) h.headers = curl_slist_append(h.headers, host_header_.c_str());
   const std::string type =
       "Content-Type: " + (!content_type.empty() ? content_type
                           : method == "PATCH"   ? std::string("application/merge-patch+json")

@@ -22,6 +22,8 @@
 #include "kube_settings.h"
 #include "podterm/result.h"
 
+struct curl_slist;
+
 namespace podterm::plugins::kubernetes {
 
 inline constexpr const char* kJsonPatch = "application/json-patch+json";
@@ -96,6 +98,15 @@ class ApiClient {
   bool sleepFor(std::chrono::milliseconds delay);
 
   const Credentials creds_;
+  // With a kubeconfig tls-server-name: requests go to that name (so TLS sends and checks it, as
+  // the exec connection does) and curl connects to the server's own host (CURLOPT_CONNECT_TO);
+  // the Host header still names the server. Empty/null without one.
+  std::string base_url_;
+  std::string host_header_;
+  struct SlistDeleter {
+    void operator()(curl_slist* list) const;
+  };
+  std::unique_ptr<curl_slist, SlistDeleter> connect_to_;
   TokenSource tokens_;
   const long request_timeout_s_;
   const std::chrono::seconds retry_budget_;

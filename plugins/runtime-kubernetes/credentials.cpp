@@ -72,6 +72,17 @@ std::string trim(std::string s) {
 
 // A token goes into an HTTP header as it is: a control character (a line break above all) would
 // end the header and start another one.
+// What a certificate can name: letters, digits, dots and dashes (a DNS name or an IPv4 address).
+bool isHostName(const std::string& name) {
+  if (name.size() > 253) return false;
+  for (char ch : name) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 bool headerSafe(const std::string& token) {
   for (unsigned char ch : token) {
     if (ch < 0x20 || ch == 0x7f) return false;
@@ -338,6 +349,10 @@ sdk::Result<Credentials> loadKubeconfig(const std::string& path_in, const std::s
         path + ": insecure-skip-tls-verify cannot be combined with a certificate authority");
   }
   c.tls_server_name = (*cluster)["tls-server-name"].str();
+  if (!c.tls_server_name.empty() && !isHostName(c.tls_server_name)) {
+    return Status(ErrorCode::InvalidArgument,
+                  path + ": tls-server-name \"" + c.tls_server_name + "\" is not a host name");
+  }
   if ((*user)["exec"].kind != YamlNode::Missing ||
       (*user)["auth-provider"].kind != YamlNode::Missing) {
     return Status(ErrorCode::Unsupported,

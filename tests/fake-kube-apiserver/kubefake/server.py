@@ -145,7 +145,7 @@ class Server:
                  "params": {k: request.query.getall(k) for k in request.query.keys()},
                  "headers": {k.lower(): v for k, v in request.headers.items()
                              if k.lower() in ("accept", "content-type", "user-agent", "upgrade",
-                                              "sec-websocket-protocol")},
+                                              "sec-websocket-protocol", "host")},
                  "body": body if body is not None else (raw[:2000].decode("utf-8", "replace") if raw else None)}
         self.requests.append(entry)
         try:

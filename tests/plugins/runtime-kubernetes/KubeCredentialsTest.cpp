@@ -57,6 +57,7 @@ struct Request {
   long seq = 0;
   std::string method, path, user;  // user: empty when the request was not authenticated
   std::string user_agent;          // the last User-Agent header the fake received
+  std::string host;                // the Host header
   long status = 0;
   bool exec() const { return path.size() > 5 && path.compare(path.size() - 5, 5, "/exec") == 0; }
 };
@@ -192,6 +193,7 @@ class KubeCredentialsTest : public KubePluginTest {
       r.status = e->optValue<long>("status", 0);
       if (auto headers = e->getObject("headers")) {
         r.user_agent = headers->optValue<std::string>("user-agent", "");
+        r.host = headers->optValue<std::string>("host", "");
       }
       out.push_back(r);
     }
@@ -486,6 +488,56 @@ TEST_F(KubeCredentialsTest, TheConfiguredContextIsUsed) {
             std::string::npos)
       << created.status.message();
   expectNoSecret(created.status.message());
+}
+
+// A cluster reached by an address its certificate does not name, with tls-server-name naming what
+// it does: REST and exec both send and check that name (SNI, certificate), connect to the server's
+// own address and say it in the Host header. The fake's certificate names 127.0.0.1 and
+// localhost; [::ffff:127.0.0.1] reaches it without being either.
+TEST_F(KubeCredentialsTest, TlsServerNameIsTheNameCheckedOnRestAndExec) {
+  TempDir tmp;
+  const std::string address = "[::ffff:127.0.0.1]:" + std::to_string(fake_->port());
+  auto kubeconfig = [&](const std::string& file, const std::string& tls_name) {
+    const std::string path = (tmp.path() / file).string();
+    spit(path,
+         "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n"
+         "  cluster:\n    server: https://" +
+             address + "\n    certificate-authority: " + fake_->caFile() +
+             (tls_name.empty() ? "" : "\n    tls-server-name: " + tls_name) +
+             "\nusers:\n- name: u\n  user:\n    token: " + fake_->token() +
+             "\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n");
+    auto config = baseConfig();
+    config["credentials"] = std::string("kubeconfig");
+    config["kubeconfig"] = path;
+    config["retry_budget_s"] = int64_t{2};
+    return config;
+  };
+
+  // Without it the address is what the certificate is checked against, and it is not there.
+  auto* unnamed = keep(createKubeRuntime(kubeconfig("plain", "")));
+  ASSERT_NE(unnamed, nullptr);
+  auto st = ensure(unnamed, "cred-sni-plain");
+  EXPECT_EQ(st.phase, PodPhase::Failed);
+  EXPECT_NE(st.message.find("certificate"), std::string::npos) << st.message;
+
+  const long since = lastSeq();
+  auto* rt = keep(createKubeRuntime(kubeconfig("named", "localhost")));
+  ASSERT_NE(rt, nullptr);
+  ASSERT_NO_FATAL_FAILURE(expectReadyAndEchoing(rt, "cred-sni", "named-by-tls-server-name"));
+  EXPECT_EQ(execsAs(since, "cred-sni", kAdminUser), 1);
+  int rest = 0;
+  for (const auto& r : requestsSince(since)) {
+    if (r.exec()) continue;
+    ++rest;
+    EXPECT_EQ(r.host, address) << r.method << " " << r.path;
+  }
+  EXPECT_GT(rest, 0);
+  EXPECT_TRUE(rt->deletePod("cred-sni"));
+
+  auto bad = createKubeRuntime(kubeconfig("bad", "\"evil.example:1/x\""));
+  ASSERT_FALSE(bad.status);
+  EXPECT_NE(bad.status.message().find("is not a host name"), std::string::npos)
+      << bad.status.message();
 }
 
 // kubeconfig credentials with a tokenFile (relative to the kubeconfig) are followed the same way.
