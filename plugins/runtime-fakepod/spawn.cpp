@@ -55,17 +55,20 @@ void resetSignals() {
 
 // In a forked child: moves the given fds onto 0..n, closing everything else.
 bool installFds(const std::vector<std::pair<int, int>>& fds) {
-  constexpr int kHigh = 1000;
   int highest = 2;
   int temp[16];
   size_t count = fds.size() < 16 ? fds.size() : 16;
   for (size_t i = 0; i < count; ++i) {
-    temp[i] = ::fcntl(fds[i].first, F_DUPFD, kHigh);
+    if (fds[i].second > highest) highest = fds[i].second;
+  }
+  // Copies above every target first, so that no dup2 below overwrites a source still to be moved
+  // (and nothing above the open-file limit: a host may run with a low one).
+  for (size_t i = 0; i < count; ++i) {
+    temp[i] = ::fcntl(fds[i].first, F_DUPFD, highest + 1);
     if (temp[i] < 0) return false;
   }
   for (size_t i = 0; i < count; ++i) {
     if (::dup2(temp[i], fds[i].second) < 0) return false;
-    if (fds[i].second > highest) highest = fds[i].second;
   }
   ::close_range(static_cast<unsigned>(highest + 1), ~0U, 0);
   return true;
