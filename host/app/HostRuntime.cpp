@@ -8,6 +8,7 @@
 #include "app/HostWorkspaceSyncer.h"
 #include "app/ListenerExposure.h"
 #include "app/LoopScheduler.h"
+#include "app/OpenFileLimit.h"
 #include "common/Metrics.h"
 #include "config/ConfigError.h"
 #include "plugin/GuardedAuthenticator.h"
@@ -65,6 +66,12 @@ SessionOptions sessionOptions(const HostConfig& config) {
 }  // namespace
 
 HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
+  // Before the plugins start anything that would inherit the old limit.
+  open_files_ = raiseOpenFileLimit();
+  if (open_files_.raised_from != 0) {
+    logger().information("open-file limit raised from %z to %z (hard limit %z)",
+                         open_files_.raised_from, open_files_.soft, open_files_.hard);
+  }
   loader_ = std::make_unique<PluginLoader>(config_.plugin_path);
   runtime_ = std::make_shared<GuardedPodRuntime>(
       loadSlot<sdk::PodRuntime>(*loader_, sdk::PluginKind::Runtime, config_.runtime),
@@ -134,7 +141,7 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   terminal.origins = {config_.server.allowed_origins, config_.server.allow_loopback_origins};
   terminal.max_message_bytes = config_.server.max_message_bytes;
   terminal.output_high_watermark = config_.session.output_high_watermark;
-  terminal.max_connections = config_.limits.max_connections;
+  terminal.max_connections = maxConnections();
   terminal.ping_interval = config_.limits.ping_interval;
   terminal.idle_timeout = config_.limits.socket_idle_timeout;
   terminal.input_bytes_per_s = config_.limits.input_bytes_per_s;
@@ -166,6 +173,18 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   http.tls_key_file = config_.server.tls_key_file;
   http_ =
       std::make_unique<HttpFront>(http, *terminal_, readiness_, workspaces_.get(), admin_.get());
+}
+
+size_t HostRuntime::maxConnections() const {
+  const size_t fit = connectionsWithin(open_files_.soft);
+  if (fit >= config_.limits.max_connections) return config_.limits.max_connections;
+  logger().warning(
+      "limits.max_connections is %z but an open-file limit of %z leaves room for %z terminals "
+      "(about %z descriptors each, %z kept for the host): terminals beyond %z are refused with "
+      "503; raise the host's open-file limit (ulimit -n, systemd LimitNOFILE=) to take more",
+      config_.limits.max_connections, open_files_.soft, fit, kDescriptorsPerConnection,
+      kReservedDescriptors, fit);
+  return fit;
 }
 
 void HostRuntime::refuseUnauthenticatedExposure() const {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "app/OpenFileLimit.h"
 #include "common/WorkerPool.h"
 #include "config/HostConfig.h"
 #include "http/AdminApi.h"
@@ -42,6 +43,8 @@ class HostRuntime {
   void schedulePurge();
   // Throws ConfigError when an auth plugin that verifies nothing would serve outside loopback.
   void refuseUnauthenticatedExposure() const;
+  // limits.max_connections, or fewer when the open-file limit holds fewer (with a warning).
+  size_t maxConnections() const;
 
  public:
   // Files API: where the sync engine publishes "sync" / "sync-failed" for the workspace's event
@@ -52,6 +55,7 @@ class HostRuntime {
 
  private:
   HostConfig config_;
+  OpenFileLimit open_files_;
   std::unique_ptr<PluginLoader> loader_;
   std::shared_ptr<sdk::PodRuntime> runtime_;
   std::shared_ptr<sdk::Authenticator> auth_;

@@ -118,6 +118,32 @@ TEST(HardeningE2E, ConnectionsBeyondTheLimitGet503BeforeAnyPod) {
   EXPECT_TRUE(third->waitFor("third-3")) << third->text();
 }
 
+// The open-file limit bounds the terminals too: with room for 3 (256 kept for the host, 8 per
+// terminal) and limits.max_connections at its default, the 4th gets the same 503 before any pod,
+// instead of whatever would next fail for want of a descriptor (a running session's sync among
+// them), and the host says why at start.
+TEST(HardeningE2E, TheOpenFileLimitCapsTerminalsWith503) {
+  HostOptions options;
+  options.open_files = 256 + 8 * 3;
+  HostProcess host(options);
+  EXPECT_NE(host.log().find("open-file limit of 280 leaves room for 3 terminals"),
+            std::string::npos)
+      << host.log();
+  TerminalClient a(host.port(), sessionPath("fd_1"));
+  TerminalClient b(host.port(), sessionPath("fd_2"));
+  TerminalClient c(host.port(), sessionPath("fd_3"));
+  waitForPrompt(a);
+  waitForPrompt(b);
+  waitForPrompt(c);
+  const size_t pods = podCount(host);
+  const std::string refused =
+      rawRequest(host.port(), upgradeRequest(host.port(), sessionPath("fd_4")));
+  EXPECT_EQ(refused.substr(0, 12), "HTTP/1.1 503") << refused;
+  EXPECT_EQ(podCount(host), pods) << "a refused upgrade must not create a pod";
+  c.send("echo fine-$((40+2))\n");
+  EXPECT_TRUE(c.waitFor("fine-42")) << c.text();
+}
+
 // ---------------------------------------------------------------------------------------------
 // limits.handshake_timeout_s
 

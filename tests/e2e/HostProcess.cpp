@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -91,6 +92,11 @@ HostProcess::HostProcess(const HostOptions& options) {
     int log = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(log, 1);
     ::dup2(log, 2);
+    if (options.open_files > 0) {
+      rlimit files{static_cast<rlim_t>(options.open_files),
+                   static_cast<rlim_t>(options.open_files)};
+      if (::setrlimit(RLIMIT_NOFILE, &files) != 0) ::_exit(126);
+    }
     ::execl(PODTERM_HOST_BINARY, PODTERM_HOST_BINARY, "--config", config.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);

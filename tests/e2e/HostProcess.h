@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -18,6 +19,7 @@ struct HostOptions {
   std::string runtime;        // [runtime] and its plugin's table instead of fakepod's
   std::string auth;           // [auth] and its plugin's table instead of auth-none
   int grace_period_s = 0;     // session.grace_period_s: by default a session ends with its client
+  size_t open_files = 0;      // > 0: the host's RLIMIT_NOFILE, soft and hard (it cannot raise it)
   // True once the host serves; null: GET /readyz over plain HTTP answers 200 (a TLS listener
   // needs its own probe).
   std::function<bool(uint16_t port)> ready_probe;
