@@ -142,6 +142,10 @@ HostRuntime::HostRuntime(const HostConfig& config) : config_(config) {
   terminal.max_message_bytes = config_.server.max_message_bytes;
   terminal.output_high_watermark = config_.session.output_high_watermark;
   terminal.max_connections = maxConnections();
+  if (terminal.max_connections < config_.limits.max_connections) {
+    terminal.max_connections_source =
+        "the open-file limit of " + std::to_string(open_files_.soft) + " descriptors";
+  }
   terminal.ping_interval = config_.limits.ping_interval;
   terminal.idle_timeout = config_.limits.socket_idle_timeout;
   terminal.input_bytes_per_s = config_.limits.input_bytes_per_s;

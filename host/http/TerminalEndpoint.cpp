@@ -228,8 +228,8 @@ void TerminalEndpoint::handle(Poco::Net::HTTPServerRequest& request,
   }
   std::shared_ptr<void> slot = takeConnectionSlot();
   if (!slot) {
-    logger().warning("session=%s refused: %z connections open (limits.max_connections)", id->raw,
-                     openConnections());
+    logger().warning("session=%s refused: %z connections open (%s)", id->raw, openConnections(),
+                     options_.max_connections_source);
     response.set("Retry-After", "5");
     sendPlain(response, 503, "too many connections to this host; try again shortly\n");
     return;

@@ -28,6 +28,8 @@ struct TerminalEndpointOptions {
   // Open WebSockets of this host, all users; beyond it an upgrade is refused with 503 before the
   // 101 (no pod). 0: unlimited.
   size_t max_connections = 4096;
+  // What set max_connections, for the log line of a refusal.
+  std::string max_connections_source = "limits.max_connections";
   // Per socket; zero disables (see WsConnectionOptions).
   std::chrono::milliseconds ping_interval{30000};
   std::chrono::milliseconds idle_timeout{90000};

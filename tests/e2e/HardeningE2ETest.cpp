@@ -18,6 +18,7 @@
 #include <regex>
 #include <thread>
 
+#include "FaultFixtures.h"
 #include "HostProcess.h"
 #include "TerminalClient.h"
 
@@ -140,6 +141,14 @@ TEST(HardeningE2E, TheOpenFileLimitCapsTerminalsWith503) {
       rawRequest(host.port(), upgradeRequest(host.port(), sessionPath("fd_4")));
   EXPECT_EQ(refused.substr(0, 12), "HTTP/1.1 503") << refused;
   EXPECT_EQ(podCount(host), pods) << "a refused upgrade must not create a pod";
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        return host.log().find(
+                   "refused: 3 connections open (the open-file limit of 280 "
+                   "descriptors)") != std::string::npos;
+      },
+      5s))
+      << host.log();
   c.send("echo fine-$((40+2))\n");
   EXPECT_TRUE(c.waitFor("fine-42")) << c.text();
 }
