@@ -371,10 +371,22 @@ void KubernetesPodRuntime::workerLoop() {
 void KubernetesPodRuntime::failCreate(const std::string& session_id, uint64_t gen,
                                       const std::string& reason, const std::string& message) {
   std::lock_guard<std::mutex> lock(mu_);
+  Session* s = creatingLocked(session_id, gen);
+  if (s == nullptr) return;
+  s->gave_up = true;
+  setStatusLocked(*s, status(PodPhase::Failed, reason, message));
+}
+
+bool KubernetesPodRuntime::stillCreating(const std::string& session_id, uint64_t gen) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return creatingLocked(session_id, gen) != nullptr;
+}
+
+KubernetesPodRuntime::Session* KubernetesPodRuntime::creatingLocked(const std::string& session_id,
+                                                                    uint64_t gen) {
   auto it = sessions_.find(session_id);
-  if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return;
-  it->second.gave_up = true;
-  setStatusLocked(it->second, status(PodPhase::Failed, reason, message));
+  if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return nullptr;
+  return &it->second;
 }
 
 void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen) {
@@ -382,10 +394,10 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
   sdk::PodSpec spec;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = sessions_.find(session_id);
-    if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return;
-    names = it->second.names;
-    spec = it->second.spec;
+    const Session* s = creatingLocked(session_id, gen);
+    if (s == nullptr) return;
+    names = s->names;
+    spec = s->spec;
   }
   // While the API fails for a while (429, 5xx, dropped connections), the session's status says
   // so and why ("Retrying"), until the pod exists and its own phases take over.
@@ -394,14 +406,10 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
         char wait[32];
         std::snprintf(wait, sizeof wait, "%.1f s", static_cast<double>(delay.count()) / 1000.0);
         std::lock_guard<std::mutex> lock(mu_);
-        auto it = sessions_.find(session_id);
-        if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted ||
-            it->second.gave_up || !it->second.uid.empty()) {
-          return;
-        }
-        setStatusLocked(it->second,
-                        status(PodPhase::Pending, "Retrying",
-                               "the Kubernetes API failed (" + why + "); retrying in " + wait));
+        Session* s = creatingLocked(session_id, gen);
+        if (s == nullptr || s->gave_up || !s->uid.empty()) return;
+        setStatusLocked(*s, status(PodPhase::Pending, "Retrying",
+                                   "the Kubernetes API failed (" + why + "); retrying in " + wait));
       });
   // API refusals (quota, forbidden, invalid) become the user's "Details:" line verbatim.
   auto refused = [&](const HttpResponse& r) {
@@ -413,10 +421,7 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
   if (!found) return failCreate(session_id, gen, "CreateFailed", found.status().message());
   if (found.value().pod) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = sessions_.find(session_id);
-    if (it != sessions_.end() && it->second.create_gen == gen && !it->second.deleted) {
-      adoptLocked(it->second, found.value().pod);
-    }
+    if (Session* s = creatingLocked(session_id, gen)) adoptLocked(*s, found.value().pod);
     return;
   }
   if (settings_.warm_pool > 0 && claimWarm(session_id, gen, names, spec)) return;
@@ -425,11 +430,7 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
         std::chrono::steady_clock::now() + std::chrono::seconds(settings_.delete_timeout_s);
     for (;;) {
       if (work_stop_) return;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto it = sessions_.find(session_id);
-        if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return;
-      }
+      if (!stillCreating(session_id, gen)) return;
       auto r = api_.call("POST", pvcsPath(), toJson(pvcManifest(settings_, names, spec)));
       if (!r) return failCreate(session_id, gen, "CreateFailed", r.status().message());
       if (r.value().status == 201 || r.value().status == 200) break;
@@ -461,13 +462,9 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
       std::chrono::steady_clock::now() + std::chrono::seconds(settings_.delete_timeout_s);
   for (;;) {
     if (work_stop_) return;
-    {
-      // Deleted (or started over) while this create waited for an old pod to go: no pod for it
-      // (it would run unowned until a reaper found it).
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = sessions_.find(session_id);
-      if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return;
-    }
+    // Deleted (or started over) while this create waited for an old pod to go: no pod for it
+    // (it would run unowned until a reaper found it).
+    if (!stillCreating(session_id, gen)) return;
     auto r = api_.call("POST", podsPath(), body);
     if (!r) return failCreate(session_id, gen, "CreateFailed", r.status().message());
     Object::Ptr pod;
@@ -498,9 +495,7 @@ void KubernetesPodRuntime::createPod(const std::string& session_id, uint64_t gen
     }
     if (!pod) return failCreate(session_id, gen, "CreateFailed", "unreadable answer to pod create");
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = sessions_.find(session_id);
-    if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return;
-    adoptLocked(it->second, pod);
+    if (Session* s = creatingLocked(session_id, gen)) adoptLocked(*s, pod);
     return;
   }
 }
@@ -558,11 +553,7 @@ bool KubernetesPodRuntime::claimWarm(const std::string& session_id, uint64_t gen
   int attempts = 0;
   for (const auto& c : candidates) {
     if (++attempts > kMaxClaimAttempts) break;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = sessions_.find(session_id);
-      if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) return true;
-    }
+    if (!stillCreating(session_id, gen)) return true;
     const std::string path = podsPath() + "/" + c.name;
     auto r = api_.call("PATCH", path, claimPatch(c.uid, template_hash_, names, spec, nowMs()),
                        kJsonPatch);
@@ -600,15 +591,15 @@ bool KubernetesPodRuntime::claimWarm(const std::string& session_id, uint64_t gen
     std::unique_lock<std::mutex> lock(mu_);
     pool_.erase(c.name);
     pool_cv_.notify_all();
-    auto it = sessions_.find(session_id);
-    if (it == sessions_.end() || it->second.create_gen != gen || it->second.deleted) {
+    Session* s = creatingLocked(session_id, gen);
+    if (s == nullptr) {
       // deletePod ran while we claimed: nobody will use this pod, and the delete may have looked
       // for it before it carried the session's label.
       lock.unlock();
       deletePoolPod(c.name, c.uid, "", claimNameOf(pod));
       return true;
     }
-    adoptLocked(it->second, pod);
+    adoptLocked(*s, pod);
     return true;
   }
   return false;

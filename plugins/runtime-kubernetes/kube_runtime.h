@@ -119,6 +119,11 @@ class KubernetesPodRuntime : public sdk::PodRuntime {
   void createPod(const std::string& session_id, uint64_t gen);
   void failCreate(const std::string& session_id, uint64_t gen, const std::string& reason,
                   const std::string& message);
+  // The session's record while this create (gen) is still the one wanted: null once the session
+  // was deleted or started over. mu_ held.
+  Session* creatingLocked(const std::string& session_id, uint64_t gen);
+  // The same question, taking mu_.
+  bool stillCreating(const std::string& session_id, uint64_t gen);
 
   // Claims a Ready pool pod for the session; false: none could be claimed (fall back to cold).
   bool claimWarm(const std::string& session_id, uint64_t gen, const PodNames& names,
@@ -160,7 +165,7 @@ class KubernetesPodRuntime : public sdk::PodRuntime {
   const std::string instance_;           // this instance's owner token
   std::map<std::string, PoolPod> pool_;  // by pod name
   uint64_t relist_gen_ = 0;
-  bool listed_ = false;  // a relist succeeded: pool_ holds what exists (the pool waits for it)
+  bool listed_ = false;      // a relist succeeded: pool_ holds what exists (the pool waits for it)
   uint64_t pool_ready_ = 0;  // pool pods seen becoming Ready (ends the pool thread's backoff)
   std::condition_variable pool_cv_;  // with mu_: the pool changed, or stop
   bool pool_stop_ = false;
