@@ -20,10 +20,7 @@ for f in bin/podterm bin/podterm-load plugins/runtime-fakepod.so plugins/auth-no
   [[ -e $BUILD/$f ]] || { echo "capacity.sh: $BUILD/$f is missing; build first" >&2; exit 2; }
 done
 PORT=${PODTERM_BENCH_PORT:-18092}
-if ss -Htln "sport = :$PORT" | grep -q .; then
-  echo "capacity.sh: port $PORT is in use; set PODTERM_BENCH_PORT" >&2
-  exit 2
-fi
+require_free_port capacity.sh "$PORT" PODTERM_BENCH_PORT
 TARGET=127.0.0.1:$PORT
 WORK=$(mktemp -d /tmp/podterm-capacity.XXXXXX)
 chmod 755 "$WORK"

@@ -53,6 +53,15 @@ level = "warning"
 TOML
 }
 
+# require_free_port LABEL PORT VARIABLE: exits 2 (naming VARIABLE, which sets another port) when
+# something listens on 127.0.0.1:PORT already.
+require_free_port() {
+  if ss -Htln "sport = :$2" | grep -q .; then
+    echo "$1: port $2 is in use; set $3" >&2
+    exit 2
+  fi
+}
+
 # stop_pid PID LABEL: SIGTERM, wait up to 20 s, then SIGKILL; reaps it. No-op for an empty PID.
 stop_pid() {
   local pid=$1 label=$2

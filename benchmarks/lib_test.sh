@@ -33,4 +33,15 @@ grep -q 'bare PTY median 100.0 MB/s, host median 90.0 MB/s, ratio of medians 0.9
   fail "medians or their ratio wrong"
 [[ ! -s $T/bare.list && ! -s $T/host.list ]] || fail "not every round ran both"
 if throughput_vs_bare 127.0.0.1:1 "$T/load" "$T/pty" 31 2>/dev/null; then fail "31 rounds accepted"; fi
+# require_free_port: passes a free port, exits 2 on one a listener holds (a bounded wait for it).
+python3 -c 'import socket,sys,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1)
+open(sys.argv[1],"w").write(str(s.getsockname()[1])); time.sleep(30)' "$T/port" &
+LISTENER=$!
+for _ in $(seq 1 100); do [[ -s $T/port ]] && break; sleep 0.05; done
+busy=$(cat "$T/port")
+(require_free_port lib_test "$busy" X) 2>/dev/null && { kill "$LISTENER"; fail "a port in use passed"; }
+kill "$LISTENER"
+wait "$LISTENER" 2>/dev/null || true
+(require_free_port lib_test "$busy" X) || fail "a free port was refused"
 echo "lib_test: ok"

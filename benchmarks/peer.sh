@@ -50,12 +50,8 @@ done
 
 PORT=${PODTERM_BENCH_PORT:-18091}
 WSD_PORT=${PODTERM_PEER_PORT:-18191}
-for p in "$PORT" "$WSD_PORT"; do
-  if ss -Htln "sport = :$p" | grep -q .; then
-    echo "peer.sh: port $p is in use; set PODTERM_BENCH_PORT / PODTERM_PEER_PORT" >&2
-    exit 2
-  fi
-done
+require_free_port peer.sh "$PORT" PODTERM_BENCH_PORT
+require_free_port peer.sh "$WSD_PORT" PODTERM_PEER_PORT
 TARGET=127.0.0.1:$PORT
 WSD_TARGET=127.0.0.1:$WSD_PORT
 

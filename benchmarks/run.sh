@@ -28,10 +28,7 @@ for f in "$HOST_BIN" "$LOAD" "$PTY" "$PLUGINS/runtime-fakepod.so" "$PLUGINS/auth
 done
 
 PORT=${PODTERM_BENCH_PORT:-18091}
-if ss -Htln "sport = :$PORT" | grep -q .; then
-  echo "run.sh: port $PORT is in use; set PODTERM_BENCH_PORT" >&2
-  exit 2
-fi
+require_free_port run.sh "$PORT" PODTERM_BENCH_PORT
 TARGET=127.0.0.1:$PORT
 
 WORK=$(mktemp -d /tmp/podterm-bench.XXXXXX)
