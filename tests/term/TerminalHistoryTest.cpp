@@ -46,6 +46,20 @@ void expectSameScreen(const ScreenState& got, const ScreenState& want) {
   EXPECT_EQ(got.modes(), want.modes());
 }
 
+// text handed to a TerminalHistory in reads of `read` bytes (a flood, so skimmed) and fed whole
+// to a ScreenState: the screens must match.
+void expectSkimmedLikeAnExactFeed(const std::string& text, size_t read = 4093) {
+  FakeClock clock;
+  TerminalHistory history(24, 80, 10, 1 << 20, clock.fn());
+  ScreenState direct(24, 80, 10);
+  for (size_t at = 0; at < text.size(); at += read) {
+    history.append(std::string_view(text).substr(at, read));
+    direct.feed(std::string_view(text).substr(at, read));
+  }
+  EXPECT_GT(history.skimmedBytes(), 0u);
+  expectSameScreen(history.screen(), direct);
+}
+
 TEST(TerminalHistory, APromptAloneHoldsNoScreenState) {
   TerminalHistory history(24, 80, 1000, 1 << 20);
   history.append("user@pod:~$ ");
@@ -146,20 +160,9 @@ TEST(TerminalHistory, AFloodCutNeverSplitsACharacter) {
 }
 
 TEST(TerminalHistory, AFloodWithoutLineFeedsEndsOnTheRightColumn) {
-  FakeClock clock;
   for (size_t n : {size_t{1'000'000}, size_t{1'000'037}, size_t{999'999}}) {
-    TerminalHistory history(24, 80, 10, 1 << 20, clock.fn());
-    ScreenState direct(24, 80, 10);
     // `head -c N /dev/zero | tr '\0' a; echo END`, in read-sized chunks
-    const std::string flood(n, 'a');
-    for (size_t at = 0; at < n; at += 4096) {
-      history.append(std::string_view(flood).substr(at, 4096));
-      direct.feed(std::string_view(flood).substr(at, 4096));
-    }
-    history.append("END\r\n$ ");
-    direct.feed("END\r\n$ ");
-    EXPECT_GT(history.skimmedBytes(), 0u);
-    expectSameScreen(history.screen(), direct);
+    expectSkimmedLikeAnExactFeed(std::string(n, 'a') + "END\r\n$ ", 4096);
   }
 }
 
@@ -167,7 +170,6 @@ TEST(TerminalHistory, AFloodOfMixedTextEndsOnTheRightColumn) {
   // The skim counts the cursor line's cells 16 bytes at a time where it can: narrow UTF-8,
   // DEL (which libvterm ignores), SO/SI and a CAN that cuts a run sit at every offset modulo 16
   // and across read boundaries, and the end must still match an eager feed.
-  FakeClock clock;
   const std::string unit =
       "ab\xe2\x82\xac"
       "cdefg\x7fhijklmn"
@@ -182,14 +184,7 @@ TEST(TerminalHistory, AFloodOfMixedTextEndsOnTheRightColumn) {
   while ((static_cast<unsigned char>(flood.back()) & 0xC0) != 0x00 &&
          (static_cast<unsigned char>(flood.back()) & 0xC0) != 0x40)
     flood.pop_back();
-  TerminalHistory history(24, 80, 10, 1 << 20, clock.fn());
-  ScreenState direct(24, 80, 10);
-  for (size_t at = 0; at < flood.size(); at += 4093) {
-    history.append(std::string_view(flood).substr(at, 4093));
-    direct.feed(std::string_view(flood).substr(at, 4093));
-  }
-  EXPECT_GT(history.skimmedBytes(), 0u);
-  expectSameScreen(history.screen(), direct);
+  expectSkimmedLikeAnExactFeed(flood);
 }
 
 TEST(TerminalHistory, AFloodWithEveryKindOfLineBreakAtEveryOffsetEndsOnTheRightColumn) {
@@ -197,7 +192,6 @@ TEST(TerminalHistory, AFloodWithEveryKindOfLineBreakAtEveryOffsetEndsOnTheRightC
   // at every offset modulo 16 (the units are 37 bytes) and the lines end at each of them. A long
   // run without a break follows, so where the END lands depends on the skim having counted the
   // last skimmed line from the right byte (an exact tail with a break in it would hide that).
-  FakeClock clock;
   const std::string unit =
       "line one\r\n"
       "tab\there\x0b"
@@ -209,14 +203,7 @@ TEST(TerminalHistory, AFloodWithEveryKindOfLineBreakAtEveryOffsetEndsOnTheRightC
     const std::string text =
         lines.substr(0, lines.size() - cut) + std::string(100'003, 'a') + "END\r\n$ ";
     SCOPED_TRACE("the lines cut " + std::to_string(cut) + " bytes short of a whole unit");
-    TerminalHistory history(24, 80, 10, 1 << 20, clock.fn());
-    ScreenState direct(24, 80, 10);
-    for (size_t at = 0; at < text.size(); at += 4093) {
-      history.append(std::string_view(text).substr(at, 4093));
-      direct.feed(std::string_view(text).substr(at, 4093));
-    }
-    EXPECT_GT(history.skimmedBytes(), 0u);
-    expectSameScreen(history.screen(), direct);
+    expectSkimmedLikeAnExactFeed(text);
     if (HasFailure()) return;
   }
 }
@@ -225,7 +212,6 @@ TEST(TerminalHistory, ABareLineFeedFloodKeepsTheColumnItLeftOff) {
   // With the PTY's onlcr off a `\n` moves down and keeps the column, so the row the cursor ends
   // on starts where the text since the last CR left it: a staircase, and rows filled exactly
   // (a wrap pending when the LF comes).
-  FakeClock clock;
   const std::string full(80, 'f');
   for (const std::string& unit :
        {std::string("abc\n"), std::string("ab\tc\x0b"), full + "\n", full + "\n\r" + full + "\f",
@@ -235,14 +221,7 @@ TEST(TerminalHistory, ABareLineFeedFloodKeepsTheColumnItLeftOff) {
     while (lines.size() < 200'000) lines += unit;
     const std::string text = lines + std::string(100'003, 'a') + "END\r\n$ ";
     SCOPED_TRACE(testing::PrintToString(unit.substr(unit.size() > 8 ? unit.size() - 8 : 0)));
-    TerminalHistory history(24, 80, 10, 1 << 20, clock.fn());
-    ScreenState direct(24, 80, 10);
-    for (size_t at = 0; at < text.size(); at += 4093) {
-      history.append(std::string_view(text).substr(at, 4093));
-      direct.feed(std::string_view(text).substr(at, 4093));
-    }
-    EXPECT_GT(history.skimmedBytes(), 0u);
-    expectSameScreen(history.screen(), direct);
+    expectSkimmedLikeAnExactFeed(text);
   }
 }
 
