@@ -63,7 +63,9 @@ size_t asciiRun(const unsigned char* p, size_t n) noexcept {
 bool Utf8Validator::feed(const char* data, size_t n) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(data);
   for (size_t i = 0; i < n && !invalid_; ++i) {
-    if (need_ == 0 && n - i >= 16) {
+    // Only from an ASCII byte: in text that is mostly multi-byte (CJK) the next byte is usually a
+    // lead byte, and the try would be wasted on every character.
+    if (need_ == 0 && p[i] < 0x80 && n - i >= 16) {
       i += asciiRun(p + i, n - i);
       if (i == n) break;
     }
