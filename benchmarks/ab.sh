@@ -47,16 +47,14 @@ for port in 18193 18194; do
 done
 
 LOAD=$A/bin/podterm-load
-mbs() { timeout 60 "$LOAD" --target "127.0.0.1:$1" --scenario throughput --mb 200 --timeout 15 \
-  --duration 40 2>&1 | awk '/output per session/ {print $5}'; }
+mbs() { host_mbs "$LOAD" "127.0.0.1:$1"; }
 echo_p50() { timeout 60 "$LOAD" --target "127.0.0.1:$1" --scenario echo --iterations 2000 \
   --timeout 15 --duration 40 2>&1 | awk '/echo .x/ {print $5}'; }
 
 echo "ab.sh $(date -u +%Y-%m-%dT%H:%M:%SZ): A=$A B=$B, $ROUNDS rounds, $(nproc) cores"
 printf '%-6s %10s %10s %10s %12s %12s %8s\n' round bare_MB/s A_MB/s B_MB/s A_echo_us B_echo_us load
 for r in $(seq 1 "$ROUNDS"); do
-  bare=$(timeout 60 "$A/bin/pty-baseline" --iterations 1 --commands 1 --mb 200 2>&1 |
-    awk '/output throughput/ {print $3}')
+  bare=$(bare_mbs "$A/bin/pty-baseline")
   # A and B in a random order each round, so that an order effect cannot pass for a difference.
   if ((RANDOM % 2)); then
     ta=$(mbs 18193); tb=$(mbs 18194); ea=$(echo_p50 18193); eb=$(echo_p50 18194)

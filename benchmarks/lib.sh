@@ -121,6 +121,16 @@ median() {
     }'
 }
 
+# bare_mbs PTY_BASELINE / host_mbs LOAD TARGET: one 200 MB throughput run of the bare PTY loop
+# or of a host, in MB/s (empty when it failed). Bounded by timeouts.
+bare_mbs() {
+  timeout 60 "$1" --iterations 1 --commands 1 --mb 200 2>&1 | awk '/output throughput/ {print $3}'
+}
+host_mbs() {
+  timeout 60 "$1" --target "$2" --scenario throughput --mb 200 --timeout 15 --duration 40 2>&1 |
+    awk '/output per session/ {print $5}'
+}
+
 # throughput_vs_bare TARGET LOAD PTY ROUNDS: the bare PTY loop's and the host's 200 MB throughput,
 # ROUNDS times each, in a random order within each round, then their medians and the ratio of the
 # medians. Why rounds: on a shared 2-core VM one run of either moves by 20-30% (which CPUs the
@@ -135,11 +145,9 @@ throughput_vs_bare() {
     bare="" host=""
     for k in $(printf 'bare\nhost\n' | shuf); do
       if [[ $k == bare ]]; then
-        bare=$(timeout 60 "$pty" --iterations 1 --commands 1 --mb 200 2>&1 |
-          awk '/output throughput/ {print $3}')
+        bare=$(bare_mbs "$pty")
       else
-        host=$(timeout 60 "$load" --target "$target" --scenario throughput --mb 200 --timeout 15 \
-          --duration 40 2>&1 | awk '/output per session/ {print $5}')
+        host=$(host_mbs "$load" "$target")
       fi
     done
     printf '%-6s %10s %10s %8s\n' "$r" "${bare:--}" "${host:--}" \
