@@ -258,7 +258,15 @@ TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
               saved["podterm_sync_duration_seconds_count{direction=\"save\"}"]);
     EXPECT_EQ(saved["podterm_syncs_failed_total{direction=\"save\"}"], 0);
   }
-  // Back within the grace period: a reconnect, over v1 this time.
+  // Back within the grace period: a reconnect, over v1 this time. Only once the host has seen
+  // the first client go is the session one without a client; before that this is a second client.
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return host.log().find("session=" + id + " client detached (0 attached)") !=
+               std::string::npos;
+      },
+      15s))
+      << host.log();
   {
     std::map<std::string, double> m;
     TerminalClient v1(host.port(), "/api/terminal/ws/" + id);
