@@ -391,14 +391,13 @@ void Session::onPodReplacing(const sdk::PodStatus& lost) {
     pod_status_ = {sdk::PodPhase::Pending, "Replacing", "replacing the lost pod"};
     return;
   }
-  std::string closing;
-  if (!admitRestartLocked("the pod stopped", closing)) {
-    lock.unlock();
-    broadcastNotice("the pod stopped (" + what + "); " + closing);
-    lock.lock();
-    beginEnding(lock, 1011, "execution pod stopped");
-    return;
-  }
+  // SessionPod bounds how often a pod is replaced. The shell's death and the failed reopens the
+  // loss caused before it was heard here (a busy host hears the stream break first) were the
+  // pod's, not the shell's: two losses in a minute would otherwise use up the shell's restarts.
+  // (Those that left the window meanwhile are gone already.)
+  const size_t caused = std::min(restarts_since_shell_ran_, restarts_.size());
+  restarts_.erase(restarts_.end() - static_cast<std::ptrdiff_t>(caused), restarts_.end());
+  restarts_since_shell_ran_ = 0;
   logger().warning("session=%s lost its pod (%s): waiting for the new one", id_.raw, what);
   auto old = std::make_shared<sdk::ExecStreamPtr>(takeStreamLocked());
   state_ = SessionState::Starting;
@@ -485,6 +484,7 @@ void Session::onShellOpened(sdk::Result<sdk::ExecStreamPtr> result) {
   stream_ = std::move(result).value();
   state_ = SessionState::Ready;
   shell_ran_ = true;
+  restarts_since_shell_ran_ = 0;
   shell_opening_ = false;
   if (!std::exchange(prompt_timed_, true)) {
     metrics::timeToPrompt(warm_start_).observe(metrics::secondsSince(created_at_));
@@ -823,6 +823,7 @@ bool Session::admitRestartLocked(const std::string& what, std::string& closing) 
     return false;
   }
   restarts_.push_back(t);
+  ++restarts_since_shell_ran_;
   return true;
 }
 

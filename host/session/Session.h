@@ -18,8 +18,9 @@
 // options.max_restarts times per options.restart_window. Faults: an exec stream that breaks (an
 // error rather than an exit) is reopened in the same pod after a backoff whatever on_shell_exit
 // says, and when a pod lost under a live session (evicted, deleted) is replaced by its SessionPod
-// (a new one that gets the workspace from storage), a shell starts in the new one; both count
-// against the same restart limit, and the user hears of each.
+// (a new one that gets the workspace from storage), a shell starts in the new one. Breaks count
+// against the restart limit; a replacement counts against SessionPod's own, and so do the shell's
+// death and failed reopens that it caused before the host heard of it. The user hears of each.
 // With options.idle_timeout, a session with
 // no input, no output and no running command (shell-integration markers) for that long ends like
 // a grace-period end, after a notice options.idle_warning before.
@@ -204,7 +205,7 @@ class Session : public PodUser,
   void catchUpLocked(TerminalClient& client, std::optional<uint64_t> since);
   // delay: a broken stream is reopened after a backoff, an exited shell at once.
   void restartShell(Lock& lock, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
-  // Counts a restart (of the shell or the pod) in restart_window; false when there were too many:
+  // Counts a restart of the shell in restart_window; false when there were too many:
   // `closing` then says so, naming `what` happened ("the shell exited").
   bool admitRestartLocked(const std::string& what, std::string& closing);
   std::chrono::milliseconds reopenDelayLocked() const;
@@ -263,6 +264,7 @@ class Session : public PodUser,
   std::shared_ptr<SessionSync> sync_;  // set in start() when the host syncs files
   TerminalHistory history_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;  // within restart_window
+  size_t restarts_since_shell_ran_ = 0;  // the newest of restarts_, since a shell last opened
   // Faults: a shell that ran once makes a failed open a broken stream (retried), not a failed
   // start; each replacement pod bumps the generation, so a reopen in the lost one drops out.
   bool shell_ran_ = false;

@@ -74,8 +74,11 @@ class SessionPodTest : public ::testing::Test {
       return sdk::Status::ok();
     }));
     ON_CALL(runtime_, openStream(_, _, _))
-        .WillByDefault(Invoke(
-            [this](const std::string& pod, const sdk::StreamSpec& spec, sdk::StreamObserver*) {
+        .WillByDefault(
+            Invoke([this](const std::string& pod, const sdk::StreamSpec& spec,
+                          sdk::StreamObserver* observer) -> sdk::Result<sdk::ExecStreamPtr> {
+              if (open_fails_) return sdk::Status{sdk::ErrorCode::NotFound, "no pod for session"};
+              shell_observers_.push_back(observer);
               shells_.push_back({pod, spec.env.count("PODTERM_TERMINAL")
                                           ? spec.env.at("PODTERM_TERMINAL")
                                           : std::string()});
@@ -116,6 +119,8 @@ class SessionPodTest : public ::testing::Test {
   std::vector<std::string> calls_;
   std::vector<std::pair<std::string, std::string>> shells_;  // pod, terminal
   int closed_streams_ = 0;
+  bool open_fails_ = false;
+  std::vector<sdk::StreamObserver*> shell_observers_;
 };
 
 const SessionId kId = *SessionId::parse("user_1_ws_w_tab1");
@@ -317,6 +322,39 @@ TEST_F(SessionPodTest, APodLostTooOftenEndsEveryTerminalAndTheNextOneGetsANewPod
   auto c = open(*sessions, kId, "c");
   blocking_.drain();
   EXPECT_NE(c->pod(), a->pod());
+}
+
+TEST_F(SessionPodTest, ALossHeardAfterTheShellBrokeCostsTheShellNoRestarts) {
+  // A busy host hears the shell die and fails to reopen it before it hears the pod is gone: all
+  // three are the loss's. Charged to the shell (5 restarts a minute), two losses ended it.
+  auto sessions = manager();
+  auto client = std::make_shared<RecordingClient>();
+  auto a = open(*sessions, kId, "default", client);
+  ready(kId.raw);
+  ASSERT_EQ(a->state(), SessionState::Ready);
+  for (size_t loss = 0; loss < SessionPod::kMaxReplacements; ++loss) {
+    open_fails_ = true;
+    shell_observers_.back()->onExit({137, 9, sdk::Status::ok()});
+    blocking_.drain();
+    ASSERT_THAT(client->text(), HasSubstr("could not reopen the shell: no pod for session"));
+    observers_[kId.raw]->onPodStatus({sdk::PodPhase::Gone, "", "deleted"});
+    blocking_.drain();
+    ASSERT_EQ(a->state(), SessionState::Starting) << "loss " << loss << ": " << client->text();
+    open_fails_ = false;
+    ready(kId.raw);
+    ASSERT_EQ(a->state(), SessionState::Ready) << "loss " << loss << ": " << client->text();
+  }
+  EXPECT_FALSE(client->closed());
+  // The shell's own limit still holds: five exits in a row are admitted, the sixth ends it.
+  for (size_t exit = 0; exit < options_.max_restarts; ++exit) {
+    shell_observers_.back()->onExit({1, 0, sdk::Status::ok()});
+    blocking_.drain();
+    ASSERT_EQ(a->state(), SessionState::Ready) << "exit " << exit << ": " << client->text();
+  }
+  shell_observers_.back()->onExit({1, 0, sdk::Status::ok()});
+  blocking_.drain();
+  EXPECT_NE(a->state(), SessionState::Ready);
+  EXPECT_THAT(client->text(), HasSubstr("the shell exited 6 times within"));
 }
 
 TEST_F(SessionPodTest, ALostPodWhoseLastTerminalLeavesDuringTheReplacementEnds) {
