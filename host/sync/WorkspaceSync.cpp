@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "sync/ListingDiff.h"
 #include "sync/PodExec.h"
 #include "sync/PodListing.h"
 #include "sync/SyncTar.h"
@@ -18,9 +19,6 @@ namespace podterm::host {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Files modified less than this before the listing are fetched again next time (see isRacy).
-constexpr int64_t kRacyWindowMs = 2000;
 
 int64_t nowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -41,40 +39,6 @@ std::string utcStamp() {
 sdk::Status execFailure(const char* what, const ExecResult& result) {
   sdk::ErrorCode code = result.error.isOk() ? sdk::ErrorCode::Internal : result.error.code();
   return {code, std::string(what) + " in the pod failed (" + result.describe() + ")"};
-}
-
-bool samePodState(const PodFileState& a, const PodEntry& e, sdk::ItemKind kind) {
-  if (a.kind != kind) return false;
-  switch (kind) {
-    case sdk::ItemKind::File:
-      return !a.racy && a.size == e.size && a.mtime_ms == e.mtime_ms && a.mode == e.mode;
-    case sdk::ItemKind::Directory:
-      return a.mode == e.mode;
-    case sdk::ItemKind::Symlink:
-      return a.link_target == e.link_target;
-  }
-  return false;
-}
-
-PodFileState podStateOf(const PodEntry& e, sdk::ItemKind kind) {
-  return {kind, e.size, e.mtime_ms, e.mode, e.link_target};
-}
-
-sdk::ItemKind kindOf(char type) {
-  return type == 'd' ? sdk::ItemKind::Directory
-                     : (type == 'l' ? sdk::ItemKind::Symlink : sdk::ItemKind::File);
-}
-
-// The first proper ancestor of path that is in set, or empty.
-template <class Set>
-std::string ancestorIn(const std::string& path, const Set& set) {
-  std::string_view parent = parentPath(path);
-  while (!parent.empty()) {
-    std::string p(parent);
-    if (set.count(p) != 0) return p;
-    parent = parentPath(parent);
-  }
-  return {};
 }
 
 }  // namespace
@@ -300,104 +264,23 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
   // 2. The stored manifest.
   auto manifest_result = storage_.listManifest(ws, false);
   if (!manifest_result) return manifest_result.status();
-  std::unordered_map<std::string, sdk::ItemMeta> manifest;
+  StoredManifest manifest;
   for (auto& meta : manifest_result.value()) manifest.emplace(meta.path, std::move(meta));
 
-  // 3. Compare. A path is unchanged when it matches what this session last saw in the pod, or
-  // the stored row; otherwise it is a candidate (files are fetched and hashed first).
-  std::vector<sdk::ItemChange> changes;
-  std::unordered_set<std::string> present;
-  std::unordered_set<std::string> listed_non_dirs;
-  std::map<std::string, PodFileState> new_listed;
-  std::map<std::string, int64_t> seen;  // unchanged paths and the stored version they match
-  std::vector<const PodEntry*> to_fetch;
+  // 3. Compare (ListingDiff): what is unchanged, what changed, which files to fetch and hash.
+  ListingDiff diff = diffListing(entries, manifest, state, options_, clock_ms);
+  report.skipped.insert(report.skipped.end(), diff.skipped.begin(), diff.skipped.end());
+  std::vector<sdk::ItemChange>& changes = diff.changes;
+  std::map<std::string, PodFileState>& new_listed = diff.listed;
+  std::map<std::string, int64_t>& seen = diff.seen;
+  const std::vector<const PodEntry*>& to_fetch = diff.to_fetch;
   std::unordered_map<std::string, const PodEntry*> fetch_index;
-  auto expectedVersion = [&](const std::string& path) -> int64_t {
-    auto it = state.versions.find(path);
-    return it != state.versions.end() ? it->second : 0;
-  };
+  for (const auto* e : to_fetch) fetch_index[e->path] = e;
   auto upsert = [&](const std::string& path, sdk::ItemKind kind, int64_t size, uint32_t mode,
                     int64_t mtime_ms, std::string content, std::string hash) {
-    sdk::ItemChange change;
-    change.op = sdk::ItemChange::Op::Upsert;
-    change.item.meta.path = path;
-    change.item.meta.kind = kind;
-    change.item.meta.size = size;
-    change.item.meta.mode = mode;
-    change.item.meta.mtime_ms = mtime_ms;
-    change.item.meta.content_hash = std::move(hash);
-    change.item.content = std::move(content);
-    change.expected_version = expectedVersion(path);
-    changes.push_back(std::move(change));
+    changes.push_back(
+        upsertChange(state, path, kind, size, mode, mtime_ms, std::move(content), std::move(hash)));
   };
-
-  for (const auto& e : entries) {
-    if (std::string why = unsafePathReason(e.path); !why.empty()) {
-      report.skipped.push_back({e.path, "listing: " + why});
-      continue;
-    }
-    if (isExcluded(e.path, options_.excludes)) continue;
-    present.insert(e.path);
-    if (std::string above = ancestorIn(e.path, listed_non_dirs); !above.empty()) {
-      report.skipped.push_back({e.path, "beneath '" + above + "', which is not a directory"});
-      continue;
-    }
-    if (e.type != 'f' && e.type != 'd' && e.type != 'l') {
-      listed_non_dirs.insert(e.path);
-      report.skipped.push_back(
-          {e.path, std::string("not a regular file, directory or symlink (type ") + e.type + ")"});
-      continue;
-    }
-    const sdk::ItemKind kind = kindOf(e.type);
-    if (kind != sdk::ItemKind::Directory) listed_non_dirs.insert(e.path);
-    if (kind == sdk::ItemKind::File && e.size > options_.max_file_bytes) {
-      report.skipped.push_back(
-          {e.path, "larger than " + std::to_string(options_.max_file_bytes) + " bytes"});
-      continue;
-    }
-    auto last = state.listed.find(e.path);
-    if (last != state.listed.end() && samePodState(last->second, e, kind)) {
-      new_listed[e.path] = last->second;
-      continue;  // unchanged in the pod since this session last looked
-    }
-    auto stored = manifest.find(e.path);
-    const sdk::ItemMeta* meta = stored != manifest.end() ? &stored->second : nullptr;
-    switch (kind) {
-      case sdk::ItemKind::File:
-        // The stored row's size and mtime only vouch for a path this session has not seen
-        // change: once the pod changed it, equal metadata may be another writer's (same size,
-        // same clock tick), so it is fetched and hashed.
-        if (last == state.listed.end() && !isRacy(e.mtime_ms) && meta != nullptr &&
-            meta->kind == kind && meta->size == e.size && meta->mtime_ms == e.mtime_ms &&
-            (meta->mode & 0777) == e.mode) {
-          seen[e.path] = meta->version;
-          new_listed[e.path] = podStateOf(e, kind);
-        } else {
-          to_fetch.push_back(&e);
-          fetch_index[e.path] = &e;
-        }
-        break;
-      case sdk::ItemKind::Directory:
-        new_listed[e.path] = podStateOf(e, kind);
-        if (meta != nullptr && meta->kind == kind && (meta->mode & 0777) == e.mode) {
-          seen[e.path] = meta->version;
-        } else {
-          upsert(e.path, kind, 0, e.mode, e.mtime_ms, {}, {});
-        }
-        break;
-      case sdk::ItemKind::Symlink: {
-        new_listed[e.path] = podStateOf(e, kind);
-        std::string hash = sha256Hex(e.link_target);
-        if (meta != nullptr && meta->kind == kind && meta->content_hash == hash) {
-          seen[e.path] = meta->version;
-        } else {
-          upsert(e.path, kind, static_cast<int64_t>(e.link_target.size()), 0777, e.mtime_ms,
-                 e.link_target, std::move(hash));
-        }
-        break;
-      }
-    }
-  }
 
   // 4. The changed files, as one tar stream read as hostile input: only the requested names,
   // symlinks stored as links, nothing beneath a symlink, no hard links or special files.
@@ -520,7 +403,7 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
 
   // 5. Deletes: only paths this session loaded or saw, missing from this complete listing.
   for (const auto& [path, version] : state.versions) {
-    if (present.count(path) != 0 || isExcluded(path, options_.excludes)) continue;
+    if (diff.present.count(path) != 0 || isExcluded(path, options_.excludes)) continue;
     if (manifest.count(path) == 0) continue;  // already gone from storage
     sdk::ItemChange change;
     change.op = sdk::ItemChange::Op::Delete;
@@ -658,7 +541,7 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
   for (const auto& path : forget) state.versions.erase(path);
   for (auto& [path, pod_state] : new_listed) state.listed[path] = pod_state;
   for (auto it = state.listed.begin(); it != state.listed.end();) {
-    it = present.count(it->first) != 0 || isExcluded(it->first, options_.excludes)
+    it = diff.present.count(it->first) != 0 || isExcluded(it->first, options_.excludes)
              ? std::next(it)
              : state.listed.erase(it);
   }

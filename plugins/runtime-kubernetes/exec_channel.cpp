@@ -11,6 +11,20 @@ ExecFrame decodeExecFrame(std::string_view message) {
   return {static_cast<unsigned char>(message[0]), message.substr(1)};
 }
 
+std::string execStdinMessage(std::string_view data, bool chunked) {
+  std::string message;
+  message.reserve(data.size() + 24);
+  message += static_cast<char>(kExecStdin);
+  if (chunked) message += std::to_string(data.size()) + "\n";
+  message.append(data);
+  return message;
+}
+
+std::string execResizeMessage(uint16_t cols, uint16_t rows) {
+  return std::string(1, static_cast<char>(kExecResize)) + "{\"Width\":" + std::to_string(cols) +
+         ",\"Height\":" + std::to_string(rows) + "}";
+}
+
 bool parseExecStatus(const std::string& json, int& exit_code, std::string& error) {
   try {
     Poco::JSON::Parser parser;

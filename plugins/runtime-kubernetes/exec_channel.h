@@ -6,6 +6,7 @@
 // The bytes are hostile (the API server relays what kubelet and the pod produce). Pure functions:
 // thread-safe, no I/O, and they throw nothing but std::bad_alloc for any input.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,12 @@ struct ExecFrame {
 
 // Splits one binary message. The server's first frame on each channel is empty: no channel.
 ExecFrame decodeExecFrame(std::string_view message);
+
+// The client's messages, before framing. Stdin: channel 0, then the data; chunked, the data is
+// preceded by its size and a newline, for the wrapper script that pipes a non-tty's stdin (no
+// data, chunked: the end of input). Resize: channel 4, then the size as JSON.
+std::string execStdinMessage(std::string_view data, bool chunked);
+std::string execResizeMessage(uint16_t cols, uint16_t rows);
 
 // The exec exit status on channel 3 -> exit code; false with a message for other failures.
 // (Also declared in exec_stream.h, for its existing callers.)

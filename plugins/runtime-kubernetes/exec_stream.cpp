@@ -526,11 +526,7 @@ Status ExecConnection::write(const char* data, size_t size) {
   if (pending_payload_ + wbuf_size_.load() + size > kMaxPendingInput) {
     return {ErrorCode::Unavailable, "the process is not reading its input (buffer full)"};
   }
-  std::string payload;
-  payload.reserve(size + 24);
-  payload += '\0';
-  if (chunked_) payload += std::to_string(size) + "\n";
-  payload.append(data, size);
+  const std::string payload = execStdinMessage({data, size}, chunked_);
   // The writer's random generator is loop-owned; a separate one keeps this thread-safe.
   thread_local wire::FrameWriter writer(true);
   writer.append(pending_, wire::Opcode::Binary, payload);
@@ -555,11 +551,7 @@ Status ExecConnection::closeStdin() {
   if (closed_.load() || stdin_closed_ || finished_.load()) return {};
   stdin_closed_ = true;
   thread_local wire::FrameWriter writer(true);
-  if (chunked_)
-    writer.append(pending_, wire::Opcode::Binary,
-                  std::string("\0"
-                              "0\n",
-                              3));
+  if (chunked_) writer.append(pending_, wire::Opcode::Binary, execStdinMessage({}, true));
   // v5's close signal; sent only once the protocol is known (v4 would treat it as stdin data).
   auto self = shared_from_this();
   loop_.post([self] {
@@ -592,8 +584,7 @@ Status ExecConnection::resize(uint16_t cols, uint16_t rows) {
   if (!tty_) return {ErrorCode::Unsupported, "resize needs a tty stream"};
   if (cols == 0 || rows == 0) return {ErrorCode::InvalidArgument, "zero terminal size"};
   if (closed_.load() || finished_.load()) return {ErrorCode::Unavailable, "the terminal is closed"};
-  std::string payload = std::string("\x04", 1) + "{\"Width\":" + std::to_string(cols) +
-                        ",\"Height\":" + std::to_string(rows) + "}";
+  const std::string payload = execResizeMessage(cols, rows);
   std::lock_guard<std::mutex> lock(mu_);
   thread_local wire::FrameWriter writer(true);
   writer.append(pending_, wire::Opcode::Binary, payload);

@@ -382,6 +382,20 @@ TEST(ExecStatusTest, ExitCodes) {
   EXPECT_EQ(error, "executable not found");
 }
 
+TEST(ExecChannelTest, ClientMessagesAndTheirDecoding) {
+  using namespace std::string_literals;
+  EXPECT_EQ(execStdinMessage("ls\n", false), "\0ls\n"s);
+  EXPECT_EQ(execStdinMessage("ls\n", true), "\0"s + "3\nls\n");
+  EXPECT_EQ(execStdinMessage("", true), "\0"s + "0\n");  // a non-tty's end of input
+  EXPECT_EQ(execResizeMessage(120, 40), "\x04{\"Width\":120,\"Height\":40}");
+  // What the server sends back is split the same way.
+  const ExecFrame out = decodeExecFrame("\x01hello");
+  EXPECT_EQ(out.channel, kExecStdout);
+  EXPECT_EQ(out.data, "hello");
+  EXPECT_EQ(decodeExecFrame("\x02").channel, -1);  // a channel's empty first frame
+  EXPECT_EQ(decodeExecFrame(execStdinMessage("k", false)).data, "k");
+}
+
 TEST(ExecArgvTest, ArgumentsNeverBecomeShellText) {
   sdk::StreamSpec spec;
   spec.argv = {"echo", "$(rm -rf /)", "a b"};
