@@ -5,9 +5,11 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "HostMetrics.h"
 #include "ProcStatus.h"
 #include "Terminal.h"
 #include "ws/EventLoop.h"
@@ -74,6 +76,9 @@ class Engine {
     if (o_.host_pid > 0) {
       idle_ = sampleProcess(o_.host_pid);
       mem_idle_kb_ = memAvailableKb();
+      if (o_.scenario == ScenarioKind::Hold) {
+        state_bytes_idle_ = scrapeHostMetric(o_.host, o_.port, "podterm_terminal_state_bytes");
+      }
     }
     slots_.resize(static_cast<size_t>(o_.sessions));
     openMore();
@@ -210,6 +215,9 @@ class Engine {
     if (o_.host_pid > 0) {
       with_n_ = sampleProcess(o_.host_pid);
       mem_n_kb_ = memAvailableKb();
+      if (o_.scenario == ScenarioKind::Hold) {
+        state_bytes_n_ = scrapeHostMetric(o_.host, o_.port, "podterm_terminal_state_bytes");
+      }
     }
     work_start_ = Clock::now();
     for (auto& s : slots_) {
@@ -368,6 +376,12 @@ class Engine {
                                                                 std::to_string(with_n_.threads) +
                                                                 " / " +
                                                                 std::to_string(after.threads)});
+      if (state_bytes_idle_ && state_bytes_n_) {
+        // Part of the RSS above, reported apart: it grows with output, not with sessions.
+        report_.facts.push_back(
+            {"terminal state per session", fmt((*state_bytes_n_ - *state_bytes_idle_) / n / 1024.0,
+                                               1, "KiB (output log + screen; part of the RSS)")});
+      }
       report_.facts.push_back({"host fds idle / with N",
                                std::to_string(idle_.fds) + " / " + std::to_string(with_n_.fds)});
       if (mem_idle_kb_ > 0 && mem_n_kb_ > 0) {
@@ -432,6 +446,7 @@ class Engine {
   bool open_phase_over_ = false, stopping_ = false, closing_ = false;
   LatencyStats to_101_, to_prompt_, echo_x_, echo_bs_, command_, thr_rates_;
   uint64_t thr_bytes_ = 0;
+  std::optional<double> state_bytes_idle_, state_bytes_n_;  // the host's own count (hold)
   double thr_cpu0_ = -1;  // host CPU seconds when the first throughput run started
   ProcSample idle_, with_n_;
   int64_t mem_idle_kb_ = -1, mem_n_kb_ = -1;

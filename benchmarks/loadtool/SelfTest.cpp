@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "HostMetrics.h"
 #include "HttpUpgrade.h"
 #include "LatencyStats.h"
 #include "LoadOptions.h"
@@ -65,6 +66,19 @@ void testOptions() {
   check(!parseLoadOptions({"--scenario", "echo", "--path", "ws"}).ok, "relative path refused");
   check(!parseLoadOptions({"--scenario", "echo", "--path", "/a b"}).ok, "path with space refused");
   check(!parseLoadOptions({"--scenario", "echo", "--prompt", ""}).ok, "empty prompt refused");
+}
+
+void testMetricValue() {
+  const std::string text =
+      "# HELP podterm_terminal_state_bytes Heap bytes.\n"
+      "# TYPE podterm_terminal_state_bytes gauge\n"
+      "podterm_terminal_state_bytes_total 7\n"
+      "podterm_terminal_state_bytes{term=\"x\"} 8\n"
+      "podterm_terminal_state_bytes 123456\n";
+  const auto v = metricValue(text, "podterm_terminal_state_bytes");
+  check(v && *v == 123456, "the unlabelled sample, not a longer name or a labelled one");
+  check(!metricValue(text, "podterm_sessions_live"), "a missing metric is no value");
+  check(!metricValue("podterm_x \n", "podterm_x"), "an empty value is no value");
 }
 
 void testUpgrade() {
@@ -222,6 +236,7 @@ int main() {
   using namespace podterm::bench;
   testOptions();
   testUpgrade();
+  testMetricValue();
   testStats();
   testAgainstFakeServer();
   if (failures == 0) std::puts("loadtool_selftest: all checks passed");

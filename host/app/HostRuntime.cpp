@@ -217,6 +217,10 @@ void HostRuntime::start() {
   metrics::registry().setGaugeFunction(
       "podterm_terminals_live", "Terminals of those sessions (starting, live or ending).",
       [this] { return static_cast<double>(sessions_->sessionCount()); });
+  metrics::registry().setGaugeFunction(
+      "podterm_terminal_state_bytes",
+      "Heap bytes the terminals keep for a reattach: output log, screen and scrollback.",
+      [this] { return static_cast<double>(sessions_->terminalStateBytes()); });
   readiness_.setReady(true);
   logger().information("podterm listening on %s:%hu (runtime %s, auth %s)",
                        config_.server.listen_host, http_->port(), config_.runtime.plugin,
@@ -251,6 +255,7 @@ void HostRuntime::stop() {
   http_->stop();
   metrics::registry().clearGaugeFunction("podterm_sessions_live");  // sessions_ goes below
   metrics::registry().clearGaugeFunction("podterm_terminals_live");
+  metrics::registry().clearGaugeFunction("podterm_terminal_state_bytes");
   workers_->stop();
   loops_->stop();
   // Objects from plugins go before the libraries that hold their code.

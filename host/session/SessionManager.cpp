@@ -341,6 +341,14 @@ size_t SessionManager::sessionCount() const {
   return count;
 }
 
+size_t SessionManager::terminalStateBytes() const {
+  size_t bytes = 0;
+  for (const auto& session : sessions()) {  // each takes its own lock, not under ours
+    if (session) bytes += session->terminalStateBytes();
+  }
+  return bytes;
+}
+
 std::vector<std::shared_ptr<Session>> SessionManager::sessions() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<std::shared_ptr<Session>> result;

@@ -96,6 +96,10 @@ class SessionManager {
   // Session ids on this host with a terminal (starting, live or ending): podterm_sessions_live.
   size_t sessionIdCount() const;
   std::vector<std::shared_ptr<Session>> sessions() const;
+  // Heap bytes every terminal here keeps for a reattach (output log, screen and scrollback):
+  // podterm_terminal_state_bytes, the part of the host's memory that session.scrollback_lines
+  // and session.output_log_bytes size.
+  size_t terminalStateBytes() const;
   // Pods on this host (waiting, starting, live or ending).
   size_t podCount() const;
   // A pod of this id (the runtime's session id: SessionPod::id()) belongs to a live terminal here.

@@ -236,6 +236,8 @@ TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
     waitForPrompt(v2);
     auto during = scrape(host.port());
     EXPECT_EQ(during["podterm_sessions_live"], 1);
+    // The session's output log at least: the prompts and the command's echo.
+    EXPECT_GT(during["podterm_terminal_state_bytes"], 0);
     EXPECT_EQ(during["podterm_connects_total{protocol=\"podterm.v2\"}"] -
                   before["podterm_connects_total{protocol=\"podterm.v2\"}"],
               1);
@@ -293,6 +295,7 @@ TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
       20s))
       << host.log();
   EXPECT_TRUE(waitUntil([&] { return scrape(host.port())["podterm_sessions_live"] == 0; }, 20s));
+  EXPECT_EQ(scrape(host.port())["podterm_terminal_state_bytes"], 0);  // gone with the session
   EXPECT_EQ(after["podterm_errors_total{kind=\"websocket_protocol\"}"] -
                 before["podterm_errors_total{kind=\"websocket_protocol\"}"],
             1);
