@@ -213,10 +213,23 @@ TEST_F(KubeVolumeCleanupTest, ARestartedSessionWaitsOutItsTerminatingClaim) {
 
   auto& again = observers_.emplace_back();
   ASSERT_TRUE(rt->ensurePod(spec(id), &again));
-  // While the old claim terminates, no pod is made on it.
-  const bool pod_made = waitUntil(
-      [&] { return fake_->api("GET", std::string(kPods) + "/" + names(id).pod) == 200; }, 1500ms);
-  EXPECT_FALSE(pod_made) << "a pod was created on the terminating claim";
+  // While the old claim terminates, no pod is made on it: once the runtime has read the
+  // terminating claim twice (it is waiting it out, not on its way past it), no pod exists.
+  const auto claimReads = [&] {
+    int reads = 0;
+    for (const auto& r : fakeRequests(*fake_)) {
+      if (r->optValue<std::string>("method", "") == "GET" &&
+          r->optValue<std::string>("path", "") == claimPath(id)) {
+        ++reads;
+      }
+    }
+    return reads;
+  };
+  const int reads_before = claimReads();  // the test's own GETs above
+  ASSERT_TRUE(waitUntil([&] { return claimReads() >= reads_before + 2; }, 10s))
+      << "the runtime never looked at the terminating claim";
+  EXPECT_EQ(fake_->api("GET", std::string(kPods) + "/" + names(id).pod), 404)
+      << "a pod was created on the terminating claim";
   removePodNow(*fake_, holder);
   const auto st = waitSettled(again);
   EXPECT_EQ(st.phase, PodPhase::Ready) << st.reason << ": " << st.message;
