@@ -171,42 +171,6 @@ void ApiClient::SlistDeleter::operator()(curl_slist* list) const {
   curl_slist_free_all(list);
 }
 
-namespace {
-
-// server with its host replaced by name, and the CURLOPT_CONNECT_TO entry that sends a connection
-// for name to the server's own host and port; false when server is no URL curl can take apart.
-bool routeByName(const std::string& server, const std::string& name, std::string& url,
-                 std::string& connect_to, std::string& host_header) {
-  CURLU* u = curl_url();
-  if (u == nullptr) return false;
-  char* host = nullptr;
-  char* port = nullptr;
-  bool ok = curl_url_set(u, CURLUPART_URL, server.c_str(), 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
-  if (ok) {
-    connect_to = name + ":" + port + ":" + host + ":" + port;
-    char* explicit_port = nullptr;
-    const bool has_port = curl_url_get(u, CURLUPART_PORT, &explicit_port, 0) == CURLUE_OK;
-    host_header = "Host: " + std::string(host) + (has_port ? ":" + std::string(explicit_port) : "");
-    curl_free(explicit_port);
-    char* rewritten = nullptr;
-    ok = curl_url_set(u, CURLUPART_HOST, name.c_str(), 0) == CURLUE_OK &&
-         curl_url_get(u, CURLUPART_URL, &rewritten, 0) == CURLUE_OK;
-    if (ok) {
-      url = rewritten;
-      while (!url.empty() && url.back() == '/') url.pop_back();
-    }
-    curl_free(rewritten);
-  }
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(u);
-  return ok;
-}
-
-}  // namespace
-
 ApiClient::ApiClient(Credentials creds, const KubeSettings& settings)
     : creds_(std::move(creds)),
       base_url_(creds_.server),
@@ -214,13 +178,16 @@ ApiClient::ApiClient(Credentials creds, const KubeSettings& settings)
       request_timeout_s_(static_cast<long>(settings.request_timeout_s)),
       retry_budget_(settings.retry_budget_s) {
   globalInit();
-  std::string url, connect_to, host_header;
-  if (!creds_.tls_server_name.empty() &&
-      routeByName(creds_.server, creds_.tls_server_name, url, connect_to, host_header)) {
-    base_url_ = url;
-    host_header_ = host_header;
-    connect_to_.reset(curl_slist_append(nullptr, connect_to.c_str()));
-  }
+  if (creds_.tls_server_name.empty()) return;
+  // loadKubeconfig() refused a server it cannot take apart; none reaches this point.
+  auto address = parseServerAddress(creds_.server);
+  if (!address) return;
+  const ServerAddress& a = address.value();
+  const std::string host = a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
+  base_url_ = (a.tls ? "https://" : "http://") + creds_.tls_server_name + ":" + a.port + a.prefix;
+  host_header_ = "Host: " + a.hostport;
+  const std::string connect_to = creds_.tls_server_name + ":" + a.port + ":" + host + ":" + a.port;
+  connect_to_.reset(curl_slist_append(nullptr, connect_to.c_str()));
 }
 
 ApiClient::~ApiClient() = default;

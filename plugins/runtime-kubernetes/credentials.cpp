@@ -72,6 +72,13 @@ std::string trim(std::string s) {
 
 // A token goes into an HTTP header as it is: a control character (a line break above all) would
 // end the header and start another one.
+bool headerSafe(const std::string& token) {
+  for (unsigned char ch : token) {
+    if (ch < 0x20 || ch == 0x7f) return false;
+  }
+  return true;
+}
+
 // What a certificate can name: letters, digits, dots and dashes (a DNS name or an IPv4 address).
 bool isHostName(const std::string& name) {
   if (name.size() > 253) return false;
@@ -79,13 +86,6 @@ bool isHostName(const std::string& name) {
     const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                     (ch >= '0' && ch <= '9') || ch == '.' || ch == '-';
     if (!ok) return false;
-  }
-  return true;
-}
-
-bool headerSafe(const std::string& token) {
-  for (unsigned char ch : token) {
-    if (ch < 0x20 || ch == 0x7f) return false;
   }
   return true;
 }
@@ -247,6 +247,41 @@ Status checkClientPair(const std::string& cert_pem, const std::string& key_pem,
 
 }  // namespace
 
+sdk::Result<ServerAddress> parseServerAddress(const std::string& server) {
+  const auto bad = [&server](const char* why) {
+    return Status(ErrorCode::InvalidArgument, "server \"" + server + "\" " + why);
+  };
+  ServerAddress a;
+  a.tls = server.rfind("https://", 0) == 0;
+  if (!a.tls && server.rfind("http://", 0) != 0) return bad("is not an http(s) URL");
+  const std::string rest = server.substr(a.tls ? 8 : 7);
+  const size_t slash = rest.find('/');
+  a.hostport = rest.substr(0, slash);
+  if (slash != std::string::npos) a.prefix = rest.substr(slash);
+  while (!a.prefix.empty() && a.prefix.back() == '/') a.prefix.pop_back();
+  a.port = a.tls ? "443" : "80";
+  std::string after_host;
+  if (!a.hostport.empty() && a.hostport[0] == '[') {  // [IPv6]:port
+    const size_t close = a.hostport.find(']');
+    if (close == std::string::npos) return bad("has an unclosed [ in its host");
+    a.host = a.hostport.substr(1, close - 1);
+    after_host = a.hostport.substr(close + 1);
+  } else {
+    const size_t colon = a.hostport.find(':');
+    a.host = a.hostport.substr(0, colon);
+    if (colon != std::string::npos) after_host = a.hostport.substr(colon);
+  }
+  if (!after_host.empty()) {
+    if (after_host[0] != ':' || after_host.size() == 1 || after_host.size() > 6 ||
+        after_host.find_first_not_of("0123456789", 1) != std::string::npos) {
+      return bad("has no valid port");
+    }
+    a.port = after_host.substr(1);
+  }
+  if (a.host.empty()) return bad("names no host");
+  return a;
+}
+
 sdk::Result<Credentials> loadInCluster(const std::string& sa_dir) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
@@ -331,9 +366,8 @@ sdk::Result<Credentials> loadKubeconfig(const std::string& path_in, const std::s
   c.ns = (*ctx)["namespace"].str();
   c.server = (*cluster)["server"].str();
   while (!c.server.empty() && c.server.back() == '/') c.server.pop_back();
-  if (c.server.rfind("https://", 0) != 0 && c.server.rfind("http://", 0) != 0) {
-    return Status(ErrorCode::InvalidArgument,
-                  path + ": cluster server \"" + c.server + "\" is not an http(s) URL");
+  if (auto address = parseServerAddress(c.server); !address) {
+    return Status(ErrorCode::InvalidArgument, path + ": cluster " + address.status().message());
   }
   std::string ca_from, cert_from, key_from;
   if (auto st = pemFrom(*cluster, "certificate-authority", dir, path, c.ca_pem, ca_from); !st) {

@@ -25,6 +25,19 @@ struct Credentials {
   std::string ns;  // the context's or service account's namespace; may be empty
 };
 
+// Credentials::server taken apart, for what connects by hand: the exec stream's socket, and REST's
+// CURLOPT_CONNECT_TO when a tls-server-name stands in for the host.
+struct ServerAddress {
+  bool tls = true;
+  std::string host;      // without brackets: "10.0.0.1", "::1", "api.example"
+  std::string port;      // explicit, or 443 / 80
+  std::string hostport;  // as the URL has it ("[::1]:6443", "api.example"): the Host header
+  std::string prefix;    // a path the server sits under ("/k8s/clusters/c-1"), or empty
+};
+
+// InvalidArgument for a URL that is not http(s)://host[:port][/path], or whose port is no number.
+sdk::Result<ServerAddress> parseServerAddress(const std::string& server);
+
 // KUBERNETES_SERVICE_HOST/PORT and <sa_dir>/{token,ca.crt,namespace}. A missing or empty token (or
 // one with a control character), or a CA that is missing or holds no PEM certificate, is an error
 // naming the file and the cause (never the token).

@@ -992,22 +992,12 @@ sdk::Result<sdk::ExecStreamPtr> KubernetesPodRuntime::openStream(const std::stri
   path += "&stdin=true&stdout=true";
   path += spec.tty ? "&tty=true" : "&stderr=true";
 
-  // Where to connect: the server of the credentials.
+  // Where to connect: the server of the credentials (checked when they were loaded).
   const Credentials& c = api_.credentials();
-  const bool tls = c.server.rfind("https://", 0) == 0;
-  std::string hostport = c.server.substr(tls ? 8 : 7);
-  hostport = hostport.substr(0, hostport.find('/'));
-  std::string host = hostport;
-  std::string port = tls ? "443" : "80";
-  if (!hostport.empty() && hostport[0] == '[') {
-    auto close = hostport.find(']');
-    host = hostport.substr(1, close - 1);
-    if (close + 1 < hostport.size() && hostport[close + 1] == ':')
-      port = hostport.substr(close + 2);
-  } else if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
-    host = hostport.substr(0, colon);
-    port = hostport.substr(colon + 1);
-  }
+  auto address = parseServerAddress(c.server);
+  if (!address) return Status(ErrorCode::Internal, "kubernetes: " + address.status().message());
+  const std::string& host = address.value().host;
+  const std::string& port = address.value().port;
   ExecTarget target;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
@@ -1018,11 +1008,11 @@ sdk::Result<sdk::ExecStreamPtr> KubernetesPodRuntime::openStream(const std::stri
   std::memcpy(&target.addr, res->ai_addr, res->ai_addrlen);
   target.addr_len = res->ai_addrlen;
   ::freeaddrinfo(res);
-  target.host_header = hostport;
-  target.tls = tls ? tls_ : nullptr;
+  target.host_header = address.value().hostport;
+  target.tls = address.value().tls ? tls_ : nullptr;
   target.tls_name = c.tls_server_name.empty() ? host : c.tls_server_name;
   target.token = api_.tokens().token();
-  target.path = path;
+  target.path = address.value().prefix + path;
   target.offer_v5 = !v4_only;
   target.ping_interval = std::chrono::seconds(settings_.exec_ping_interval_s);
 

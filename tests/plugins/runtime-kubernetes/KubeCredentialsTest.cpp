@@ -496,7 +496,7 @@ TEST_F(KubeCredentialsTest, TheConfiguredContextIsUsed) {
 // localhost; [::ffff:127.0.0.1] reaches it without being either.
 TEST_F(KubeCredentialsTest, TlsServerNameIsTheNameCheckedOnRestAndExec) {
   TempDir tmp;
-  const std::string address = "[::ffff:127.0.0.1]:" + std::to_string(fake_->port());
+  std::string address = "[::ffff:127.0.0.1]:" + std::to_string(fake_->port());
   auto kubeconfig = [&](const std::string& file, const std::string& tls_name) {
     const std::string path = (tmp.path() / file).string();
     spit(path,
@@ -538,6 +538,17 @@ TEST_F(KubeCredentialsTest, TlsServerNameIsTheNameCheckedOnRestAndExec) {
   ASSERT_FALSE(bad.status);
   EXPECT_NE(bad.status.message().find("is not a host name"), std::string::npos)
       << bad.status.message();
+
+  // A server URL neither REST nor exec could connect by is refused with the file, up front.
+  const std::string good_address = address;
+  address = "[::ffff:127.0.0.1]:port";
+  auto unusable = createKubeRuntime(kubeconfig("unusable", "localhost"));
+  address = good_address;
+  ASSERT_FALSE(unusable.status);
+  EXPECT_NE(unusable.status.message().find("unusable"), std::string::npos)
+      << unusable.status.message();
+  EXPECT_NE(unusable.status.message().find("has no valid port"), std::string::npos)
+      << unusable.status.message();
 }
 
 // kubeconfig credentials with a tokenFile (relative to the kubeconfig) are followed the same way.

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "TestConfigView.h"
+#include "credentials.h"
 #include "exec_channel.h"
 #include "kube_runtime.h"
 #include "kube_settings.h"
@@ -394,6 +395,30 @@ TEST(ExecChannelTest, ClientMessagesAndTheirDecoding) {
   EXPECT_EQ(out.data, "hello");
   EXPECT_EQ(decodeExecFrame("\x02").channel, -1);  // a channel's empty first frame
   EXPECT_EQ(decodeExecFrame(execStdinMessage("k", false)).data, "k");
+}
+
+TEST(ServerAddressTest, TheServerUrlTakenApart) {
+  auto v6 = parseServerAddress("https://[::ffff:127.0.0.1]:6443");
+  ASSERT_TRUE(v6) << v6.status().message();
+  EXPECT_TRUE(v6.value().tls);
+  EXPECT_EQ(v6.value().host, "::ffff:127.0.0.1");
+  EXPECT_EQ(v6.value().port, "6443");
+  EXPECT_EQ(v6.value().hostport, "[::ffff:127.0.0.1]:6443");
+  EXPECT_EQ(v6.value().prefix, "");
+  auto prefixed = parseServerAddress("http://rancher.example/k8s/clusters/c-1/");
+  ASSERT_TRUE(prefixed) << prefixed.status().message();
+  EXPECT_FALSE(prefixed.value().tls);
+  EXPECT_EQ(prefixed.value().host, "rancher.example");
+  EXPECT_EQ(prefixed.value().port, "80");  // the scheme's
+  EXPECT_EQ(prefixed.value().hostport, "rancher.example");
+  EXPECT_EQ(prefixed.value().prefix, "/k8s/clusters/c-1");
+  EXPECT_EQ(parseServerAddress("https://10.0.0.1").value().port, "443");
+  for (const char* bad : {"ftp://h", "https://", "https://:443", "https://h:", "https://h:x1",
+                          "https://[::1", "https://[::1]x", "https://h:1234567"}) {
+    auto r = parseServerAddress(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.status().message().find(bad), std::string::npos) << r.status().message();
+  }
 }
 
 TEST(ExecArgvTest, ArgumentsNeverBecomeShellText) {
