@@ -73,13 +73,7 @@ class Engine {
 
   void start() {
     wall_start_ = Clock::now();
-    if (o_.host_pid > 0) {
-      idle_ = sampleProcess(o_.host_pid);
-      mem_idle_kb_ = memAvailableKb();
-      if (o_.scenario == ScenarioKind::Hold) {
-        state_bytes_idle_ = scrapeHostMetric(o_.host, o_.port, "podterm_terminal_state_bytes");
-      }
-    }
+    if (o_.host_pid > 0) idle_ = sampleHost();
     slots_.resize(static_cast<size_t>(o_.sessions));
     openMore();
   }
@@ -212,13 +206,7 @@ class Engine {
   // ---- workload -----------------------------------------------------------------------------
   void startWorkload() {
     if (stopping_) return;
-    if (o_.host_pid > 0) {
-      with_n_ = sampleProcess(o_.host_pid);
-      mem_n_kb_ = memAvailableKb();
-      if (o_.scenario == ScenarioKind::Hold) {
-        state_bytes_n_ = scrapeHostMetric(o_.host, o_.port, "podterm_terminal_state_bytes");
-      }
-    }
+    if (o_.host_pid > 0) with_n_ = sampleHost();
     work_start_ = Clock::now();
     for (auto& s : slots_) {
       if (!s.ready || s.term->client().isEnded()) continue;
@@ -367,27 +355,32 @@ class Engine {
     if (o_.scenario == ScenarioKind::Hold && o_.host_pid > 0) {
       const ProcSample after = sampleProcess(o_.host_pid);
       const double n = std::max(ready_count_, 1);
+      const ProcSample& idle = idle_.process;
+      const ProcSample& with_n = with_n_.process;
       report_.facts.push_back(
           {"host RSS idle / with N",
-           fmt(idle_.rss_kb / 1024.0, 1, "MiB") + " / " + fmt(with_n_.rss_kb / 1024.0, 1, "MiB")});
+           fmt(idle.rss_kb / 1024.0, 1, "MiB") + " / " + fmt(with_n.rss_kb / 1024.0, 1, "MiB")});
       report_.facts.push_back(
-          {"host RSS per session", fmt((with_n_.rss_kb - idle_.rss_kb) / n, 1, "KiB")});
-      report_.facts.push_back({"host threads idle/N/after", std::to_string(idle_.threads) + " / " +
-                                                                std::to_string(with_n_.threads) +
+          {"host RSS per session", fmt((with_n.rss_kb - idle.rss_kb) / n, 1, "KiB")});
+      report_.facts.push_back({"host threads idle/N/after", std::to_string(idle.threads) + " / " +
+                                                                std::to_string(with_n.threads) +
                                                                 " / " +
                                                                 std::to_string(after.threads)});
-      if (state_bytes_idle_ && state_bytes_n_) {
-        // Part of the RSS above, reported apart: it grows with output, not with sessions.
+      if (idle_.terminal_state_bytes && with_n_.terminal_state_bytes) {
+        // Reported apart: it grows with the sessions' output, not their number. (The RSS delta
+        // can be smaller: memory freed by an earlier run is reused.)
+        const double bytes = *with_n_.terminal_state_bytes - *idle_.terminal_state_bytes;
         report_.facts.push_back(
-            {"terminal state per session", fmt((*state_bytes_n_ - *state_bytes_idle_) / n / 1024.0,
-                                               1, "KiB (output log + screen; part of the RSS)")});
+            {"terminal state per session",
+             fmt(bytes / n / 1024.0, 1, "KiB (output log + screen, host count)")});
       }
       report_.facts.push_back({"host fds idle / with N",
-                               std::to_string(idle_.fds) + " / " + std::to_string(with_n_.fds)});
-      if (mem_idle_kb_ > 0 && mem_n_kb_ > 0) {
+                               std::to_string(idle.fds) + " / " + std::to_string(with_n.fds)});
+      if (idle_.mem_available_kb > 0 && with_n_.mem_available_kb > 0) {
         report_.facts.push_back(
-            {"machine memory per session", fmt((mem_idle_kb_ - mem_n_kb_) / n / 1024.0, 2,
-                                               "MiB (MemAvailable drop: host + sandboxes)")});
+            {"machine memory per session",
+             fmt((idle_.mem_available_kb - with_n_.mem_available_kb) / n / 1024.0, 2,
+                 "MiB (MemAvailable drop: host + sandboxes)")});
       }
     }
     closeAll();
@@ -446,10 +439,22 @@ class Engine {
   bool open_phase_over_ = false, stopping_ = false, closing_ = false;
   LatencyStats to_101_, to_prompt_, echo_x_, echo_bs_, command_, thr_rates_;
   uint64_t thr_bytes_ = 0;
-  std::optional<double> state_bytes_idle_, state_bytes_n_;  // the host's own count (hold)
   double thr_cpu0_ = -1;  // host CPU seconds when the first throughput run started
-  ProcSample idle_, with_n_;
-  int64_t mem_idle_kb_ = -1, mem_n_kb_ = -1;
+  // The host (--host-pid) before the sessions and with all of them open.
+  struct HostSample {
+    ProcSample process;
+    int64_t mem_available_kb = -1;               // the machine's: the sandboxes count too
+    std::optional<double> terminal_state_bytes;  // the host's own count (hold; podterm only)
+  };
+  HostSample sampleHost() const {
+    HostSample sample{sampleProcess(o_.host_pid), memAvailableKb(), std::nullopt};
+    if (o_.scenario == ScenarioKind::Hold) {
+      sample.terminal_state_bytes =
+          scrapeHostMetric(o_.host, o_.port, "podterm_terminal_state_bytes");
+    }
+    return sample;
+  }
+  HostSample idle_, with_n_;
   Clock::time_point wall_start_{}, wall_end_{}, work_start_{}, work_end_{};
   ScenarioReport report_;
 
