@@ -62,10 +62,12 @@ void ProcessStream::onEvents(int tag, uint32_t events) {
         std::lock_guard<std::mutex> lock(mu_);
         flushInputLocked();
       }
-      if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) pump(kOut);
+      if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+        pump(kOut, (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0);
+      }
       break;
     case kErr:
-      pump(kErr);
+      pump(kErr, true);
       break;
     case kIn: {
       std::lock_guard<std::mutex> lock(mu_);
@@ -81,7 +83,7 @@ void ProcessStream::onEvents(int tag, uint32_t events) {
   }
 }
 
-void ProcessStream::pump(int channel) {
+void ProcessStream::pump(int channel, bool to_the_end) {
   pump_scheduled_[channel] = false;
   // A PTY hands out at most one line-discipline buffer (4 KiB) per read. Under a flood the reads
   // are joined into one delivery, so the host frames and sends 64 KiB at a time instead of paying
@@ -93,12 +95,14 @@ void ProcessStream::pump(int channel) {
     if (filled > 0) deliver(channel, buf, filled);
     filled = 0;
   };
+  to_the_end = to_the_end || exited_;
   for (int i = 0; i < kReadsPerPump; ++i) {
     if (fds_[channel] < 0 || paused_.load() || closed_.load()) return flush();
     ssize_t n = ::read(fds_[channel], buf + filled, sizeof buf - filled);
     if (n > 0) {
       filled += static_cast<size_t>(n);
       if (static_cast<size_t>(n) < kShortRead || sizeof buf - filled < kShortRead) flush();
+      if (!to_the_end && !ptyHasInput(channel)) return flush();
       continue;
     }
     const int error = n < 0 ? errno : 0;  // before flush(): the host's callback sets errno too
@@ -114,9 +118,19 @@ void ProcessStream::pump(int channel) {
   pump_scheduled_[channel] = true;
   auto self = shared_from_this();
   loop_.post([self, channel] {
-    self->pump(channel);
+    self->pump(channel, false);
     self->maybeFinish();
   });
+}
+
+bool ProcessStream::ptyHasInput(int channel) const {
+  // A read of an empty PTY is not a cheap EAGAIN: the line discipline first waits for the kernel's
+  // PTY worker to push what the writer left in its buffers, so the reader would sleep on every
+  // flood read instead of framing what it has while the worker refills. The edge-triggered loop
+  // is woken again by the worker's next push; a hang-up or an exit reads on to the end instead.
+  if (!tty_) return true;
+  int queued = 0;
+  return ::ioctl(fds_[channel], TIOCINQ, &queued) != 0 || queued > 0;
 }
 
 void ProcessStream::deliver(int channel, const char* data, size_t size) {
@@ -250,8 +264,8 @@ void ProcessStream::resumeOutput() {
   if (!paused_.exchange(false)) return;
   auto self = shared_from_this();
   loop_.post([self] {
-    self->pump(kOut);
-    self->pump(kErr);
+    self->pump(kOut, false);
+    self->pump(kErr, true);
     self->maybeFinish();
   });
 }
@@ -330,8 +344,8 @@ void ProcessStream::reap() {
   pidfd_ = -1;
   if (kill_timer_ != 0) loop_.cancel(kill_timer_);
   exited_ = true;
-  pump(kOut);
-  pump(kErr);
+  pump(kOut, true);
+  pump(kErr, true);
   maybeFinish();
 }
 
@@ -346,8 +360,8 @@ void ProcessStream::maybeFinish() {
         drain_timer_ = loop_.runAfter(kDrainGrace, [self] {
           self->drain_timer_ = 0;
           self->drain_expired_ = true;
-          self->pump(kOut);
-          self->pump(kErr);
+          self->pump(kOut, true);
+          self->pump(kErr, true);
           self->maybeFinish();
         });
       }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -349,6 +350,64 @@ TEST_F(FakePodSandboxTest, InputLargerThanThePtyBufferArrivesWholeAndInOrder) {
   EXPECT_NE(shell.out().find("01234567890123456789"), std::string::npos) << shell.out();
   ASSERT_TRUE(shell.waitForExit(kTimeout));
   EXPECT_EQ(shell.exit().exit_code, 0);
+}
+
+TEST_F(FakePodSandboxTest, APtyFloodArrivesWholeWhileTheShellLivesOn) {
+  // The reader stops at a PTY found empty and waits for the kernel's next push instead of reading
+  // it again. Nothing may be stranded by that: the flood's last bytes must arrive while the
+  // process lives on and writes nothing more (no exit reads them out), at a paused and resumed
+  // reader too; and an exit right behind the flood must still be reported with all of it.
+  auto* rt = make({});
+  ASSERT_NE(rt, nullptr);
+  ASSERT_FALSE(ready("flood").empty());
+  constexpr int kLines = 300000;
+  std::string expected;
+  for (int i = 1; i <= kLines; ++i) expected += std::to_string(i) + "\n";
+  const std::string seq = "stty -onlcr; seq 1 " + std::to_string(kLines);
+  struct Case {
+    const char* name;
+    bool pause_at_first_output;
+    std::string script;
+    std::string tail;
+  };
+  const Case cases[] = {
+      {"lives on", false, seq + "; echo END; exec sleep 60", "END\n"},
+      {"lives on, paused at the first output", true, seq + "; echo END; exec sleep 60", "END\n"},
+      {"exits", false, seq + "; exit 7", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    RecordingStreamObserver observer;
+    std::atomic<sdk::ExecStream*> raw{nullptr};
+    std::atomic<bool> paused{false};
+    if (c.pause_at_first_output) {
+      observer.setOnStdout([&](size_t) {
+        sdk::ExecStream* stream = raw.load();
+        if (stream != nullptr && !paused.exchange(true)) stream->pauseOutput();
+      });
+    }
+    sdk::StreamSpec tty;
+    tty.argv = {"bash", "-c", c.script};
+    tty.tty = true;
+    auto stream = rt->openStream("flood", tty, &observer);
+    ASSERT_TRUE(stream) << stream.status().message();
+    raw.store(stream.value().get());
+    if (c.pause_at_first_output) {
+      ASSERT_TRUE(waitUntil([&] { return paused.load(); }, kTimeout));
+      stream.value()->resumeOutput();
+    }
+    if (c.tail.empty()) {
+      ASSERT_TRUE(observer.waitForExit(kTimeout)) << observer.out().size();
+      EXPECT_EQ(observer.exit().exit_code, 7);
+    } else {
+      ASSERT_TRUE(observer.waitForStdout(c.tail, kTimeout)) << observer.out().size();
+    }
+    raw.store(nullptr);
+    const std::string out = observer.out();
+    ASSERT_EQ(out.size(), expected.size() + c.tail.size());
+    EXPECT_TRUE(out == expected + c.tail) << "output differs from seq's";
+    stream.value()->close();
+  }
 }
 
 // This process's descriptors whose link target ends with `suffix` ("ptmx", "[eventpoll]").
