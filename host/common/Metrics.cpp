@@ -288,6 +288,12 @@ struct HostMetrics {
   Counter& err_pod_lost = r.counter("podterm_errors_total", "", {{"kind", "pod_lost"}});
   Counter& err_pod_delete = r.counter("podterm_errors_total", "", {{"kind", "pod_delete"}});
   Counter& err_ws = r.counter("podterm_errors_total", "", {{"kind", "websocket_protocol"}});
+  Counter& reaper_rounds =
+      r.counter("podterm_reaper_rounds_total",
+                "Orphaned-pod reaper rounds that listed the pods and went through them.");
+  Counter& orphans_deleted =
+      r.counter("podterm_orphaned_pods_deleted_total",
+                "Pods the reaper deleted: no session here used them and no replica held a lease.");
 };
 
 HostMetrics& host() {
@@ -355,6 +361,12 @@ Counter& errors(ErrorKind kind) {
       break;
   }
   return host().err_ws;
+}
+Counter& reaperRounds() {
+  return host().reaper_rounds;
+}
+Counter& orphanedPodsDeleted() {
+  return host().orphans_deleted;
 }
 
 }  // namespace metrics

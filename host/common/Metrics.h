@@ -131,6 +131,10 @@ Counter& syncsFailed(bool load);
 Counter& webSocketBytesIn();
 Counter& webSocketBytesOut();
 Counter& errors(ErrorKind kind);
+// Orphaned-pod reaper rounds that listed the pods (and read the leases) and went through them: a
+// counter that stops moving says the reaper is stuck or failing; tests wait on it, not on time.
+Counter& reaperRounds();
+Counter& orphanedPodsDeleted();  // pods the reaper deleted
 
 // Seconds from `since` to now (steady clock), for histograms.
 inline double secondsSince(std::chrono::steady_clock::time_point since) {

@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "common/Metrics.h"
+
 namespace podterm::host {
 namespace {
 
@@ -97,6 +99,7 @@ size_t PodReaper::reapOnce() {
     if (leases_) leases_->unclaim(pod.session_id);
     if (deleted) {
       ++reaped;
+      metrics::orphanedPodsDeleted().inc();
       sessions_.onPodDeleted(pod.session_id);
       logger().information("session=%s deleted orphaned pod %s", id->raw, pod.pod_name);
     } else {
@@ -104,6 +107,7 @@ size_t PodReaper::reapOnce() {
                        deleted.message());
     }
   }
+  metrics::reaperRounds().inc();
   return reaped;
 }
 

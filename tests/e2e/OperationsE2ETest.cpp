@@ -18,6 +18,7 @@
 
 #include "FaultFixtures.h"
 #include "HostProcess.h"
+#include "MetricsScrape.h"
 #include "TerminalClient.h"
 
 namespace podterm::e2e {
@@ -79,32 +80,6 @@ class DatabaseLock {
   int output_ = -1;
   bool locked_ = false;
 };
-
-// A tiny reader of the Prometheus text format: "name{labels}" -> value; fails the test on a line
-// that is neither a comment nor "series value".
-std::map<std::string, double> parseMetrics(const std::string& text) {
-  std::map<std::string, double> samples;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
-    const auto close = line.rfind('}');
-    const auto space = line.find(' ', close == std::string::npos ? 0 : close);
-    if (line.empty() || line[0] == '#' || space == std::string::npos) {
-      ADD_FAILURE() << "not a sample: " << line;
-      continue;
-    }
-    const std::string value = line.substr(space + 1);
-    samples[line.substr(0, space)] = value == "+Inf" ? INFINITY : std::stod(value);
-  }
-  return samples;
-}
-
-std::map<std::string, double> scrape(uint16_t port) {
-  const std::string response = httpGet(port, "/metrics");
-  EXPECT_EQ(response.substr(0, 4), "200 ") << response;
-  return parseMetrics(response.size() > 4 ? response.substr(4) : "");
-}
 
 double timeToPromptCount(std::map<std::string, double>& m) {
   return m["podterm_time_to_prompt_seconds_count{start=\"cold\"}"] +
@@ -225,7 +200,7 @@ TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
   HostProcess host(HostOptions{"", "", "network = \"none\"\n",
                                kSqlite + "[sync]\nplugin = \"always\"\n", "", "", 2});
   const std::string raw = httpGet(host.port(), "/metrics");
-  auto before = scrape(host.port());
+  auto before = scrapeMetrics(host.port());
   EXPECT_EQ(before["podterm_sessions_live"], 0);
   const std::string id = "user_7_ws_metrics_a";
   {
@@ -234,7 +209,7 @@ TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
     v2.consume();
     v2.send("echo saved-$((40+2)) > m.txt\n");
     waitForPrompt(v2);
-    auto during = scrape(host.port());
+    auto during = scrapeMetrics(host.port());
     EXPECT_EQ(during["podterm_sessions_live"], 1);
     // The session's output log at least: the prompts and the command's echo.
     EXPECT_GT(during["podterm_terminal_state_bytes"], 0);
@@ -250,7 +225,7 @@ TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
     std::map<std::string, double> saved;
     EXPECT_TRUE(waitUntil(
         [&] {
-          saved = scrape(host.port());
+          saved = scrapeMetrics(host.port());
           return saved["podterm_sync_bytes_total{direction=\"save\"}"] >= 9;
         },
         15s));
@@ -274,7 +249,7 @@ TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
     TerminalClient v1(host.port(), "/api/terminal/ws/" + id);
     v1.send("echo ba''ck\n");
     ASSERT_TRUE(v1.waitFor("back\r\n")) << v1.text();
-    m = scrape(host.port());
+    m = scrapeMetrics(host.port());
     EXPECT_EQ(m["podterm_reconnects_total"] - before["podterm_reconnects_total"], 1);
     EXPECT_EQ(m["podterm_connects_total{protocol=\"podterm.v1\"}"] -
                   before["podterm_connects_total{protocol=\"podterm.v1\"}"],
@@ -287,15 +262,17 @@ TEST(OperationsE2E, MetricsMoveWithActivityAndShowNoSecret) {
   std::map<std::string, double> after;
   EXPECT_TRUE(waitUntil(
       [&] {
-        after = scrape(host.port());
+        after = scrapeMetrics(host.port());
         return after["podterm_culls_total{reason=\"grace\"}"] -
                    before["podterm_culls_total{reason=\"grace\"}"] ==
                1;
       },
       20s))
       << host.log();
-  EXPECT_TRUE(waitUntil([&] { return scrape(host.port())["podterm_sessions_live"] == 0; }, 20s));
-  EXPECT_EQ(scrape(host.port())["podterm_terminal_state_bytes"], 0);  // gone with the session
+  EXPECT_TRUE(
+      waitUntil([&] { return scrapeMetrics(host.port())["podterm_sessions_live"] == 0; }, 20s));
+  EXPECT_EQ(scrapeMetrics(host.port())["podterm_terminal_state_bytes"],
+            0);  // gone with the session
   EXPECT_EQ(after["podterm_errors_total{kind=\"websocket_protocol\"}"] -
                 before["podterm_errors_total{kind=\"websocket_protocol\"}"],
             1);

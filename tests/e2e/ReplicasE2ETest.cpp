@@ -21,11 +21,11 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "FaultFixtures.h"
 #include "HostProcess.h"
+#include "MetricsScrape.h"
 #include "TerminalClient.h"
 
 namespace podterm::e2e {
@@ -46,6 +46,16 @@ HostOptions replica(const FakeKube& kube, const PgDatabase& db, const std::strin
                          // Files only the pod has: proof that a terminal runs in the same pod.
                          "[workspace]\nexcludes = [\"pod-local\"]\n";
   return options;
+}
+
+// Waits until the reaper of the host on `port` has seen every pod that exists now past the TTL:
+// of the rounds that end from now on, the first may have listed the pods before now, and each
+// next one starts an interval (1 s) after the one before, so the third starts more than the TTL
+// (2 s) from now. A negative check ("the reaper left it alone") waits for that, not for a time.
+bool reaperHasJudgedTheCurrentPods(uint16_t port) {
+  const double start = scrapeMetric(port, "podterm_reaper_rounds_total");
+  return waitUntil([&] { return scrapeMetric(port, "podterm_reaper_rounds_total") >= start + 3; },
+                   30s);
 }
 
 #define REPLICAS_PRELUDE()                \
@@ -87,8 +97,9 @@ TEST(ReplicasE2E, AClientOnTheOtherReplicaTakesTheSessionOverInTheSamePod) {
   waitForPrompt(on_b, 60s);
   on_b.send("cat pod-local/mark.txt\n");
   EXPECT_TRUE(on_b.waitFor("\rwritten-on-a\r\n", 20s)) << on_b.text() << a.log() << b.log();
-  // The pod lives on after A let go of it (several of A's reaper rounds later, too).
-  std::this_thread::sleep_for(3s);
+  // The pod lives on after A let go of it, past the rounds of A's reaper that found it old enough.
+  ASSERT_TRUE(reaperHasJudgedTheCurrentPods(a.port())) << a.log();
+  EXPECT_EQ(a.log().find("deleted orphaned pod"), std::string::npos) << a.log();
   on_b.send("echo still=$((40+2))\n");
   EXPECT_TRUE(on_b.waitFor("still=42", 20s)) << on_b.text() << a.log() << b.log();
 
@@ -112,8 +123,9 @@ TEST(ReplicasE2E, AKilledReplicasLeasesExpireAndTheOtherReplicaReapsItsPod) {
     ASSERT_TRUE(waitUntil([&] { return db.value(lease).rfind("replica-a", 0) == 0; }, 10s))
         << db.value(lease);
     // Host B's reaper leaves the pod of A's live session alone.
-    std::this_thread::sleep_for(4s);
+    ASSERT_TRUE(reaperHasJudgedTheCurrentPods(b.port())) << b.log();
     EXPECT_EQ(b.log().find("deleted orphaned pod"), std::string::npos) << b.log();
+    EXPECT_EQ(scrapeMetric(b.port(), "podterm_orphaned_pods_deleted_total"), 0);
 
     ASSERT_EQ(::kill(a->pid(), SIGKILL), 0);
     EXPECT_NE(on_a.waitForClose(10s), 1012);

@@ -26,6 +26,7 @@
 
 #include "FaultFixtures.h"
 #include "HostProcess.h"
+#include "MetricsScrape.h"
 #include "TerminalClient.h"
 
 namespace podterm::e2e {
@@ -43,24 +44,6 @@ std::string mint(const std::string& subject, bool admin = false) {
   token.setExpiration(Poco::Timestamp() + std::chrono::microseconds(600s).count());
   if (admin) token.payload().set("admin", true);
   return Poco::JWT::Signer(kSecret).sign(token, Poco::JWT::Signer::ALGO_HS256);
-}
-
-// "name{labels}" -> value, from the Prometheus text format.
-std::map<std::string, double> scrape(uint16_t port) {
-  const std::string response = httpGet(port, "/metrics");
-  EXPECT_EQ(response.substr(0, 4), "200 ") << response;
-  std::map<std::string, double> samples;
-  std::istringstream in(response.size() > 4 ? response.substr(4) : "");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto close = line.rfind('}');
-    const auto space = line.find(' ', close == std::string::npos ? 0 : close);
-    if (space == std::string::npos) continue;
-    const std::string value = line.substr(space + 1);
-    samples[line.substr(0, space)] = value == "+Inf" ? INFINITY : std::stod(value);
-  }
-  return samples;
 }
 
 // The admin API on one session: "<status> <body>".
@@ -106,7 +89,8 @@ TEST(SessionCountsE2E, ATerminalOpenedLaterEndsWithTheSessionsLifetime) {
     EXPECT_NE(client->text().find("reached its maximum lifetime of 8 s"), std::string::npos)
         << client->text();
   }
-  EXPECT_TRUE(waitUntil([&] { return scrape(host.port())["podterm_sessions_live"] == 0; }, 10s));
+  EXPECT_TRUE(
+      waitUntil([&] { return scrapeMetrics(host.port())["podterm_sessions_live"] == 0; }, 10s));
 }
 
 TEST(SessionCountsE2E, ThreeTerminalsInTwoTabsAreOneSessionAndAnAdminEndIsOneCull) {
@@ -117,7 +101,7 @@ TEST(SessionCountsE2E, ThreeTerminalsInTwoTabsAreOneSessionAndAnAdminEndIsOneCul
   options.grace_period_s = 60;
   HostProcess host(options);
   const std::string id = "user_carol_ws_w_counts";
-  auto before = scrape(host.port());
+  auto before = scrapeMetrics(host.port());
   EXPECT_EQ(before["podterm_sessions_live"], 0);
   EXPECT_EQ(before["podterm_terminals_live"], 0);
 
@@ -129,7 +113,7 @@ TEST(SessionCountsE2E, ThreeTerminalsInTwoTabsAreOneSessionAndAnAdminEndIsOneCul
       ASSERT_TRUE(clients.back()->waitForAny({"$ ", "# "}, 30s)) << clients.back()->text();
     }
   }
-  auto during = scrape(host.port());
+  auto during = scrapeMetrics(host.port());
   EXPECT_EQ(during["podterm_sessions_live"], 1);
   EXPECT_EQ(during["podterm_terminals_live"], 3);
   EXPECT_EQ(during["podterm_connects_total{protocol=\"podterm.v1\"}"] -
@@ -156,8 +140,9 @@ TEST(SessionCountsE2E, ThreeTerminalsInTwoTabsAreOneSessionAndAnAdminEndIsOneCul
   }
   clients.front()->send("echo ba''ck\n");
   ASSERT_TRUE(clients.front()->waitFor("back\r\n")) << clients.front()->text();
-  EXPECT_EQ(scrape(host.port())["podterm_reconnects_total"] - before["podterm_reconnects_total"],
-            1);
+  EXPECT_EQ(
+      scrapeMetrics(host.port())["podterm_reconnects_total"] - before["podterm_reconnects_total"],
+      1);
 
   // An administrator ends it: every terminal, one session culled for reason "admin".
   const std::string ended = adminRequest(host.port(), "DELETE", id, admin);
@@ -166,7 +151,7 @@ TEST(SessionCountsE2E, ThreeTerminalsInTwoTabsAreOneSessionAndAnAdminEndIsOneCul
   std::map<std::string, double> after;
   EXPECT_TRUE(waitUntil(
       [&] {
-        after = scrape(host.port());
+        after = scrapeMetrics(host.port());
         return after["podterm_sessions_live"] == 0 && after["podterm_terminals_live"] == 0;
       },
       10s));

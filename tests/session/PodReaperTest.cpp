@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "TestDoubles.h"
+#include "common/Metrics.h"
 #include "podterm/testing/mocks.h"
 #include "session/PodReaper.h"
 
@@ -63,11 +64,30 @@ class PodReaperTest : public ::testing::Test {
 };
 
 TEST_F(PodReaperTest, AnOldOrphanIsSyncedThenDeleted) {
+  const uint64_t rounds = metrics::reaperRounds().value();
+  const uint64_t deleted = metrics::orphanedPodsDeleted().value();
   EXPECT_CALL(runtime_, listPods())
       .WillOnce(Return(std::vector<sdk::PodInfo>{pod("user_1_ws_a_orphan", 30)}));
   EXPECT_CALL(runtime_, deletePod("user_1_ws_a_orphan")).WillOnce(Return(sdk::Status::ok()));
   EXPECT_EQ(reaper_.reapOnce(), 1u);
   EXPECT_EQ(syncer_.synced, std::vector<std::string>{"user_1_ws_a_orphan"});
+  EXPECT_EQ(metrics::reaperRounds().value() - rounds, 1u);
+  EXPECT_EQ(metrics::orphanedPodsDeleted().value() - deleted, 1u);
+}
+
+TEST_F(PodReaperTest, OnlyARoundThatListedThePodsIsCounted) {
+  // What the e2e tests wait on before they say "the reaper left this pod alone".
+  const uint64_t rounds = metrics::reaperRounds().value();
+  const uint64_t deleted = metrics::orphanedPodsDeleted().value();
+  EXPECT_CALL(runtime_, listPods())
+      .WillOnce(Return(sdk::Status{sdk::ErrorCode::Unavailable, "the API is down"}))
+      .WillOnce(Return(std::vector<sdk::PodInfo>{pod("user_1_ws_a_young", 2)}));
+  EXPECT_CALL(runtime_, deletePod(_)).Times(0);
+  EXPECT_EQ(reaper_.reapOnce(), 0u);
+  EXPECT_EQ(metrics::reaperRounds().value(), rounds);
+  EXPECT_EQ(reaper_.reapOnce(), 0u);
+  EXPECT_EQ(metrics::reaperRounds().value() - rounds, 1u);
+  EXPECT_EQ(metrics::orphanedPodsDeleted().value(), deleted);
 }
 
 TEST_F(PodReaperTest, YoungPodsAndLiveSessionsAreLeftAlone) {
