@@ -28,9 +28,15 @@ class CgroupLimits {
   // Whether the three controllers can be used here; the error says why not.
   static sdk::Status probe();
   static sdk::Result<CgroupLimitsPtr> create(const std::string& name, const LimitValues& limits);
+  // Removes the empty pod directories that hosts no longer running left behind (a host killed
+  // before its pods' teardown): names "<pid>-<n>" whose pid is gone. A directory that still has
+  // members, or whose pid is alive (a running host, or a reused pid), is left alone. Returns how
+  // many directories were removed.
+  static size_t removeStale();
   ~CgroupLimits();  // closes fds; does not remove the directories (see remove())
 
-  const std::vector<int>& procsFds() const { return procs_fds_; }
+  // The pod's `tasks` files: a process just forked (one thread) writes "0" to each to join.
+  const std::vector<int>& joinFds() const { return join_fds_; }
   std::vector<pid_t> members() const;
   void killAll() const;
   // rmdir of every directory; false while some still has members.
@@ -40,7 +46,7 @@ class CgroupLimits {
  private:
   CgroupLimits() = default;
   std::vector<std::string> dirs_;
-  std::vector<int> procs_fds_;
+  std::vector<int> join_fds_;
 };
 
 }  // namespace podterm::plugins::fakepod

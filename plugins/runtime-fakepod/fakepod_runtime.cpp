@@ -56,6 +56,7 @@ sdk::Result<std::unique_ptr<FakePodRuntime>> FakePodRuntime::create(const FakePo
     auto st = CgroupLimits::probe();
     if (st) {
       rt->ctx_.limits_active = true;
+      CgroupLimits::removeStale();
     } else if (c.limits == LimitsMode::Require) {
       return sdk::Status(
           sdk::ErrorCode::Unavailable,

@@ -194,7 +194,7 @@ void Pod::launch() {
   options.unshare_net = ctx_.config.network != Network::Host;
   options.host_uid = ctx_.config.host_uid;
   options.host_gid = ctx_.config.host_gid;
-  if (cgroup_) options.cgroup_procs_fds = cgroup_->procsFds();
+  if (cgroup_) options.cgroup_join_fds = cgroup_->joinFds();
   auto started = startSandbox(options);
   if (ws_fd >= 0) ::close(ws_fd);
   if (!started) {
@@ -387,7 +387,7 @@ sdk::Result<sdk::ExecStreamPtr> Pod::openStream(const sdk::StreamSpec& spec,
     target.ns_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (ctx_.config.network != Network::Host) target.ns_flags |= CLONE_NEWNET;
   }
-  if (cgroup_) target.cgroup_procs_fds = cgroup_->procsFds();
+  if (cgroup_) target.cgroup_join_fds = cgroup_->joinFds();
 
   // Our ends: non-blocking and close-on-exec; the child's ends are dup'ed onto 0..2.
   int ours[3] = {-1, -1, -1};  // in (write), out (read), err (read)

@@ -85,7 +85,7 @@ sdk::Result<SandboxProcess> startSandbox(const SandboxOptions& options) {
   HostSpawn how;
   how.fds = {{devnull, 0}, {devnull, 1}, {err[1], 2}, {info[1], kInfoFd}, {ready[1], kReadyFd}};
   if (options.workspace_fd >= 0) how.fds.push_back({options.workspace_fd, 5});
-  how.cgroup_procs_fds = options.cgroup_procs_fds;
+  how.cgroup_join_fds = options.cgroup_join_fds;
   if (options.host_uid > 0) {
     how.uid = options.host_uid;
     how.gid = options.host_gid;

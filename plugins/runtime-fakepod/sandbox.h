@@ -23,7 +23,7 @@ struct SandboxOptions {
   bool unshare_net = true;
   long host_uid = 65534;
   long host_gid = 65534;
-  std::vector<int> cgroup_procs_fds;
+  std::vector<int> cgroup_join_fds;
 };
 
 // The started bwrap and the pipes it reports on (all ours to close).

@@ -175,7 +175,7 @@ sdk::Result<pid_t> spawnInPod(const EnterTarget& target, const ExecArgs& args,
       [[maybe_unused]] auto n = ::write(report[1], &r, sizeof r);
       ::_exit(1);
     };
-    for (int fd : target.cgroup_procs_fds) {
+    for (int fd : target.cgroup_join_fds) {
       if (::write(fd, "0", 1) != 1) fail(1);
     }
     if (enter) {
@@ -232,7 +232,7 @@ sdk::Result<pid_t> spawnOnHost(const ExecArgs& args, const HostSpawn& how) {
     return sdk::Status(sdk::ErrorCode::Unavailable, std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
-    for (int fd : how.cgroup_procs_fds) {
+    for (int fd : how.cgroup_join_fds) {
       if (::write(fd, "0", 1) != 1) ::_exit(126);
     }
     if (!installFds(how.fds)) ::_exit(126);

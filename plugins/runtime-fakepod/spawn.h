@@ -34,7 +34,7 @@ struct EnterTarget {
   int pod_pidfd = -1;  // pidfd of the sandbox's PID 1; -1: no sandbox (isolation = none)
   int root_fd = -1;    // the sandbox's root directory (O_PATH of /proc/<pid>/root)
   int ns_flags = 0;    // CLONE_NEW* to enter
-  std::vector<int> cgroup_procs_fds;  // the pod's cgroup.procs files, joined before anything else
+  std::vector<int> cgroup_join_fds;  // the pod's cgroup `tasks` files, joined before anything else
 };
 
 struct ChildStdio {
@@ -52,7 +52,7 @@ sdk::Result<pid_t> spawnInPod(const EnterTarget& target, const ExecArgs& args,
 
 struct HostSpawn {
   std::vector<std::pair<int, int>> fds;  // (fd here, fd number in the child); 0..2 included
-  std::vector<int> cgroup_procs_fds;
+  std::vector<int> cgroup_join_fds;
   long uid = -1;  // >= 0: drop to this uid/gid (no supplementary groups) before exec
   long gid = -1;
 };

@@ -8,12 +8,15 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -294,6 +297,49 @@ TEST_F(FakePodSandboxTest, MemoryLimitKillsABigAllocation) {
       observer);
   EXPECT_EQ(observer.out().find("survived"), std::string::npos) << observer.err();
   EXPECT_NE(observer.exit().exit_code, 0);
+}
+
+// This process's pods' cgroup v1 directory for `controller`, as fakepod places it (under our own
+// cgroup, in "podterm"); "" when the hierarchy is not there.
+std::string podCgroupBase(const std::string& controller) {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto first = line.find(':');
+    const auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    if (line.substr(first + 1, second - first - 1) != controller) continue;
+    std::string self = line.substr(second + 1);
+    if (self == "/") self.clear();
+    return "/sys/fs/cgroup/" + controller + self + "/podterm";
+  }
+  return "";
+}
+
+TEST_F(FakePodSandboxTest, AKilledHostsEmptyPodCgroupsAreRemovedAtStart) {
+  // A host killed before its pods' teardown leaves their (empty) cgroup directories, named
+  // "<host pid>-<n>". The next runtime removes those of hosts that are gone, and nothing else.
+  const std::string base = podCgroupBase("pids");
+  if (base.empty() || ::access(base.c_str(), W_OK) != 0) GTEST_SKIP() << "no cgroup v1 pids";
+  pid_t gone = ::fork();
+  ASSERT_GE(gone, 0);
+  if (gone == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  const std::string stale = base + "/" + std::to_string(gone) + "-7";
+  const std::string alive = base + "/" + std::to_string(::getpid()) + "-999999";
+  const std::string foreign = base + "/not-a-pod";
+  for (const auto& dir : {stale, alive, foreign}) {
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir << ": " << std::strerror(errno);
+  }
+  auto* rt = make({{"network", std::string("none")}});
+  ASSERT_NE(rt, nullptr);
+  if (!rt->capabilities().resource_limits) GTEST_SKIP() << "cgroup v1 limits unavailable";
+  EXPECT_FALSE(std::filesystem::exists(stale)) << "a gone host's pod cgroup was kept";
+  EXPECT_TRUE(std::filesystem::exists(alive)) << "a running host's pod cgroup was removed";
+  EXPECT_TRUE(std::filesystem::exists(foreign)) << "a directory fakepod did not name was removed";
+  ::rmdir(stale.c_str());
+  ::rmdir(alive.c_str());
+  ::rmdir(foreign.c_str());
 }
 
 // --- lifecycle --------------------------------------------------------------------------------
