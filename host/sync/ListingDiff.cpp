@@ -47,9 +47,8 @@ sdk::ItemChange upsertChange(const SessionSyncState& state, const std::string& p
   return change;
 }
 
-ListingDiff diffListing(const std::vector<PodEntry>& entries, const StoredManifest& manifest,
-                        const SessionSyncState& state, const SyncOptions& options,
-                        int64_t clock_ms) {
+ListingDiff diffAgainstSession(const std::vector<PodEntry>& entries, const SessionSyncState& state,
+                               const SyncOptions& options) {
   ListingDiff diff;
   std::unordered_set<std::string> non_dirs;
   for (const auto& e : entries) {
@@ -81,6 +80,25 @@ ListingDiff diffListing(const std::vector<PodEntry>& entries, const StoredManife
       diff.listed[e.path] = last->second;
       continue;  // unchanged in the pod since this session last looked
     }
+    diff.undecided.emplace_back(&e, kind);
+  }
+  return diff;
+}
+
+bool needsManifest(const ListingDiff& diff, const SessionSyncState& state,
+                   const SyncOptions& options) {
+  if (!diff.undecided.empty()) return true;
+  for (const auto& [path, version] : state.versions) {
+    if (diff.present.count(path) == 0 && !isExcluded(path, options.excludes)) return true;
+  }
+  return false;
+}
+
+void settleWithManifest(ListingDiff& diff, const StoredManifest& manifest,
+                        const SessionSyncState& state, int64_t clock_ms) {
+  for (const auto& [entry, kind] : diff.undecided) {
+    const PodEntry& e = *entry;
+    const bool seen_before = state.listed.count(e.path) != 0;
     auto stored = manifest.find(e.path);
     const sdk::ItemMeta* meta = stored != manifest.end() ? &stored->second : nullptr;
     switch (kind) {
@@ -88,9 +106,9 @@ ListingDiff diffListing(const std::vector<PodEntry>& entries, const StoredManife
         // The stored row's size and mtime only vouch for a path this session has not seen
         // change: once the pod changed it, equal metadata may be another writer's (same size,
         // same clock tick), so it is fetched and hashed.
-        if (last == state.listed.end() && e.mtime_ms + kRacyWindowMs < clock_ms &&
-            meta != nullptr && meta->kind == kind && meta->size == e.size &&
-            meta->mtime_ms == e.mtime_ms && (meta->mode & 0777) == e.mode) {
+        if (!seen_before && e.mtime_ms + kRacyWindowMs < clock_ms && meta != nullptr &&
+            meta->kind == kind && meta->size == e.size && meta->mtime_ms == e.mtime_ms &&
+            (meta->mode & 0777) == e.mode) {
           diff.seen[e.path] = meta->version;
           diff.listed[e.path] = podStateOf(e, kind);
         } else {
@@ -119,6 +137,14 @@ ListingDiff diffListing(const std::vector<PodEntry>& entries, const StoredManife
       }
     }
   }
+  diff.undecided.clear();
+}
+
+ListingDiff diffListing(const std::vector<PodEntry>& entries, const StoredManifest& manifest,
+                        const SessionSyncState& state, const SyncOptions& options,
+                        int64_t clock_ms) {
+  ListingDiff diff = diffAgainstSession(entries, state, options);
+  settleWithManifest(diff, manifest, state, clock_ms);
   return diff;
 }
 

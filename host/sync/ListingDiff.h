@@ -31,8 +31,23 @@ struct ListingDiff {
   std::map<std::string, int64_t> seen;         // unchanged paths, with the stored version
   std::vector<const PodEntry*> to_fetch;       // files to fetch and hash
   std::vector<SkippedPath> skipped;
+  // Listed paths that what this session last saw cannot settle, in listing order: the stored
+  // manifest decides them (settleWithManifest).
+  std::vector<std::pair<const PodEntry*, sdk::ItemKind>> undecided;
 };
 
+// The listing against what this session last saw: every path it settles, and the rest undecided.
+ListingDiff diffAgainstSession(const std::vector<PodEntry>& entries, const SessionSyncState& state,
+                               const SyncOptions& options);
+// Whether the stored manifest has anything to decide: an undecided path, or a path this session
+// knows of that is missing from the listing (a delete is checked against the stored rows). Most
+// command-end syncs find nothing changed and then need not read storage at all.
+bool needsManifest(const ListingDiff& diff, const SessionSyncState& state,
+                   const SyncOptions& options);
+// Decides the undecided paths against the stored manifest (and clears them).
+void settleWithManifest(ListingDiff& diff, const StoredManifest& manifest,
+                        const SessionSyncState& state, int64_t clock_ms);
+// Both steps: the whole comparison.
 ListingDiff diffListing(const std::vector<PodEntry>& entries, const StoredManifest& manifest,
                         const SessionSyncState& state, const SyncOptions& options,
                         int64_t clock_ms);

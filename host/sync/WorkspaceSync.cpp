@@ -261,14 +261,17 @@ sdk::Status WorkspaceSync::runSync(const std::string& session_id, const sdk::Wor
   auto isRacy = [clock_ms](int64_t mtime_ms) { return mtime_ms + kRacyWindowMs >= clock_ms; };
   report.listed_entries = entries.size();
 
-  // 2. The stored manifest.
-  auto manifest_result = storage_.listManifest(ws, false);
-  if (!manifest_result) return manifest_result.status();
+  // 2-3. Compare (ListingDiff): what is unchanged, what changed, which files to fetch and hash.
+  // First against what this session last saw; the stored manifest is read only for what that
+  // leaves undecided (most commands change no file, and their sync then reads no storage).
   StoredManifest manifest;
-  for (auto& meta : manifest_result.value()) manifest.emplace(meta.path, std::move(meta));
-
-  // 3. Compare (ListingDiff): what is unchanged, what changed, which files to fetch and hash.
-  ListingDiff diff = diffListing(entries, manifest, state, options_, clock_ms);
+  ListingDiff diff = diffAgainstSession(entries, state, options_);
+  if (needsManifest(diff, state, options_)) {
+    auto manifest_result = storage_.listManifest(ws, false);
+    if (!manifest_result) return manifest_result.status();
+    for (auto& meta : manifest_result.value()) manifest.emplace(meta.path, std::move(meta));
+    settleWithManifest(diff, manifest, state, clock_ms);
+  }
   report.skipped.insert(report.skipped.end(), diff.skipped.begin(), diff.skipped.end());
   std::vector<sdk::ItemChange>& changes = diff.changes;
   std::map<std::string, PodFileState>& new_listed = diff.listed;

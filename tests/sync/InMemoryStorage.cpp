@@ -35,6 +35,7 @@ sdk::Status InMemoryStorage::check() const {
 sdk::Result<std::vector<sdk::ItemMeta>> InMemoryStorage::listManifest(const sdk::WorkspaceId& ws,
                                                                       bool include_deleted) {
   std::lock_guard<std::mutex> lock(mu_);
+  ++manifest_reads_;
   if (auto s = check(); !s) return s;
   std::vector<sdk::ItemMeta> out;
   for (const auto& [path, row] : workspaces_[key(ws)]) {
@@ -301,6 +302,11 @@ bool InMemoryStorage::get(const sdk::WorkspaceId& ws, const std::string& path, s
 size_t InMemoryStorage::batches() const {
   std::lock_guard<std::mutex> lock(mu_);
   return batches_;
+}
+
+size_t InMemoryStorage::manifestReads() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return manifest_reads_;
 }
 
 }  // namespace podterm::tests::sync

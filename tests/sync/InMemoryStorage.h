@@ -50,6 +50,7 @@ class InMemoryStorage : public sdk::Storage {
   // The live row, if any.
   bool get(const sdk::WorkspaceId& ws, const std::string& path, sdk::Item* out);
   size_t batches() const;
+  size_t manifestReads() const;  // listManifest calls
 
  private:
   struct Row {
@@ -76,6 +77,7 @@ class InMemoryStorage : public sdk::Storage {
   int64_t next_version_ = 1;
   bool unavailable_ = false;
   size_t batches_ = 0;
+  size_t manifest_reads_ = 0;
   std::function<void()> before_batch_;
 };
 

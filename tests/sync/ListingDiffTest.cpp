@@ -97,5 +97,56 @@ TEST(ListingDiffTest, UnsafeExcludedOversizedAndBeneathANonDirectoryAreNotSynced
   EXPECT_EQ(diff.changes[0].item.meta.path, "ln");
 }
 
+TEST(ListingDiffTest, WhatTheSessionSawSettlesAnUnchangedListingWithoutTheManifest) {
+  const std::vector<PodEntry> entries = {file("a.txt", 3, kNow - 60000),
+                                         {'d', 0, kNow - 60000, 0755, "dir", {}}};
+  SessionSyncState state;
+  state.listed["a.txt"] = {sdk::ItemKind::File, 3, kNow - 60000, 0644, {}, false};
+  state.listed["dir"] = {sdk::ItemKind::Directory, 0, kNow - 60000, 0755, {}, false};
+  state.versions["a.txt"] = 4;
+  state.versions["dir"] = 5;
+  ListingDiff diff = diffAgainstSession(entries, state, SyncOptions{});
+  EXPECT_FALSE(needsManifest(diff, state, SyncOptions{}));
+  EXPECT_TRUE(diff.undecided.empty() && diff.changes.empty() && diff.to_fetch.empty());
+  EXPECT_EQ(diff.listed.size(), 2u);
+
+  // A path the session knows of is gone from the pod: the stored rows decide its delete.
+  SessionSyncState knows_more = state;
+  knows_more.versions["gone.txt"] = 6;
+  EXPECT_TRUE(needsManifest(diffAgainstSession(entries, knows_more, SyncOptions{}), knows_more,
+                            SyncOptions{}));
+  // ...unless it is excluded from syncs.
+  SyncOptions excluding;
+  excluding.excludes = {"gone.txt"};
+  EXPECT_FALSE(
+      needsManifest(diffAgainstSession(entries, knows_more, excluding), knows_more, excluding));
+}
+
+TEST(ListingDiffTest, ANewOrChangedPathWaitsForTheManifestAndTheTwoStepsMatchTheWhole) {
+  std::vector<PodEntry> entries = {file("same.txt", 3, kNow - 60000),
+                                   file("changed.txt", 4, kNow - 50000),
+                                   file("new-old.txt", 5, kNow - 60000),
+                                   {'d', 0, kNow - 60000, 0755, "newdir", {}}};
+  SessionSyncState state;
+  state.listed["same.txt"] = {sdk::ItemKind::File, 3, kNow - 60000, 0644, {}, false};
+  state.listed["changed.txt"] = {sdk::ItemKind::File, 3, kNow - 60000, 0644, {}, false};
+  StoredManifest manifest;
+  manifest.emplace("new-old.txt", stored(entries[2], 11));
+  ListingDiff diff = diffAgainstSession(entries, state, SyncOptions{});
+  ASSERT_TRUE(needsManifest(diff, state, SyncOptions{}));
+  EXPECT_EQ(diff.undecided.size(), 3u);
+  settleWithManifest(diff, manifest, state, kNow);
+  EXPECT_TRUE(diff.undecided.empty());
+  EXPECT_EQ(paths(diff.to_fetch), std::vector<std::string>{"changed.txt"});
+  EXPECT_EQ(diff.seen.at("new-old.txt"), 11);
+  ASSERT_EQ(diff.changes.size(), 1u);
+  EXPECT_EQ(diff.changes[0].item.meta.path, "newdir");
+  const ListingDiff whole = diffListing(entries, manifest, state, SyncOptions{}, kNow);
+  EXPECT_EQ(paths(whole.to_fetch), paths(diff.to_fetch));
+  EXPECT_EQ(whole.seen, diff.seen);
+  EXPECT_EQ(whole.listed.size(), diff.listed.size());
+  EXPECT_EQ(whole.changes.size(), diff.changes.size());
+}
+
 }  // namespace
 }  // namespace podterm::host

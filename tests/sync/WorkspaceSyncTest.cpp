@@ -553,6 +553,38 @@ TEST_F(SyncTest, ExcludedFoldersAreNeitherListedNorDeleted) {
   EXPECT_EQ(stored("node_modules/old/index.js"), "old");  // never deleted
 }
 
+TEST_F(SyncTest, ASyncThatFindsNothingChangedReadsNoStorage) {
+  // Most commands change no file: their sync compares the listing with what the session last saw
+  // and reads the stored manifest only for a path that comparison cannot settle.
+  putFile("kept.txt", "kept");
+  auto sync = makeSync();
+  auto session = startPod("noread");
+  SessionSyncState state;
+  ASSERT_TRUE(reportOk(sync.load(session, ws_, state)));
+  ASSERT_TRUE(reportOk(sync.syncFromPod(session, ws_, state)));
+
+  size_t reads = storage_.manifestReads();
+  auto unchanged = sync.syncFromPod(session, ws_, state);
+  ASSERT_TRUE(reportOk(unchanged));
+  EXPECT_TRUE(unchanged.created.empty() && unchanged.changed.empty() && unchanged.deleted.empty())
+      << unchanged.summary();
+  EXPECT_EQ(storage_.manifestReads(), reads);
+
+  ASSERT_TRUE(sh(session, "echo new > new.txt").succeeded());
+  auto created = sync.syncFromPod(session, ws_, state);
+  ASSERT_TRUE(reportOk(created));
+  EXPECT_EQ(created.created, std::vector<std::string>{"new.txt"}) << created.summary();
+  EXPECT_EQ(storage_.manifestReads(), reads + 1);
+  EXPECT_EQ(stored("new.txt"), "new\n");
+
+  ASSERT_TRUE(sh(session, "rm kept.txt").succeeded());
+  auto deleted = sync.syncFromPod(session, ws_, state);
+  ASSERT_TRUE(reportOk(deleted));
+  EXPECT_EQ(deleted.deleted, std::vector<std::string>{"kept.txt"}) << deleted.summary();
+  EXPECT_EQ(storage_.manifestReads(), reads + 2);
+  EXPECT_FALSE(isLive("kept.txt"));
+}
+
 // --- scale ---------------------------------------------------------------------------------------
 
 TEST_F(SyncTest, UnchangedTenThousandFileWorkspaceResyncsQuickly) {
