@@ -77,8 +77,7 @@ ListingDiff diffAgainstSession(const std::vector<PodEntry>& entries, const Sessi
     }
     auto last = state.listed.find(e.path);
     if (last != state.listed.end() && samePodState(last->second, e, kind)) {
-      diff.listed[e.path] = last->second;
-      continue;  // unchanged in the pod since this session last looked
+      continue;  // unchanged in the pod since this session last looked: its state stays as is
     }
     diff.undecided.emplace_back(&e, kind);
   }

@@ -25,11 +25,13 @@ inline constexpr int64_t kRacyWindowMs = 2000;
 using StoredManifest = std::unordered_map<std::string, sdk::ItemMeta>;
 
 struct ListingDiff {
-  std::vector<sdk::ItemChange> changes;        // changed directories and symlinks
-  std::unordered_set<std::string> present;     // every listed path that is not excluded
-  std::map<std::string, PodFileState> listed;  // the pod's side of the paths settled here
-  std::map<std::string, int64_t> seen;         // unchanged paths, with the stored version
-  std::vector<const PodEntry*> to_fetch;       // files to fetch and hash
+  std::vector<sdk::ItemChange> changes;     // changed directories and symlinks
+  std::unordered_set<std::string> present;  // every listed path that is not excluded
+  // The pod's side of the paths whose state this session did not know yet (new or changed); an
+  // unchanged path keeps the state the session has, without a copy here and back.
+  std::map<std::string, PodFileState> listed;
+  std::map<std::string, int64_t> seen;    // unchanged paths, with the stored version
+  std::vector<const PodEntry*> to_fetch;  // files to fetch and hash
   std::vector<SkippedPath> skipped;
   // Listed paths that what this session last saw cannot settle, in listing order: the stored
   // manifest decides them (settleWithManifest).
