@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -54,16 +55,12 @@ sdk::Status writeFile(const std::string& path, const std::string& value) {
   return {};
 }
 
-// The pid a pod directory's name "<pid>-<n>" starts with; 0 for any other name.
+// The pid in a name from CgroupLimits::nameFor(); 0 for any other name.
 pid_t ownerOf(const std::string& name) {
-  const auto dash = name.find('-');
-  if (dash == 0 || dash == std::string::npos || dash > 9) return 0;
   pid_t pid = 0;
-  for (size_t i = 0; i < dash; ++i) {
-    if (name[i] < '0' || name[i] > '9') return 0;
-    pid = pid * 10 + (name[i] - '0');
-  }
-  return pid;
+  const char* end = name.data() + name.size();
+  auto [next, error] = std::from_chars(name.data(), end, pid);
+  return error == std::errc() && next != end && *next == '-' && pid > 0 ? pid : 0;
 }
 
 }  // namespace
@@ -128,8 +125,11 @@ CgroupLimits::~CgroupLimits() {
   for (int fd : join_fds_) ::close(fd);
 }
 
-size_t CgroupLimits::removeStale() {
-  size_t removed = 0;
+std::string CgroupLimits::nameFor(uint64_t serial) {
+  return std::to_string(::getpid()) + "-" + std::to_string(serial);
+}
+
+void CgroupLimits::removeStale() {
   for (const char* controller : kControllers) {
     const std::string base = baseDir(controller);
     if (base.empty()) continue;
@@ -138,13 +138,12 @@ size_t CgroupLimits::removeStale() {
     while (const dirent* entry = ::readdir(dir)) {
       const std::string name = entry->d_name;
       const pid_t owner = ownerOf(name);
-      if (owner <= 0 || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
+      if (owner == 0 || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
       // rmdir of a cgroup succeeds only once it is empty: one with members stays.
-      if (::rmdir((base + "/" + name).c_str()) == 0) ++removed;
+      ::rmdir((base + "/" + name).c_str());
     }
     ::closedir(dir);
   }
-  return removed;
 }
 
 std::vector<pid_t> CgroupLimits::members() const {

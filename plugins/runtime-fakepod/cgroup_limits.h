@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,11 +29,13 @@ class CgroupLimits {
   // Whether the three controllers can be used here; the error says why not.
   static sdk::Status probe();
   static sdk::Result<CgroupLimitsPtr> create(const std::string& name, const LimitValues& limits);
+  // The name of this process's pod number `serial`: "<our pid>-<serial>", so that several hosts
+  // (or test binaries) share a hierarchy and removeStale() can tell whose a directory is.
+  static std::string nameFor(uint64_t serial);
   // Removes the empty pod directories that hosts no longer running left behind (a host killed
-  // before its pods' teardown): names "<pid>-<n>" whose pid is gone. A directory that still has
-  // members, or whose pid is alive (a running host, or a reused pid), is left alone. Returns how
-  // many directories were removed.
-  static size_t removeStale();
+  // before its pods' teardown): names from nameFor() whose pid is gone. A directory that still
+  // has members, or whose pid is alive (a running host, or a reused pid), is left alone.
+  static void removeStale();
   ~CgroupLimits();  // closes fds; does not remove the directories (see remove())
 
   // The pod's `tasks` files: a process just forked (one thread) writes "0" to each to join.

@@ -135,10 +135,8 @@ std::shared_ptr<Pod> FakePodRuntime::find(const std::string& session_id) const {
 
 std::shared_ptr<Pod> FakePodRuntime::makePod(const std::string& session_id, const std::string& name,
                                              const std::string& dir_name) {
-  // Called with mu_ held. Cgroup names carry our pid: several hosts (or test binaries) may share
-  // the hierarchy.
-  std::string cgroup = std::to_string(::getpid()) + "-" + std::to_string(next_id_++);
-  return std::make_shared<Pod>(ctx_, session_id, name, dir_name, cgroup);
+  // Called with mu_ held.
+  return std::make_shared<Pod>(ctx_, session_id, name, dir_name, CgroupLimits::nameFor(next_id_++));
 }
 
 sdk::Status FakePodRuntime::ensurePod(const sdk::PodSpec& spec, sdk::PodObserver* observer) {

@@ -318,7 +318,8 @@ std::string podCgroupBase(const std::string& controller) {
 
 TEST_F(FakePodSandboxTest, AKilledHostsEmptyPodCgroupsAreRemovedAtStart) {
   // A host killed before its pods' teardown leaves their (empty) cgroup directories, named
-  // "<host pid>-<n>". The next runtime removes those of hosts that are gone, and nothing else.
+  // "<host pid>-<n>". The next runtime removes the empty ones of hosts that are gone, and nothing
+  // else: not one that still has a process in it, not a running host's, not a name it did not make.
   const std::string base = podCgroupBase("pids");
   if (!base.empty()) ::mkdir(base.c_str(), 0755);  // as the runtime's probe does; may exist
   if (base.empty() || ::access(base.c_str(), W_OK) != 0) GTEST_SKIP() << "no cgroup v1 pids";
@@ -327,20 +328,37 @@ TEST_F(FakePodSandboxTest, AKilledHostsEmptyPodCgroupsAreRemovedAtStart) {
   if (gone == 0) ::_exit(0);
   ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
   const std::string stale = base + "/" + std::to_string(gone) + "-7";
+  const std::string occupied = base + "/" + std::to_string(gone) + "-8";
   const std::string alive = base + "/" + std::to_string(::getpid()) + "-999999";
   const std::string foreign = base + "/not-a-pod";
-  for (const auto& dir : {stale, alive, foreign}) {
+  for (const auto& dir : {stale, occupied, alive, foreign}) {
     ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir << ": " << std::strerror(errno);
   }
+  pid_t member = ::fork();
+  ASSERT_GE(member, 0);
+  if (member == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  {
+    std::ofstream procs(occupied + "/cgroup.procs");
+    procs << member;
+  }
   auto* rt = make({{"network", std::string("none")}});
+  const bool limits = rt != nullptr && rt->capabilities().resource_limits;
+  const bool stale_kept = std::filesystem::exists(stale);
+  const bool occupied_kept = std::filesystem::exists(occupied);
+  const bool alive_kept = std::filesystem::exists(alive);
+  const bool foreign_kept = std::filesystem::exists(foreign);
+  ::kill(member, SIGKILL);
+  ::waitpid(member, nullptr, 0);
+  for (const auto& dir : {stale, occupied, alive, foreign}) ::rmdir(dir.c_str());
   ASSERT_NE(rt, nullptr);
-  if (!rt->capabilities().resource_limits) GTEST_SKIP() << "cgroup v1 limits unavailable";
-  EXPECT_FALSE(std::filesystem::exists(stale)) << "a gone host's pod cgroup was kept";
-  EXPECT_TRUE(std::filesystem::exists(alive)) << "a running host's pod cgroup was removed";
-  EXPECT_TRUE(std::filesystem::exists(foreign)) << "a directory fakepod did not name was removed";
-  ::rmdir(stale.c_str());
-  ::rmdir(alive.c_str());
-  ::rmdir(foreign.c_str());
+  if (!limits) GTEST_SKIP() << "cgroup v1 limits unavailable";
+  EXPECT_FALSE(stale_kept) << "a gone host's empty pod cgroup was kept";
+  EXPECT_TRUE(occupied_kept) << "a pod cgroup with a process in it was removed";
+  EXPECT_TRUE(alive_kept) << "a running host's pod cgroup was removed";
+  EXPECT_TRUE(foreign_kept) << "a directory fakepod did not name was removed";
 }
 
 // --- lifecycle --------------------------------------------------------------------------------
