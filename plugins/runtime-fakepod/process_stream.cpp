@@ -102,7 +102,7 @@ void ProcessStream::pump(int channel, bool to_the_end) {
     if (n > 0) {
       filled += static_cast<size_t>(n);
       if (static_cast<size_t>(n) < kShortRead || sizeof buf - filled < kShortRead) flush();
-      if (!to_the_end && !ptyHasInput(channel)) return flush();
+      if (!to_the_end && !outputMayBeQueued(channel)) return flush();
       continue;
     }
     const int error = n < 0 ? errno : 0;  // before flush(): the host's callback sets errno too
@@ -123,7 +123,7 @@ void ProcessStream::pump(int channel, bool to_the_end) {
   });
 }
 
-bool ProcessStream::ptyHasInput(int channel) const {
+bool ProcessStream::outputMayBeQueued(int channel) const {
   // A read of an empty PTY is not a cheap EAGAIN: the line discipline first waits for the kernel's
   // PTY worker to push what the writer left in its buffers, so the reader would sleep on every
   // flood read instead of framing what it has while the worker refills. The edge-triggered loop

@@ -51,9 +51,11 @@ class ProcessStream : public IoLoop::Handler, public std::enable_shared_from_thi
   enum Tag { kOut = 0, kErr = 1, kIn = 2, kPid = 3 };
 
   // Reads what `channel` has and delivers it. Without `to_the_end` a PTY found empty ends the
-  // pump early (see ptyHasInput); with it, the pump reads on to EAGAIN, EOF or EIO.
+  // pump early (see outputMayBeQueued); with it, the pump reads on to EAGAIN, EOF or EIO.
   void pump(int channel, bool to_the_end);
-  bool ptyHasInput(int channel) const;
+  // False only for a PTY whose line discipline holds none of the process's output (TIOCINQ); a
+  // pipe is always read on to EAGAIN.
+  bool outputMayBeQueued(int channel) const;
   void flushInputLocked();
   void closeInputLocked();
   // A PTY's master is watched for EPOLLOUT only while input waits: the tty wakes its writers
