@@ -179,10 +179,7 @@ ApiClient::ApiClient(Credentials creds, const KubeSettings& settings)
       retry_budget_(settings.retry_budget_s) {
   globalInit();
   if (creds_.tls_server_name.empty()) return;
-  // loadKubeconfig() refused a server it cannot take apart; none reaches this point.
-  auto address = parseServerAddress(creds_.server);
-  if (!address) return;
-  const ServerAddress& a = address.value();
+  const ServerAddress& a = creds_.address;
   const std::string host = a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
   base_url_ = (a.tls ? "https://" : "http://") + creds_.tls_server_name + ":" + a.port + a.prefix;
   host_header_ = "Host: " + a.hostport;

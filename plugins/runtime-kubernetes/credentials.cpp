@@ -294,6 +294,12 @@ sdk::Result<Credentials> loadInCluster(const std::string& sa_dir) {
   std::string h = host;
   if (h.find(':') != std::string::npos) h = "[" + h + "]";  // IPv6
   c.server = "https://" + h + ":" + port;
+  auto address = parseServerAddress(c.server);
+  if (!address) {
+    return Status(ErrorCode::Unavailable, "KUBERNETES_SERVICE_HOST/PORT make no API server URL: " +
+                                              address.status().message());
+  }
+  c.address = std::move(address).value();
   c.token_file = sa_dir + "/token";
   std::string token, why;
   if (!readFile(c.token_file, token, &why)) {
@@ -366,9 +372,11 @@ sdk::Result<Credentials> loadKubeconfig(const std::string& path_in, const std::s
   c.ns = (*ctx)["namespace"].str();
   c.server = (*cluster)["server"].str();
   while (!c.server.empty() && c.server.back() == '/') c.server.pop_back();
-  if (auto address = parseServerAddress(c.server); !address) {
+  auto address = parseServerAddress(c.server);
+  if (!address) {
     return Status(ErrorCode::InvalidArgument, path + ": cluster " + address.status().message());
   }
+  c.address = std::move(address).value();
   std::string ca_from, cert_from, key_from;
   if (auto st = pemFrom(*cluster, "certificate-authority", dir, path, c.ca_pem, ca_from); !st) {
     return st;

@@ -13,9 +13,21 @@
 
 namespace podterm::plugins::kubernetes {
 
+// Credentials::server taken apart (once, by the loader that checked it), for what connects by hand:
+// the exec stream's socket, and REST's CURLOPT_CONNECT_TO when a tls-server-name stands in for the
+// host.
+struct ServerAddress {
+  bool tls = true;
+  std::string host;      // without brackets: "10.0.0.1", "::1", "api.example"
+  std::string port;      // explicit, or 443 / 80
+  std::string hostport;  // as the URL has it ("[::1]:6443", "api.example"): the Host header
+  std::string prefix;    // a path the server sits under ("/k8s/clusters/c-1"), or empty
+};
+
 struct Credentials {
-  std::string server;  // "https://host:port", no trailing slash
-  std::string ca_pem;  // the cluster CA (PEM); empty: the system's CAs
+  std::string server;     // "https://host:port", no trailing slash
+  ServerAddress address;  // server, taken apart
+  std::string ca_pem;     // the cluster CA (PEM); empty: the system's CAs
   bool insecure_skip_verify = false;
   std::string tls_server_name;  // overrides the name checked in the server's certificate
   std::string token;            // a static bearer token
@@ -23,16 +35,6 @@ struct Credentials {
   std::string client_cert_pem;
   std::string client_key_pem;
   std::string ns;  // the context's or service account's namespace; may be empty
-};
-
-// Credentials::server taken apart, for what connects by hand: the exec stream's socket, and REST's
-// CURLOPT_CONNECT_TO when a tls-server-name stands in for the host.
-struct ServerAddress {
-  bool tls = true;
-  std::string host;      // without brackets: "10.0.0.1", "::1", "api.example"
-  std::string port;      // explicit, or 443 / 80
-  std::string hostport;  // as the URL has it ("[::1]:6443", "api.example"): the Host header
-  std::string prefix;    // a path the server sits under ("/k8s/clusters/c-1"), or empty
 };
 
 // InvalidArgument for a URL that is not http(s)://host[:port][/path], or whose port is no number.

@@ -994,10 +994,9 @@ sdk::Result<sdk::ExecStreamPtr> KubernetesPodRuntime::openStream(const std::stri
 
   // Where to connect: the server of the credentials (checked when they were loaded).
   const Credentials& c = api_.credentials();
-  auto address = parseServerAddress(c.server);
-  if (!address) return Status(ErrorCode::Internal, "kubernetes: " + address.status().message());
-  const std::string& host = address.value().host;
-  const std::string& port = address.value().port;
+  const ServerAddress& address = c.address;
+  const std::string& host = address.host;
+  const std::string& port = address.port;
   ExecTarget target;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
@@ -1008,11 +1007,11 @@ sdk::Result<sdk::ExecStreamPtr> KubernetesPodRuntime::openStream(const std::stri
   std::memcpy(&target.addr, res->ai_addr, res->ai_addrlen);
   target.addr_len = res->ai_addrlen;
   ::freeaddrinfo(res);
-  target.host_header = address.value().hostport;
-  target.tls = address.value().tls ? tls_ : nullptr;
+  target.host_header = address.hostport;
+  target.tls = address.tls ? tls_ : nullptr;
   target.tls_name = c.tls_server_name.empty() ? host : c.tls_server_name;
   target.token = api_.tokens().token();
-  target.path = address.value().prefix + path;
+  target.path = address.prefix + path;
   target.offer_v5 = !v4_only;
   target.ping_interval = std::chrono::seconds(settings_.exec_ping_interval_s);
 

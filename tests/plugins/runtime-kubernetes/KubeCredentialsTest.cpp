@@ -731,6 +731,14 @@ TEST_F(KubeCredentialsTest, BadCredentialsAreRefusedWithAClearMessage) {
     EXPECT_NE(created.status.message().find("KUBERNETES_SERVICE_HOST"), std::string::npos)
         << created.status.message();
   }
+  {
+    // A service address that makes no URL: refused when read, not at the first exec.
+    ServiceEnv env("127.0.0.1", "https");
+    auto created = inCluster(saDir("sa-fine", secret, ca_pem_));
+    EXPECT_FALSE(created.status);
+    EXPECT_NE(created.status.message().find("no valid port"), std::string::npos)
+        << created.status.message();
+  }
   ServiceEnv env("127.0.0.1", std::to_string(fake_->port()));
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
